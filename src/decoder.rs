@@ -1,0 +1,244 @@
+//! The streaming frame decoder.
+//!
+//! Feed it bytes in any chunking; it yields one [`Event`] per `0x00`-terminated frame:
+//! the decoded frame, or the reason it was dropped. After any corruption it resynchronises
+//! at the next `0x00`, so one damaged frame costs exactly that frame. It never panics and
+//! never allocates.
+//!
+//! ```
+//! use msao::decoder::{Decoder, DropCause, Event};
+//! let mut dec = Decoder::new();
+//! let mut input: &[u8] = &[0x03, 0xAA, 0xBB, 0x00]; // valid COBS, but not a frame
+//! assert!(matches!(dec.push(&mut input), Some(Event::Dropped { cause: DropCause::Crc, .. })));
+//! assert_eq!(dec.stats().dropped(DropCause::Crc), 1);
+//! ```
+
+use crate::{
+    frame::{CRC32C, MAX_FRAME},
+    header::{FrameHeader, MAGIC},
+    message::Message,
+};
+
+/// Why a frame was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropCause {
+    /// The bytes are not valid COBS.
+    Cobs,
+    /// The CRC-32C does not match.
+    Crc,
+    /// More than [`MAX_FRAME`] bytes arrived before a `0x00`.
+    Oversize,
+    /// CRC matched but the header is short or has the wrong magic.
+    Header,
+    /// The wire version differs or an unknown incompatible flag is set.
+    IncompatibleVersion,
+    /// The sender's schema fingerprint differs from ours.
+    UnknownSchema,
+    /// Header and CRC fine, but the message bytes do not decode (or bytes trail it).
+    Malformed,
+}
+
+impl DropCause {
+    /// Every cause, in counter order.
+    pub const ALL: [DropCause; 7] = [
+        Self::Cobs,
+        Self::Crc,
+        Self::Oversize,
+        Self::Header,
+        Self::IncompatibleVersion,
+        Self::UnknownSchema,
+        Self::Malformed,
+    ];
+
+    /// snake_case name (used in JSON summaries).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Cobs => "cobs",
+            Self::Crc => "crc",
+            Self::Oversize => "oversize",
+            Self::Header => "header",
+            Self::IncompatibleVersion => "incompatible_version",
+            Self::UnknownSchema => "unknown_schema",
+            Self::Malformed => "malformed",
+        }
+    }
+}
+
+/// A decoded frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    /// Its header.
+    pub header: FrameHeader,
+    /// Its message.
+    pub message: Message,
+}
+
+/// What one terminated frame turned out to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A good frame.
+    Frame(Frame),
+    /// A dropped frame.
+    Dropped {
+        /// Why.
+        cause: DropCause,
+        /// Bytes discarded (terminator excluded).
+        len: usize,
+        /// The header, when it could be read (incompatible version, unknown schema,
+        /// malformed message): tells *who* sent it.
+        header: Option<FrameHeader>,
+    },
+}
+
+/// Counters kept by a [`Decoder`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Frames decoded.
+    pub frames: u64,
+    /// Bytes fed.
+    pub bytes: u64,
+    /// Drops, indexed like [`DropCause::ALL`].
+    pub drops: [u64; 7],
+}
+
+impl Stats {
+    /// Drops for one cause.
+    pub fn dropped(&self, cause: DropCause) -> u64 {
+        self.drops[cause as usize]
+    }
+    /// Drops, all causes.
+    pub fn dropped_total(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+}
+
+/// Streaming decoder with a fixed [`MAX_FRAME`] buffer.
+pub struct Decoder {
+    buf: [u8; MAX_FRAME],
+    len: usize,
+    /// Bytes discarded since the buffer overflowed; `Some` until the next `0x00`.
+    overflow: Option<usize>,
+    stats: Stats,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Decoder {
+    /// An empty decoder.
+    pub const fn new() -> Self {
+        Self { buf: [0; MAX_FRAME], len: 0, overflow: None, stats: Stats { frames: 0, bytes: 0, drops: [0; 7] } }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Bytes buffered after the last `0x00`: a truncated tail if the stream has ended.
+    pub fn pending(&self) -> usize {
+        self.overflow.map_or(self.len, |n| n)
+    }
+
+    /// Consumes bytes from `input` up to and including the next `0x00` and returns what
+    /// that frame was. Returns `None` once `input` is exhausted without a terminator (the
+    /// partial frame stays buffered). Empty frames (`0x00 0x00`) are skipped silently:
+    /// senders may use a lone `0x00` to flush a receiver.
+    pub fn push(&mut self, input: &mut &[u8]) -> Option<Event> {
+        loop {
+            let (chunk, rest, terminated) = match input.iter().position(|&b| b == 0) {
+                Some(i) => (&input[..i], &input[i + 1..], true),
+                None => (*input, &input[input.len()..], false),
+            };
+            self.stats.bytes += (chunk.len() + usize::from(terminated)) as u64;
+            *input = rest;
+            self.absorb(chunk);
+            if !terminated {
+                return None;
+            }
+            if let Some(event) = self.finish_frame() {
+                return Some(event);
+            }
+            if input.is_empty() {
+                return None;
+            }
+        }
+    }
+
+    fn absorb(&mut self, chunk: &[u8]) {
+        if let Some(n) = self.overflow.as_mut() {
+            *n += chunk.len();
+            return;
+        }
+        match self.buf.get_mut(self.len..self.len + chunk.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(chunk);
+                self.len += chunk.len();
+            }
+            None => {
+                self.overflow = Some(self.len + chunk.len());
+                self.len = 0;
+            }
+        }
+    }
+
+    /// Handles a terminator: decodes the buffered frame or reports why not.
+    fn finish_frame(&mut self) -> Option<Event> {
+        if let Some(len) = self.overflow.take() {
+            // The terminator itself counts towards the frame limit.
+            return Some(self.drop(DropCause::Oversize, len, None));
+        }
+        let len = core::mem::take(&mut self.len);
+        if len == 0 {
+            return None;
+        }
+        if len + 1 > MAX_FRAME {
+            return Some(self.drop(DropCause::Oversize, len, None));
+        }
+        let event = match decode_frame(&mut self.buf[..len]) {
+            Ok(frame) => {
+                self.stats.frames += 1;
+                Event::Frame(frame)
+            }
+            Err((cause, header)) => self.drop(cause, len, header),
+        };
+        Some(event)
+    }
+
+    fn drop(&mut self, cause: DropCause, len: usize, header: Option<FrameHeader>) -> Event {
+        self.stats.drops[cause as usize] += 1;
+        Event::Dropped { cause, len, header }
+    }
+}
+
+/// Decodes one frame's COBS bytes (terminator excluded), in place.
+pub fn decode_frame(stuffed: &mut [u8]) -> Result<Frame, (DropCause, Option<FrameHeader>)> {
+    let n = cobs::decode_in_place(stuffed).map_err(|_| (DropCause::Cobs, None))?;
+    let body = &stuffed[..n];
+    let Some(split) = n.checked_sub(4) else {
+        return Err((DropCause::Crc, None));
+    };
+    let (data, crc) = body.split_at(split);
+    let expected = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+    if CRC32C.checksum(data) != expected {
+        return Err((DropCause::Crc, None));
+    }
+    if data.first() != Some(&MAGIC) {
+        return Err((DropCause::Header, None));
+    }
+    let (header, rest) = postcard::take_from_bytes::<FrameHeader>(data)
+        .map_err(|_| (DropCause::Header, None))?;
+    if !header.is_compatible() {
+        return Err((DropCause::IncompatibleVersion, Some(header)));
+    }
+    if header.schema != crate::SCHEMA_FINGERPRINT {
+        return Err((DropCause::UnknownSchema, Some(header)));
+    }
+    match postcard::take_from_bytes::<Message>(rest) {
+        Ok((message, [])) => Ok(Frame { header, message }),
+        _ => Err((DropCause::Malformed, Some(header))),
+    }
+}

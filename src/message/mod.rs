@@ -1,0 +1,78 @@
+//! The telemetry messages: one postcard enum, heapless fields, bounded encoded size.
+//!
+//! Conventions (spec §4): `_pm` is per-mille (0–1000), `_cdeg` centi-degrees Celsius,
+//! `_mw` milliwatts, `_kib` kibibytes, `_us` microseconds. `None` always means
+//! *unsupported or unreadable on this device*, never zero.
+
+mod common;
+mod fault;
+mod hello;
+mod profile;
+mod sample;
+mod trace;
+
+pub use common::{Decision, ExecProvider, Modality, ModalitySet, Outcome, Precision};
+pub use fault::{Fault, FaultCode};
+pub use hello::{HardwareSummary, Hello, WireBuild};
+pub use profile::{LatencyStats, ProfileResult};
+pub use sample::{CoreReading, Sample, TelemetryDrops};
+pub use trace::{MasScore, RequestTrace, StageTimings};
+
+use crate::bounded::MaxSize;
+use serde::{Deserialize, Serialize};
+
+/// Every message the agent sends. Variant order is wire order: append, never reorder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, postcard_schema::Schema)]
+pub enum Message {
+    /// Identity, build and hardware summary; sent at start and periodically.
+    Hello(Hello),
+    /// Periodic system state.
+    Sample(Sample),
+    /// One inference request, as handled.
+    RequestTrace(RequestTrace),
+    /// Something went wrong on the device.
+    Fault(Fault),
+    /// Measured model performance.
+    ProfileResult(ProfileResult),
+}
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b { a } else { b }
+}
+
+impl MaxSize for Message {
+    const MAX_SIZE: usize = 1 + max(
+        max(Hello::MAX_SIZE, Sample::MAX_SIZE),
+        max(
+            RequestTrace::MAX_SIZE,
+            max(Fault::MAX_SIZE, ProfileResult::MAX_SIZE),
+        ),
+    );
+}
+
+impl Message {
+    /// Short lowercase name, the `type` field of JSON output.
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Self::Hello(_) => "hello",
+            Self::Sample(_) => "sample",
+            Self::RequestTrace(_) => "request",
+            Self::Fault(_) => "fault",
+            Self::ProfileResult(_) => "profile",
+        }
+    }
+
+    /// Every kind name, in wire order.
+    pub const KINDS: [&'static str; 5] = ["hello", "sample", "request", "fault", "profile"];
+}
+
+/// Copies `s` into a bounded string, cutting at a character boundary if it is too long.
+pub fn truncated<const N: usize>(s: &str) -> heapless::String<N> {
+    let mut out = heapless::String::new();
+    for c in s.chars() {
+        if out.push(c).is_err() {
+            break;
+        }
+    }
+    out
+}

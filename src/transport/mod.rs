@@ -1,0 +1,71 @@
+//! Byte transports for frames: one trait per direction, one file per transport.
+//!
+//! * [`FrameSink`] — the agent's direction: send whole frames (one UDP datagram each).
+//! * [`Receiver`] — the host's direction: receive byte chunks from one or many peers,
+//!   each tagged with its source so every peer gets its own decoder.
+//!
+//! Addresses are [`Endpoint`] URLs, used the same way by every tool:
+//! `udp://HOST:PORT`, `tcp://HOST:PORT`, `serial:///dev/ttyTHS1?baud=921600`.
+
+mod endpoint;
+mod serial;
+mod tcp;
+mod udp;
+
+pub use endpoint::{Endpoint, EndpointError};
+pub use serial::{SerialReceiver, SerialSink};
+pub use tcp::{TcpReceiver, TcpSink};
+pub use udp::{UdpReceiver, UdpSink};
+
+use std::{io, time::Duration, time::SystemTime};
+
+/// Sends whole frames towards a host.
+pub trait FrameSink: Send {
+    /// Sends one frame (terminator included). An error means the frame was not sent; the
+    /// caller counts it. Must not block longer than the transport's write timeout.
+    fn send_frame(&mut self, frame: &[u8]) -> io::Result<()>;
+    /// The endpoint, for messages.
+    fn endpoint(&self) -> &Endpoint;
+}
+
+/// Bytes received from one peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// The peer: `udp://ADDR`, `tcp://ADDR` or `serial://PATH`.
+    pub source: String,
+    /// The bytes; empty means the peer closed its stream (TCP) and its decoder should be
+    /// flushed.
+    pub bytes: Vec<u8>,
+    /// Wall-clock receive time.
+    pub at: SystemTime,
+}
+
+/// Receives bytes on the host side.
+pub trait Receiver: Send {
+    /// Waits up to `timeout` for the next chunk; `Ok(None)` on timeout.
+    fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received>>;
+    /// The endpoint, for messages.
+    fn endpoint(&self) -> &Endpoint;
+}
+
+/// Write timeout of every sink: a stalled host costs the agent at most this per frame, on
+/// the sink's own thread.
+pub const WRITE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Opens the sink for an endpoint.
+pub fn open_sink(endpoint: &Endpoint) -> io::Result<Box<dyn FrameSink>> {
+    Ok(match endpoint {
+        Endpoint::Udp(_) => Box::new(UdpSink::open(endpoint.clone())?),
+        Endpoint::Tcp(_) => Box::new(TcpSink::new(endpoint.clone())),
+        Endpoint::Serial { .. } => Box::new(SerialSink::open(endpoint.clone())?),
+    })
+}
+
+/// Binds, accepts or opens the receiver for an endpoint.
+pub fn open_receiver(endpoint: &Endpoint) -> io::Result<Box<dyn Receiver>> {
+    Ok(match endpoint {
+        Endpoint::Udp(_) => Box::new(UdpReceiver::bind(endpoint.clone())?),
+        Endpoint::Tcp(_) => Box::new(TcpReceiver::bind(endpoint.clone())?),
+        Endpoint::Serial { .. } => Box::new(SerialReceiver::open(endpoint.clone())?),
+    })
+}
