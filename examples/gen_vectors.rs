@@ -1,0 +1,171 @@
+//! Writes `spec/vectors/*.json`: one file per case, value ↔ frame bytes.
+//!
+//! The test `tests/vectors.rs` reads these files and checks both directions, so a change to
+//! any wire type fails it until the vectors are regenerated on purpose:
+//! `cargo run --example gen_vectors` (then review the diff and the spec).
+use msao::{
+    frame,
+    header::FrameHeader,
+    message::*,
+};
+use heapless::{String as S, Vec as V};
+use serde_json::json;
+use std::{fs, path::Path};
+
+fn s<const N: usize>(v: &str) -> S<N> {
+    truncated(v)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("spec/vectors");
+    fs::create_dir_all(&dir)?;
+    let boot = [0x12, 0x34, 0x56, 0x78];
+    let mut zones = V::new();
+    for z in ["cpu-thermal", "gpu-thermal", "tj-thermal"] {
+        zones.push(s(z)).map_err(|_| "zones")?;
+    }
+    let mut rails = V::new();
+    for r in ["VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"] {
+        rails.push(s(r)).map_err(|_| "rails")?;
+    }
+    let hello = Message::Hello(Hello {
+        device_id: s("orin-nano-07"),
+        build: WireBuild { version: s("0.1.0"), git_rev: s("c4d9b5e"), target: s("aarch64-unknown-linux-gnu"), profile: s("release") },
+        wire_version: msao::WIRE_VERSION,
+        schema: msao::SCHEMA_FINGERPRINT,
+        hardware: HardwareSummary {
+            board: s("NVIDIA Jetson Orin Nano Developer Kit"),
+            cpu_model: s("ARMv8 Processor rev 1 (v8l)"),
+            cpu_cores: 6,
+            mem_total_kib: Some(7_802_004),
+            gpu: Some(s("Orin (nvgpu)")),
+            thermal_zones: zones,
+            rails,
+        },
+        sample_interval_ms: 100,
+    });
+    let mut cores = V::new();
+    for (load, mhz) in [(Some(312), Some(1510)), (Some(95), Some(1510)), (None, None), (Some(1000), Some(729))] {
+        cores.push(CoreReading { load_pm: load, freq_mhz: mhz }).map_err(|_| "cores")?;
+    }
+    let sample = Message::Sample(Sample {
+        cpu_load_pm: Some(352),
+        cores,
+        mem_used_kib: Some(3_120_400),
+        mem_total_kib: Some(7_802_004),
+        gpu_load_pm: Some(640),
+        gpu_freq_mhz: Some(624),
+        emc_load_pm: None,
+        temps_cdeg: V::from_slice(&[Some(4_856), Some(4_712), None]).map_err(|_| "temps")?,
+        rails_mw: V::from_slice(&[Some(7_344), Some(2_109), Some(1_502)]).map_err(|_| "rails")?,
+        total_power_mw: Some(7_344),
+        power_mode: Some(0),
+        drops: TelemetryDrops { samples: 3, events: 0, send_failed: 1 },
+    });
+    let unsupported_sample = Message::Sample(Sample {
+        cpu_load_pm: Some(0),
+        cores: V::new(),
+        mem_used_kib: None,
+        mem_total_kib: None,
+        gpu_load_pm: None,
+        gpu_freq_mhz: None,
+        emc_load_pm: None,
+        temps_cdeg: V::new(),
+        rails_mw: V::new(),
+        total_power_mw: None,
+        power_mode: None,
+        drops: TelemetryDrops { samples: 0, events: 0, send_failed: 0 },
+    });
+    let mut mas = V::new();
+    mas.push(MasScore { modality: Modality::Image, spatial_pm: Some(180), temporal_pm: Some(920), modal_pm: Some(1000), combined_pm: 540, kept: 37, total: 192 }).map_err(|_| "mas")?;
+    mas.push(MasScore { modality: Modality::Text, spatial_pm: None, temporal_pm: None, modal_pm: Some(1000), combined_pm: 1000, kept: 1, total: 1 }).map_err(|_| "mas")?;
+    let trace = Message::RequestTrace(RequestTrace {
+        request_id: 4_711,
+        modalities: ModalitySet::default().with(Modality::Image).with(Modality::Text),
+        mas,
+        decision: Decision::Speculate,
+        local_confidence_pm: Some(962),
+        answer: Some(7),
+        bytes_up: 4_812,
+        bytes_down: 0,
+        bytes_wasted: 4_812,
+        timings: StageTimings { encode_us: Some(2_310), mas_us: Some(41), policy_us: Some(3), local_us: Some(880), upload_us: None, cloud_us: None, total_us: Some(3_402) },
+        outcome: Outcome::LocalCommitted,
+        provider: ExecProvider::Cpu,
+    });
+    let fault = Message::Fault(Fault::new(FaultCode::Transport as u16, "tcp://10.0.0.2:7878 unreachable: connection refused"));
+    let profile = Message::ProfileResult(ProfileResult {
+        model: s("vqa-edge-int8"),
+        provider: ExecProvider::TensorRt,
+        precision: Precision::Int8,
+        batch: 1,
+        warmup: 50,
+        iterations: 1_000,
+        latency: LatencyStats { mean_us: 1_210, p50_us: 1_180, p90_us: 1_290, p95_us: 1_350, p99_us: 1_720, min_us: 1_101, max_us: 2_980 },
+        throughput_milli: 826_446,
+        peak_mem_kib: Some(41_220),
+        energy_uj: Some(6_100),
+    });
+
+    let cases: [(&str, &str, FrameHeader, Message); 6] = [
+        ("hello", "Hello from a Jetson Orin Nano with three zones and three rails", FrameHeader::new(boot, 0, 1_250), hello),
+        ("sample", "Typical Sample: four cores (one offline), GPU, rails, drop counters", FrameHeader::new(boot, 1, 100_250), sample),
+        ("sample_unsupported", "Sample where every optional reading is unsupported (None), CPU idle (Some(0))", FrameHeader::new(boot, 2, 200_250), unsupported_sample),
+        ("request_trace", "Speculative request answered locally, the in-flight upload wasted", FrameHeader::new(boot, 300, 30_000_000), trace),
+        ("fault", "Transport fault", FrameHeader::new(boot, 301, 30_000_100), fault),
+        ("profile_result", "TensorRT INT8 profile of the edge VQA model", FrameHeader::new(boot, 302, 31_000_000), profile),
+    ];
+    for (name, description, header, message) in cases {
+        let mut buf = [0u8; frame::MAX_FRAME];
+        let mut body = [0u8; frame::MAX_BODY];
+        let body_len = frame::encode_body(&header, &message, &mut body)?;
+        let wire = frame::encode(&header, &message, &mut buf)?;
+        let doc = json!({
+            "name": name,
+            "description": description,
+            "kind": message.kind(),
+            "header": {
+                "version": header.version, "flags": header.flags,
+                "schema": hex::encode(header.schema), "boot_id": hex::encode(header.boot_id),
+                "seq": header.seq, "timestamp_us": header.timestamp_us,
+            },
+            "message": message,
+            "body_hex": hex::encode(&body[..body_len]),
+            "frame_hex": hex::encode(wire),
+            "frame_len": wire.len(),
+        });
+        fs::write(dir.join(format!("{name}.json")), serde_json::to_string_pretty(&doc)? + "\n")?;
+        println!("{name:>16}: {:>4} bytes on the wire", wire.len());
+    }
+    // Corrupt cases: what a decoder must report for each.
+    let good = {
+        let mut buf = [0u8; frame::MAX_FRAME];
+        let header = FrameHeader::new(boot, 9, 9);
+        frame::encode(&header, &Message::Fault(Fault::new(1, "x")), &mut buf)?.to_vec()
+    };
+    let mut flipped = good.clone();
+    flipped[6] ^= 0x01;
+    let mut bad_version = [0u8; frame::MAX_BODY];
+    let mut h = FrameHeader::new(boot, 9, 9);
+    h.version = 2;
+    let n = frame::encode_body(&h, &Message::Fault(Fault::new(1, "x")), &mut bad_version)?;
+    let mut out = [0u8; frame::MAX_FRAME];
+    let bad_version = frame::stuff(&bad_version[..n], &mut out)?.to_vec();
+    let mut other_schema = [0u8; frame::MAX_BODY];
+    let mut h = FrameHeader::new(boot, 9, 9);
+    h.schema = [0xAA; 8];
+    let n = frame::encode_body(&h, &Message::Fault(Fault::new(1, "x")), &mut other_schema)?;
+    let mut out = [0u8; frame::MAX_FRAME];
+    let other_schema = frame::stuff(&other_schema[..n], &mut out)?.to_vec();
+    let corrupt = json!([
+        {"name": "crc_flip", "description": "one bit flipped inside a Fault frame", "bytes_hex": hex::encode(&flipped), "expect_drop": "crc"},
+        {"name": "bad_cobs", "description": "COBS code byte points past the frame end", "bytes_hex": "05aabb00", "expect_drop": "cobs"},
+        {"name": "short", "description": "fewer than 4 bytes: no room for the CRC", "bytes_hex": "03010200", "expect_drop": "crc"},
+        {"name": "wire_version_2", "description": "valid CRC, wire version 2", "bytes_hex": hex::encode(&bad_version), "expect_drop": "incompatible_version"},
+        {"name": "other_schema", "description": "valid CRC, another schema fingerprint", "bytes_hex": hex::encode(&other_schema), "expect_drop": "unknown_schema"},
+        {"name": "oversize", "description": "1100 non-zero bytes before the terminator", "bytes_hex": "01".repeat(1100) + "00", "expect_drop": "oversize"},
+        {"name": "empty_frames_then_good", "description": "lone terminators are skipped silently, then a good frame", "bytes_hex": format!("0000{}", hex::encode(&good)), "expect_drop": null},
+    ]);
+    fs::write(dir.join("corrupt.json"), serde_json::to_string_pretty(&corrupt)? + "\n")?;
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! One conformance test, run against every transport: frames sent by the agent-side sink
+//! arrive at the host-side receiver complete, in order, and decodable.
+
+use msao::{
+    Decoder, Event, FrameHeader, Message, frame,
+    message::{Fault, HardwareSummary, Hello, WireBuild, truncated},
+    transport::{self, Endpoint, FrameSink, Receiver, SerialReceiver, SerialSink, TcpSink},
+};
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+/// The largest message we can build (names at their bounds), plus small ones.
+fn messages(n: u32) -> Vec<Message> {
+    let long = "x".repeat(200);
+    let mut zones = heapless::Vec::new();
+    while zones.push(truncated::<20>(&long)).is_ok() {}
+    let mut rails = heapless::Vec::new();
+    while rails.push(truncated::<16>(&long)).is_ok() {}
+    let big = Message::Hello(Hello {
+        device_id: truncated(&long),
+        build: WireBuild::current(),
+        wire_version: msao::WIRE_VERSION,
+        schema: msao::SCHEMA_FINGERPRINT,
+        hardware: HardwareSummary {
+            board: truncated(&long),
+            cpu_model: truncated(&long),
+            cpu_cores: 12,
+            mem_total_kib: Some(u32::MAX),
+            gpu: Some(truncated(&long)),
+            thermal_zones: zones,
+            rails,
+        },
+        sample_interval_ms: u32::MAX,
+    });
+    let mut out = vec![big];
+    out.extend((0..n).map(|i| Message::Fault(Fault::new(i as u16, &format!("fault number {i}")))));
+    out
+}
+
+fn encode_all(msgs: &[Message]) -> Vec<Vec<u8>> {
+    msgs.iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let mut buf = [0u8; frame::MAX_FRAME];
+            frame::encode(&FrameHeader::new([9; 4], i as u32, 0), m, &mut buf).unwrap().to_vec()
+        })
+        .collect()
+}
+
+/// Receives until `want` frames arrived from one source (or a generous deadline passes).
+fn collect(rx: &mut dyn Receiver, want: usize) -> HashMap<String, Vec<Message>> {
+    let mut decoders: HashMap<String, Decoder> = HashMap::new();
+    let mut got: HashMap<String, Vec<Message>> = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while got.values().map(Vec::len).sum::<usize>() < want && Instant::now() < deadline {
+        let Some(chunk) = rx.recv(Duration::from_millis(100)).unwrap() else { continue };
+        let dec = decoders.entry(chunk.source.clone()).or_default();
+        let mut input = chunk.bytes.as_slice();
+        while let Some(e) = dec.push(&mut input) {
+            match e {
+                Event::Frame(f) => got.entry(chunk.source.clone()).or_default().push(f.message),
+                other => panic!("{}: {other:?}", chunk.source),
+            }
+        }
+    }
+    got
+}
+
+fn conformance(sink: &mut dyn FrameSink, rx: &mut dyn Receiver) {
+    let msgs = messages(200);
+    let frames = encode_all(&msgs);
+    assert!(frames[0].len() > 600, "the big Hello should be near the frame limit");
+    let sender = std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            for f in &frames {
+                // UDP on loopback can drop under a burst; pace lightly.
+                sink.send_frame(f).unwrap();
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        });
+        let got = collect(rx, msgs.len());
+        h.join().unwrap();
+        got
+    });
+    assert_eq!(sender.len(), 1, "one source expected, got {:?}", sender.keys().collect::<Vec<_>>());
+    let received = sender.into_values().next().unwrap();
+    assert_eq!(received.len(), msgs.len());
+    assert!(received == msgs, "frames arrived altered or out of order");
+}
+
+#[test]
+fn udp_conformance() {
+    let mut rx = transport::open_receiver(&"udp://127.0.0.1:0".parse().unwrap()).unwrap();
+    let mut sink = transport::open_sink(rx.endpoint()).unwrap();
+    conformance(sink.as_mut(), rx.as_mut());
+}
+
+#[test]
+fn tcp_conformance() {
+    let mut rx = transport::open_receiver(&"tcp://127.0.0.1:0".parse().unwrap()).unwrap();
+    let mut sink = transport::open_sink(rx.endpoint()).unwrap();
+    conformance(sink.as_mut(), rx.as_mut());
+}
+
+#[test]
+fn serial_conformance_over_a_pty_pair() {
+    let (master, slave) = serialport::TTYPort::pair().expect("pseudo-terminal pair");
+    let path = serialport::SerialPort::name(&slave).expect("pty has a path");
+    drop(slave);
+    let endpoint: Endpoint = format!("serial://{path}?baud=921600").parse().unwrap();
+    let mut rx = SerialReceiver::from_port(Box::new(master), endpoint.clone());
+    let mut sink = SerialSink::open(endpoint).unwrap();
+    conformance(&mut sink, &mut rx);
+}
+
+#[test]
+fn tcp_host_accepts_many_agents_each_with_its_own_stream() {
+    let mut rx = transport::open_receiver(&"tcp://127.0.0.1:0".parse().unwrap()).unwrap();
+    let msgs = messages(20);
+    let frames = encode_all(&msgs);
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            let endpoint = rx.endpoint().clone();
+            let frames = &frames;
+            s.spawn(move || {
+                let mut sink = TcpSink::new(endpoint);
+                for f in frames {
+                    sink.send_frame(f).unwrap();
+                }
+            });
+        }
+        let got = collect(rx.as_mut(), 3 * msgs.len());
+        assert_eq!(got.len(), 3, "three agents, three sources");
+        for (source, received) in got {
+            assert!(received == msgs, "{source}: stream interleaved or altered");
+        }
+    });
+}
+
+#[test]
+fn tcp_sink_fails_fast_while_down_and_reconnects_when_the_collector_appears() {
+    // Reserve a port, then free it so nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let endpoint: Endpoint = format!("tcp://127.0.0.1:{port}").parse().unwrap();
+    let mut sink = TcpSink::new(endpoint.clone());
+    let frame = &encode_all(&messages(0))[0];
+    assert!(sink.send_frame(frame).is_err(), "no collector yet");
+    // During the backoff the sink refuses without trying to connect.
+    let second = sink.send_frame(frame).unwrap_err();
+    assert_eq!(second.kind(), std::io::ErrorKind::NotConnected);
+    let mut rx = transport::open_receiver(&endpoint).unwrap();
+    let mut sent = false;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !sent && Instant::now() < deadline {
+        sent = sink.send_frame(frame).is_ok();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(sent, "sink never reconnected");
+    assert!(sink.is_connected());
+    let got = collect(rx.as_mut(), 1);
+    assert_eq!(got.values().map(Vec::len).sum::<usize>(), 1);
+}
