@@ -16,8 +16,14 @@ fn main() {
         _ => "unknown".to_string(),
     };
     println!("cargo:rustc-env=MSAO_GIT_REV={rev}");
-    println!("cargo:rustc-env=MSAO_TARGET={}", std::env::var("TARGET").unwrap_or_default());
-    println!("cargo:rustc-env=MSAO_PROFILE={}", std::env::var("PROFILE").unwrap_or_default());
+    println!(
+        "cargo:rustc-env=MSAO_TARGET={}",
+        std::env::var("TARGET").unwrap_or_default()
+    );
+    println!(
+        "cargo:rustc-env=MSAO_PROFILE={}",
+        std::env::var("PROFILE").unwrap_or_default()
+    );
     if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
         println!("cargo:rerun-if-changed={dir}/HEAD");
         if let Some(head_ref) = git(&["symbolic-ref", "-q", "HEAD"]) {

@@ -10,7 +10,10 @@ use std::hint::black_box;
 fn typical_sample() -> Message {
     let mut cores = heapless::Vec::new();
     for c in 0..6u16 {
-        let _ = cores.push(CoreReading { load_pm: Some(120 + 37 * c), freq_mhz: Some(1_510) });
+        let _ = cores.push(CoreReading {
+            load_pm: Some(120 + 37 * c),
+            freq_mhz: Some(1_510),
+        });
     }
     Message::Sample(Sample {
         cpu_load_pm: Some(352),
@@ -20,11 +23,17 @@ fn typical_sample() -> Message {
         gpu_load_pm: Some(640),
         gpu_freq_mhz: Some(624),
         emc_load_pm: Some(120),
-        temps_cdeg: heapless::Vec::from_slice(&[Some(4_856), Some(4_712), Some(4_900)]).unwrap_or_default(),
-        rails_mw: heapless::Vec::from_slice(&[Some(7_344), Some(2_109), Some(1_502)]).unwrap_or_default(),
+        temps_cdeg: heapless::Vec::from_slice(&[Some(4_856), Some(4_712), Some(4_900)])
+            .unwrap_or_default(),
+        rails_mw: heapless::Vec::from_slice(&[Some(7_344), Some(2_109), Some(1_502)])
+            .unwrap_or_default(),
         total_power_mw: Some(7_344),
         power_mode: Some(0),
-        drops: TelemetryDrops { samples: 0, events: 0, send_failed: 0 },
+        drops: TelemetryDrops {
+            samples: 0,
+            events: 0,
+            send_failed: 0,
+        },
     })
 }
 
@@ -32,7 +41,9 @@ fn wire(c: &mut Criterion) {
     let msg = typical_sample();
     let header = FrameHeader::new([0x12, 0x34, 0x56, 0x78], 1_000, 3_600_000_000);
     let mut buf = [0u8; frame::MAX_FRAME];
-    let encoded = frame::encode(&header, &msg, &mut buf).expect("encodes").to_vec();
+    let encoded = frame::encode(&header, &msg, &mut buf)
+        .expect("encodes")
+        .to_vec();
     eprintln!("typical Sample frame: {} bytes on the wire", encoded.len());
 
     let mut g = c.benchmark_group("wire");

@@ -3,12 +3,8 @@
 //! The test `tests/vectors.rs` reads these files and checks both directions, so a change to
 //! any wire type fails it until the vectors are regenerated on purpose:
 //! `cargo run --example gen_vectors` (then review the diff and the spec).
-use msao::{
-    frame,
-    header::FrameHeader,
-    message::*,
-};
 use heapless::{String as S, Vec as V};
+use msao::{frame, header::FrameHeader, message::*};
 use serde_json::json;
 use std::{fs, path::Path};
 
@@ -30,7 +26,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let hello = Message::Hello(Hello {
         device_id: s("orin-nano-07"),
-        build: WireBuild { version: s("0.1.0"), git_rev: s("c4d9b5e"), target: s("aarch64-unknown-linux-gnu"), profile: s("release") },
+        build: WireBuild {
+            version: s("0.1.0"),
+            git_rev: s("c4d9b5e"),
+            target: s("aarch64-unknown-linux-gnu"),
+            profile: s("release"),
+        },
         wire_version: msao::WIRE_VERSION,
         schema: msao::SCHEMA_FINGERPRINT,
         hardware: HardwareSummary {
@@ -45,8 +46,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sample_interval_ms: 100,
     });
     let mut cores = V::new();
-    for (load, mhz) in [(Some(312), Some(1510)), (Some(95), Some(1510)), (None, None), (Some(1000), Some(729))] {
-        cores.push(CoreReading { load_pm: load, freq_mhz: mhz }).map_err(|_| "cores")?;
+    for (load, mhz) in [
+        (Some(312), Some(1510)),
+        (Some(95), Some(1510)),
+        (None, None),
+        (Some(1000), Some(729)),
+    ] {
+        cores
+            .push(CoreReading {
+                load_pm: load,
+                freq_mhz: mhz,
+            })
+            .map_err(|_| "cores")?;
     }
     let sample = Message::Sample(Sample {
         cpu_load_pm: Some(352),
@@ -60,7 +71,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rails_mw: V::from_slice(&[Some(7_344), Some(2_109), Some(1_502)]).map_err(|_| "rails")?,
         total_power_mw: Some(7_344),
         power_mode: Some(0),
-        drops: TelemetryDrops { samples: 3, events: 0, send_failed: 1 },
+        drops: TelemetryDrops {
+            samples: 3,
+            events: 0,
+            send_failed: 1,
+        },
     });
     let unsupported_sample = Message::Sample(Sample {
         cpu_load_pm: Some(0),
@@ -74,14 +89,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rails_mw: V::new(),
         total_power_mw: None,
         power_mode: None,
-        drops: TelemetryDrops { samples: 0, events: 0, send_failed: 0 },
+        drops: TelemetryDrops {
+            samples: 0,
+            events: 0,
+            send_failed: 0,
+        },
     });
     let mut mas = V::new();
-    mas.push(MasScore { modality: Modality::Image, spatial_pm: Some(180), temporal_pm: Some(920), modal_pm: Some(1000), combined_pm: 540, kept: 37, total: 192 }).map_err(|_| "mas")?;
-    mas.push(MasScore { modality: Modality::Text, spatial_pm: None, temporal_pm: None, modal_pm: Some(1000), combined_pm: 1000, kept: 1, total: 1 }).map_err(|_| "mas")?;
+    mas.push(MasScore {
+        modality: Modality::Image,
+        spatial_pm: Some(180),
+        temporal_pm: Some(920),
+        modal_pm: Some(1000),
+        combined_pm: 540,
+        kept: 37,
+        total: 192,
+    })
+    .map_err(|_| "mas")?;
+    mas.push(MasScore {
+        modality: Modality::Text,
+        spatial_pm: None,
+        temporal_pm: None,
+        modal_pm: Some(1000),
+        combined_pm: 1000,
+        kept: 1,
+        total: 1,
+    })
+    .map_err(|_| "mas")?;
     let trace = Message::RequestTrace(RequestTrace {
         request_id: 4_711,
-        modalities: ModalitySet::default().with(Modality::Image).with(Modality::Text),
+        modalities: ModalitySet::default()
+            .with(Modality::Image)
+            .with(Modality::Text),
         mas,
         decision: Decision::Speculate,
         local_confidence_pm: Some(962),
@@ -89,11 +128,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         bytes_up: 4_812,
         bytes_down: 0,
         bytes_wasted: 4_812,
-        timings: StageTimings { encode_us: Some(2_310), mas_us: Some(41), policy_us: Some(3), local_us: Some(880), upload_us: None, cloud_us: None, total_us: Some(3_402) },
+        timings: StageTimings {
+            encode_us: Some(2_310),
+            mas_us: Some(41),
+            policy_us: Some(3),
+            local_us: Some(880),
+            upload_us: None,
+            cloud_us: None,
+            total_us: Some(3_402),
+        },
         outcome: Outcome::LocalCommitted,
         provider: ExecProvider::Cpu,
     });
-    let fault = Message::Fault(Fault::new(FaultCode::Transport as u16, "tcp://10.0.0.2:7878 unreachable: connection refused"));
+    let fault = Message::Fault(Fault::new(
+        FaultCode::Transport as u16,
+        "tcp://10.0.0.2:7878 unreachable: connection refused",
+    ));
     let profile = Message::ProfileResult(ProfileResult {
         model: s("vqa-edge-int8"),
         provider: ExecProvider::TensorRt,
@@ -101,19 +151,57 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         batch: 1,
         warmup: 50,
         iterations: 1_000,
-        latency: LatencyStats { mean_us: 1_210, p50_us: 1_180, p90_us: 1_290, p95_us: 1_350, p99_us: 1_720, min_us: 1_101, max_us: 2_980 },
+        latency: LatencyStats {
+            mean_us: 1_210,
+            p50_us: 1_180,
+            p90_us: 1_290,
+            p95_us: 1_350,
+            p99_us: 1_720,
+            min_us: 1_101,
+            max_us: 2_980,
+        },
         throughput_milli: 826_446,
         peak_mem_kib: Some(41_220),
         energy_uj: Some(6_100),
     });
 
     let cases: [(&str, &str, FrameHeader, Message); 6] = [
-        ("hello", "Hello from a Jetson Orin Nano with three zones and three rails", FrameHeader::new(boot, 0, 1_250), hello),
-        ("sample", "Typical Sample: four cores (one offline), GPU, rails, drop counters", FrameHeader::new(boot, 1, 100_250), sample),
-        ("sample_unsupported", "Sample where every optional reading is unsupported (None), CPU idle (Some(0))", FrameHeader::new(boot, 2, 200_250), unsupported_sample),
-        ("request_trace", "Speculative request answered locally, the in-flight upload wasted", FrameHeader::new(boot, 300, 30_000_000), trace),
-        ("fault", "Transport fault", FrameHeader::new(boot, 301, 30_000_100), fault),
-        ("profile_result", "TensorRT INT8 profile of the edge VQA model", FrameHeader::new(boot, 302, 31_000_000), profile),
+        (
+            "hello",
+            "Hello from a Jetson Orin Nano with three zones and three rails",
+            FrameHeader::new(boot, 0, 1_250),
+            hello,
+        ),
+        (
+            "sample",
+            "Typical Sample: four cores (one offline), GPU, rails, drop counters",
+            FrameHeader::new(boot, 1, 100_250),
+            sample,
+        ),
+        (
+            "sample_unsupported",
+            "Sample where every optional reading is unsupported (None), CPU idle (Some(0))",
+            FrameHeader::new(boot, 2, 200_250),
+            unsupported_sample,
+        ),
+        (
+            "request_trace",
+            "Speculative request answered locally, the in-flight upload wasted",
+            FrameHeader::new(boot, 300, 30_000_000),
+            trace,
+        ),
+        (
+            "fault",
+            "Transport fault",
+            FrameHeader::new(boot, 301, 30_000_100),
+            fault,
+        ),
+        (
+            "profile_result",
+            "TensorRT INT8 profile of the edge VQA model",
+            FrameHeader::new(boot, 302, 31_000_000),
+            profile,
+        ),
     ];
     for (name, description, header, message) in cases {
         let mut buf = [0u8; frame::MAX_FRAME];
@@ -134,7 +222,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "frame_hex": hex::encode(wire),
             "frame_len": wire.len(),
         });
-        fs::write(dir.join(format!("{name}.json")), serde_json::to_string_pretty(&doc)? + "\n")?;
+        fs::write(
+            dir.join(format!("{name}.json")),
+            serde_json::to_string_pretty(&doc)? + "\n",
+        )?;
         println!("{name:>16}: {:>4} bytes on the wire", wire.len());
     }
     // Corrupt cases: what a decoder must report for each.
@@ -166,6 +257,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         {"name": "oversize", "description": "1100 non-zero bytes before the terminator", "bytes_hex": "01".repeat(1100) + "00", "expect_drop": "oversize"},
         {"name": "empty_frames_then_good", "description": "lone terminators are skipped silently, then a good frame", "bytes_hex": format!("0000{}", hex::encode(&good)), "expect_drop": null},
     ]);
-    fs::write(dir.join("corrupt.json"), serde_json::to_string_pretty(&corrupt)? + "\n")?;
+    fs::write(
+        dir.join("corrupt.json"),
+        serde_json::to_string_pretty(&corrupt)? + "\n",
+    )?;
     Ok(())
 }

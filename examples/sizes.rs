@@ -1,7 +1,10 @@
 //! Prints the compile-time size bounds and the schema fingerprint.
 use msao::{MaxSize, frame, header::FrameHeader, message::*};
 fn main() {
-    println!("schema fingerprint {:016x}", u64::from_le_bytes(msao::SCHEMA_FINGERPRINT));
+    println!(
+        "schema fingerprint {:016x}",
+        u64::from_le_bytes(msao::SCHEMA_FINGERPRINT)
+    );
     for (name, n) in [
         ("FrameHeader", FrameHeader::MAX_SIZE),
         ("Hello", Hello::MAX_SIZE),

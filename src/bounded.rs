@@ -107,7 +107,13 @@ mod tests {
             let n = postcard::to_slice(&v, &mut buf).unwrap().len();
             assert_eq!(n, varint_size(v), "value {v}");
         }
-        assert_eq!(u16::MAX_SIZE, postcard::to_slice(&u16::MAX, &mut buf).unwrap().len());
-        assert_eq!(i32::MAX_SIZE, postcard::to_slice(&i32::MIN, &mut buf).unwrap().len());
+        assert_eq!(
+            u16::MAX_SIZE,
+            postcard::to_slice(&u16::MAX, &mut buf).unwrap().len()
+        );
+        assert_eq!(
+            i32::MAX_SIZE,
+            postcard::to_slice(&i32::MIN, &mut buf).unwrap().len()
+        );
     }
 }

@@ -74,6 +74,8 @@ pub struct Frame {
 }
 
 /// What one terminated frame turned out to be.
+// A decoded frame is large and a drop is small; no heap to box into (no_std).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// A good frame.
@@ -130,7 +132,16 @@ impl Default for Decoder {
 impl Decoder {
     /// An empty decoder.
     pub const fn new() -> Self {
-        Self { buf: [0; MAX_FRAME], len: 0, overflow: None, stats: Stats { frames: 0, bytes: 0, drops: [0; 7] } }
+        Self {
+            buf: [0; MAX_FRAME],
+            len: 0,
+            overflow: None,
+            stats: Stats {
+                frames: 0,
+                bytes: 0,
+                drops: [0; 7],
+            },
+        }
     }
 
     /// Counters so far.
@@ -229,8 +240,8 @@ pub fn decode_frame(stuffed: &mut [u8]) -> Result<Frame, (DropCause, Option<Fram
     if data.first() != Some(&MAGIC) {
         return Err((DropCause::Header, None));
     }
-    let (header, rest) = postcard::take_from_bytes::<FrameHeader>(data)
-        .map_err(|_| (DropCause::Header, None))?;
+    let (header, rest) =
+        postcard::take_from_bytes::<FrameHeader>(data).map_err(|_| (DropCause::Header, None))?;
     if !header.is_compatible() {
         return Err((DropCause::IncompatibleVersion, Some(header)));
     }

@@ -21,7 +21,10 @@ impl fmt::Display for EncodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::BufferTooSmall { need, have } => {
-                write!(f, "frame buffer too small: need up to {need} bytes, have {have}")
+                write!(
+                    f,
+                    "frame buffer too small: need up to {need} bytes, have {have}"
+                )
             }
             Self::Serialize => f.write_str("postcard serialisation failed"),
         }

@@ -21,7 +21,10 @@ pub const MAX_BODY: usize = FrameHeader::MAX_SIZE + Message::MAX_SIZE + 4;
 pub const MAX_ENCODED: usize = cobs::max_encoding_length(MAX_BODY) + 1;
 
 // Every message fits a frame, whatever its contents: checked when the crate compiles.
-const _: () = assert!(MAX_ENCODED <= MAX_FRAME, "largest message exceeds the frame limit");
+const _: () = assert!(
+    MAX_ENCODED <= MAX_FRAME,
+    "largest message exceeds the frame limit"
+);
 
 /// Encodes `message` under `header` into `out` and returns the frame, terminator included.
 ///
@@ -43,7 +46,10 @@ pub fn encode_body(
     body: &mut [u8],
 ) -> Result<usize, EncodeError> {
     let have = body.len();
-    let too_small = |_| EncodeError::BufferTooSmall { need: MAX_BODY, have };
+    let too_small = |_| EncodeError::BufferTooSmall {
+        need: MAX_BODY,
+        have,
+    };
     let h = postcard::to_slice(header, body).map_err(too_small)?.len();
     let m = postcard::to_slice(message, body.get_mut(h..).unwrap_or_default())
         .map_err(too_small)?

@@ -7,7 +7,10 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 fn sample(i: u32) -> Message {
     let mut cores = heapless::Vec::new();
     for c in 0..6u16 {
-        let _ = cores.push(CoreReading { load_pm: Some((i as u16 * 7 + c * 31) % 1001), freq_mhz: Some(1510) });
+        let _ = cores.push(CoreReading {
+            load_pm: Some((i as u16 * 7 + c * 31) % 1001),
+            freq_mhz: Some(1510),
+        });
     }
     Message::Sample(Sample {
         cpu_load_pm: Some((i % 1001) as u16),
@@ -21,7 +24,11 @@ fn sample(i: u32) -> Message {
         rails_mw: heapless::Vec::from_slice(&[Some(7_000 + i)]).unwrap_or_default(),
         total_power_mw: Some(7_000 + i),
         power_mode: Some(0),
-        drops: TelemetryDrops { samples: 0, events: 0, send_failed: 0 },
+        drops: TelemetryDrops {
+            samples: 0,
+            events: 0,
+            send_failed: 0,
+        },
     })
 }
 
@@ -82,7 +89,10 @@ fn untouched_frames_survive_any_damage_to_their_neighbours() {
             }
         }
         assert_eq!(got.len(), kept.len(), "seed {seed}");
-        assert!(got == kept, "seed {seed}: recovered frames differ from the untouched ones");
+        assert!(
+            got == kept,
+            "seed {seed}: recovered frames differ from the untouched ones"
+        );
         let stats = dec.stats();
         assert!(
             stats.dropped_total() >= damaged,
@@ -100,11 +110,15 @@ fn garbage_between_frames_costs_only_the_garbage() {
     for i in 0..500u32 {
         // Line noise ended by a 0x00 (a resync point, as the serial sink sends on open),
         // then a clean frame: the noise costs at most one drop, the frame survives.
-        let noise: Vec<u8> = (0..rng.random_range(0..40)).map(|_| rng.random_range(1..=255)).collect();
+        let noise: Vec<u8> = (0..rng.random_range(0..40))
+            .map(|_| rng.random_range(1..=255))
+            .collect();
         stream.extend_from_slice(&noise);
         stream.push(0);
         let mut buf = [0u8; frame::MAX_FRAME];
-        stream.extend_from_slice(frame::encode(&FrameHeader::new([1; 4], i, 0), &sample(i), &mut buf).unwrap());
+        stream.extend_from_slice(
+            frame::encode(&FrameHeader::new([1; 4], i, 0), &sample(i), &mut buf).unwrap(),
+        );
     }
     let mut dec = Decoder::new();
     let mut input = stream.as_slice();
@@ -122,12 +136,21 @@ fn oversize_run_is_one_drop_and_the_next_frame_decodes() {
     let mut stream = vec![0x55u8; 5_000];
     stream.push(0);
     let mut buf = [0u8; frame::MAX_FRAME];
-    stream.extend_from_slice(frame::encode(&FrameHeader::new([1; 4], 0, 0), &sample(1), &mut buf).unwrap());
+    stream.extend_from_slice(
+        frame::encode(&FrameHeader::new([1; 4], 0, 0), &sample(1), &mut buf).unwrap(),
+    );
     let mut dec = Decoder::new();
     let mut input = stream.as_slice();
     let first = dec.push(&mut input);
     assert!(
-        matches!(first, Some(Event::Dropped { cause: msao::DropCause::Oversize, len: 5_000, .. })),
+        matches!(
+            first,
+            Some(Event::Dropped {
+                cause: msao::DropCause::Oversize,
+                len: 5_000,
+                ..
+            })
+        ),
         "{first:?}"
     );
     assert!(matches!(dec.push(&mut input), Some(Event::Frame(_))));

@@ -15,7 +15,11 @@ use std::{
 /// does not build them for this package's tests).
 fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target/<profile>").to_path_buf();
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target/<profile>")
+        .to_path_buf();
     let path = dir.join(name);
     if !path.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -90,8 +94,11 @@ fn expect_frames(rx: &mpsc::Receiver<String>, device: &str, samples: usize) -> V
     let mut seen = Vec::new();
     let (mut n_hello, mut n_sample) = (0, 0);
     while (n_hello == 0 || n_sample < samples) && Instant::now() < deadline {
-        let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else { continue };
-        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}"));
+        let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        let v: Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}"));
         assert!(v["type"].is_string(), "every line has a type: {line}");
         if v["device"] == device {
             match v["type"].as_str() {
@@ -102,14 +109,21 @@ fn expect_frames(rx: &mpsc::Receiver<String>, device: &str, samples: usize) -> V
         }
         seen.push(v);
     }
-    assert!(n_hello >= 1, "no hello from {device}; got {} lines", seen.len());
+    assert!(
+        n_hello >= 1,
+        "no hello from {device}; got {} lines",
+        seen.len()
+    );
     assert!(n_sample >= samples, "only {n_sample} samples from {device}");
     seen
 }
 
 fn stop_cleanly(mut agent: Child) {
     let pid = agent.id().to_string();
-    let status = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -117,7 +131,10 @@ fn stop_cleanly(mut agent: Child) {
             assert!(status.success(), "agent exited with {status} on SIGTERM");
             return;
         }
-        assert!(Instant::now() < deadline, "agent did not stop within 10 s of SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "agent did not stop within 10 s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -128,20 +145,32 @@ fn check_sample_content(frames: &[Value], device: &str) {
         .find(|v| v["type"] == "hello" && v["device"] == device)
         .expect("hello");
     assert_eq!(hello["data"]["device_id"], device);
-    let cores = hello["data"]["hardware"]["cpu_cores"].as_u64().expect("cpu_cores");
+    let cores = hello["data"]["hardware"]["cpu_cores"]
+        .as_u64()
+        .expect("cpu_cores");
     assert!(cores >= 1);
-    let samples: Vec<&Value> =
-        frames.iter().filter(|v| v["type"] == "sample" && v["device"] == device).collect();
+    let samples: Vec<&Value> = frames
+        .iter()
+        .filter(|v| v["type"] == "sample" && v["device"] == device)
+        .collect();
     let last = samples.last().expect("a sample");
     let data = &last["data"];
     // Real readings of this machine: memory is always readable on Linux.
-    let used = data["mem_used_kib"].as_u64().expect("mem_used_kib readable");
-    let total = data["mem_total_kib"].as_u64().expect("mem_total_kib readable");
+    let used = data["mem_used_kib"]
+        .as_u64()
+        .expect("mem_used_kib readable");
+    let total = data["mem_total_kib"]
+        .as_u64()
+        .expect("mem_total_kib readable");
     assert!(used > 0 && used <= total, "mem {used}/{total}");
     assert_eq!(data["cores"].as_array().map(Vec::len), Some(cores as usize));
     // No Jetson GPU here: unsupported is null, not zero.
     if !std::path::Path::new("/sys/devices/platform/gpu.0/load").exists() {
-        assert!(data["gpu_load_pm"].is_null(), "GPU load must be unsupported, got {}", data["gpu_load_pm"]);
+        assert!(
+            data["gpu_load_pm"].is_null(),
+            "GPU load must be unsupported, got {}",
+            data["gpu_load_pm"]
+        );
     }
     // Sequence numbers of this stream increase.
     let seqs: Vec<u64> = frames
@@ -149,7 +178,10 @@ fn check_sample_content(frames: &[Value], device: &str) {
         .filter(|v| v["device"] == device)
         .filter_map(|v| v["seq"].as_u64())
         .collect();
-    assert!(seqs.windows(2).all(|w| w[1] > w[0]), "seq not increasing: {seqs:?}");
+    assert!(
+        seqs.windows(2).all(|w| w[1] > w[0]),
+        "seq not increasing: {seqs:?}"
+    );
 }
 
 #[test]

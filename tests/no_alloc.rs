@@ -43,7 +43,10 @@ fn allocations<R>(f: impl FnOnce() -> R) -> (R, u64) {
 fn typical_sample() -> Message {
     let mut cores = heapless::Vec::new();
     for c in 0..6u16 {
-        let _ = cores.push(CoreReading { load_pm: Some(100 + c), freq_mhz: Some(1_510) });
+        let _ = cores.push(CoreReading {
+            load_pm: Some(100 + c),
+            freq_mhz: Some(1_510),
+        });
     }
     Message::Sample(Sample {
         cpu_load_pm: Some(352),
@@ -53,11 +56,17 @@ fn typical_sample() -> Message {
         gpu_load_pm: Some(640),
         gpu_freq_mhz: Some(624),
         emc_load_pm: Some(120),
-        temps_cdeg: heapless::Vec::from_slice(&[Some(4_856), Some(4_712), Some(4_900)]).unwrap_or_default(),
-        rails_mw: heapless::Vec::from_slice(&[Some(7_344), Some(2_109), Some(1_502)]).unwrap_or_default(),
+        temps_cdeg: heapless::Vec::from_slice(&[Some(4_856), Some(4_712), Some(4_900)])
+            .unwrap_or_default(),
+        rails_mw: heapless::Vec::from_slice(&[Some(7_344), Some(2_109), Some(1_502)])
+            .unwrap_or_default(),
         total_power_mw: Some(7_344),
         power_mode: Some(0),
-        drops: TelemetryDrops { samples: 0, events: 0, send_failed: 0 },
+        drops: TelemetryDrops {
+            samples: 0,
+            events: 0,
+            send_failed: 0,
+        },
     })
 }
 
@@ -75,14 +84,19 @@ fn encoding_a_sample_frame_allocates_nothing() {
     let mut buf = [0u8; frame::MAX_FRAME];
     let (len, n) = allocations(|| frame::encode(&header, &msg, &mut buf).map(<[u8]>::len));
     assert_eq!(n, 0, "encode allocated {n} times");
-    assert!(len.unwrap() <= 160, "typical Sample frame exceeds 160 bytes");
+    assert!(
+        len.unwrap() <= 160,
+        "typical Sample frame exceeds 160 bytes"
+    );
 }
 
 #[test]
 fn decoding_a_sample_frame_allocates_nothing() {
     let msg = typical_sample();
     let mut buf = [0u8; frame::MAX_FRAME];
-    let wire = frame::encode(&FrameHeader::new([1, 2, 3, 4], 42, 1), &msg, &mut buf).unwrap().to_vec();
+    let wire = frame::encode(&FrameHeader::new([1, 2, 3, 4], 42, 1), &msg, &mut buf)
+        .unwrap()
+        .to_vec();
     let mut dec = Decoder::new();
     let (ok, n) = allocations(|| {
         let mut input = wire.as_slice();

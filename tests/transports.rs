@@ -44,7 +44,9 @@ fn encode_all(msgs: &[Message]) -> Vec<Vec<u8>> {
         .enumerate()
         .map(|(i, m)| {
             let mut buf = [0u8; frame::MAX_FRAME];
-            frame::encode(&FrameHeader::new([9; 4], i as u32, 0), m, &mut buf).unwrap().to_vec()
+            frame::encode(&FrameHeader::new([9; 4], i as u32, 0), m, &mut buf)
+                .unwrap()
+                .to_vec()
         })
         .collect()
 }
@@ -55,7 +57,9 @@ fn collect(rx: &mut dyn Receiver, want: usize) -> HashMap<String, Vec<Message>> 
     let mut got: HashMap<String, Vec<Message>> = HashMap::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     while got.values().map(Vec::len).sum::<usize>() < want && Instant::now() < deadline {
-        let Some(chunk) = rx.recv(Duration::from_millis(100)).unwrap() else { continue };
+        let Some(chunk) = rx.recv(Duration::from_millis(100)).unwrap() else {
+            continue;
+        };
         let dec = decoders.entry(chunk.source.clone()).or_default();
         let mut input = chunk.bytes.as_slice();
         while let Some(e) = dec.push(&mut input) {
@@ -71,7 +75,10 @@ fn collect(rx: &mut dyn Receiver, want: usize) -> HashMap<String, Vec<Message>> 
 fn conformance(sink: &mut dyn FrameSink, rx: &mut dyn Receiver) {
     let msgs = messages(200);
     let frames = encode_all(&msgs);
-    assert!(frames[0].len() > 600, "the big Hello should be near the frame limit");
+    assert!(
+        frames[0].len() > 600,
+        "the big Hello should be near the frame limit"
+    );
     let sender = std::thread::scope(|s| {
         let h = s.spawn(|| {
             for f in &frames {
@@ -84,7 +91,12 @@ fn conformance(sink: &mut dyn FrameSink, rx: &mut dyn Receiver) {
         h.join().unwrap();
         got
     });
-    assert_eq!(sender.len(), 1, "one source expected, got {:?}", sender.keys().collect::<Vec<_>>());
+    assert_eq!(
+        sender.len(),
+        1,
+        "one source expected, got {:?}",
+        sender.keys().collect::<Vec<_>>()
+    );
     let received = sender.into_values().next().unwrap();
     assert_eq!(received.len(), msgs.len());
     assert!(received == msgs, "frames arrived altered or out of order");
@@ -142,7 +154,11 @@ fn tcp_host_accepts_many_agents_each_with_its_own_stream() {
 #[test]
 fn tcp_sink_fails_fast_while_down_and_reconnects_when_the_collector_appears() {
     // Reserve a port, then free it so nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let endpoint: Endpoint = format!("tcp://127.0.0.1:{port}").parse().unwrap();
     let mut sink = TcpSink::new(endpoint.clone());
     let frame = &encode_all(&messages(0))[0];

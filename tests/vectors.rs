@@ -1,12 +1,7 @@
 //! The spec's test vectors (`spec/vectors/`), checked in both directions: value → bytes and
 //! bytes → value. A message kind without a vector fails here.
 
-use msao::{
-    Decoder, Event, Message,
-    decoder::DropCause,
-    frame,
-    header::FrameHeader,
-};
+use msao::{Decoder, Event, Message, decoder::DropCause, frame, header::FrameHeader};
 use serde_json::Value;
 use std::{collections::BTreeSet, fs, path::PathBuf};
 
@@ -51,10 +46,15 @@ fn message_vectors() -> Vec<Value> {
 
 #[test]
 fn every_message_kind_has_a_vector() {
-    let have: BTreeSet<String> =
-        message_vectors().iter().map(|v| v["kind"].as_str().unwrap().to_string()).collect();
+    let have: BTreeSet<String> = message_vectors()
+        .iter()
+        .map(|v| v["kind"].as_str().unwrap().to_string())
+        .collect();
     for kind in Message::KINDS {
-        assert!(have.contains(kind), "no vector in spec/vectors for message kind `{kind}`");
+        assert!(
+            have.contains(kind),
+            "no vector in spec/vectors for message kind `{kind}`"
+        );
     }
 }
 
@@ -72,11 +72,23 @@ fn vectors_encode_to_their_bytes() {
         let message: Message = serde_json::from_value(v["message"].clone()).unwrap();
         let mut buf = [0u8; frame::MAX_FRAME];
         let wire = frame::encode(&header, &message, &mut buf).unwrap();
-        assert_eq!(hex::encode(wire), v["frame_hex"].as_str().unwrap(), "vector {name}");
-        assert_eq!(wire.len() as u64, v["frame_len"].as_u64().unwrap(), "vector {name}");
+        assert_eq!(
+            hex::encode(wire),
+            v["frame_hex"].as_str().unwrap(),
+            "vector {name}"
+        );
+        assert_eq!(
+            wire.len() as u64,
+            v["frame_len"].as_u64().unwrap(),
+            "vector {name}"
+        );
         let mut body = [0u8; frame::MAX_BODY];
         let n = frame::encode_body(&header, &message, &mut body).unwrap();
-        assert_eq!(hex::encode(&body[..n]), v["body_hex"].as_str().unwrap(), "vector {name}");
+        assert_eq!(
+            hex::encode(&body[..n]),
+            v["body_hex"].as_str().unwrap(),
+            "vector {name}"
+        );
     }
 }
 
@@ -118,8 +130,10 @@ fn corrupt_vectors_give_their_drop_cause() {
                     Event::Dropped { cause: c, .. } => assert_eq!(c.name(), cause, "case {name}"),
                     other => panic!("case {name}: expected drop {cause}, got {other:?}"),
                 }
-                let counted: Vec<_> =
-                    DropCause::ALL.iter().filter(|c| dec.stats().dropped(**c) > 0).collect();
+                let counted: Vec<_> = DropCause::ALL
+                    .iter()
+                    .filter(|c| dec.stats().dropped(**c) > 0)
+                    .collect();
                 assert_eq!(counted.len(), 1, "case {name}");
             }
             None => {

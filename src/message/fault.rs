@@ -15,7 +15,10 @@ wire_struct! {
 impl Fault {
     /// A fault with `message` cut to fit.
     pub fn new(code: u16, message: &str) -> Self {
-        Self { code, message: super::truncated(message) }
+        Self {
+            code,
+            message: super::truncated(message),
+        }
     }
 }
 

@@ -22,6 +22,9 @@ use crate::bounded::MaxSize;
 use serde::{Deserialize, Serialize};
 
 /// Every message the agent sends. Variant order is wire order: append, never reorder.
+// Variants differ in size (Hello is the largest); boxing would need a heap, which the
+// protocol crate must not require. Queues size their slots for the largest variant.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, postcard_schema::Schema)]
 pub enum Message {
     /// Identity, build and hardware summary; sent at start and periodically.

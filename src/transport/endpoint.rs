@@ -25,7 +25,9 @@ pub enum Endpoint {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EndpointError {
     /// Not a URL at all.
-    #[error("`{url}` is not a transport URL ({reason}); expected udp://HOST:PORT, tcp://HOST:PORT or serial:///dev/PATH?baud=N")]
+    #[error(
+        "`{url}` is not a transport URL ({reason}); expected udp://HOST:PORT, tcp://HOST:PORT or serial:///dev/PATH?baud=N"
+    )]
     Syntax {
         /// The input.
         url: String,
@@ -62,13 +64,18 @@ impl FromStr for Endpoint {
     type Err = EndpointError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let parsed = url::Url::parse(s)
-            .map_err(|e| EndpointError::Syntax { url: s.into(), reason: e.to_string() })?;
+        let parsed = url::Url::parse(s).map_err(|e| EndpointError::Syntax {
+            url: s.into(),
+            reason: e.to_string(),
+        })?;
         let scheme = parsed.scheme().to_string();
         match scheme.as_str() {
             "udp" | "tcp" => {
                 let (Some(host), Some(port)) = (parsed.host_str(), parsed.port()) else {
-                    return Err(EndpointError::HostPort { url: s.into(), scheme });
+                    return Err(EndpointError::HostPort {
+                        url: s.into(),
+                        scheme,
+                    });
                 };
                 // IPv6 hosts keep their brackets from host_str() only via Url::host.
                 let host = match parsed.host() {
@@ -76,7 +83,11 @@ impl FromStr for Endpoint {
                     _ => host.to_string(),
                 };
                 let addr = format!("{host}:{port}");
-                Ok(if scheme == "udp" { Self::Udp(addr) } else { Self::Tcp(addr) })
+                Ok(if scheme == "udp" {
+                    Self::Udp(addr)
+                } else {
+                    Self::Tcp(addr)
+                })
             }
             "serial" => {
                 let path = parsed.path();
@@ -105,9 +116,15 @@ impl FromStr for Endpoint {
                         }
                     }
                 }
-                Ok(Self::Serial { path: path.to_string(), baud })
+                Ok(Self::Serial {
+                    path: path.to_string(),
+                    baud,
+                })
             }
-            _ => Err(EndpointError::Scheme { url: s.into(), scheme }),
+            _ => Err(EndpointError::Scheme {
+                url: s.into(),
+                scheme,
+            }),
         }
     }
 }
@@ -141,22 +158,41 @@ mod tests {
 
     #[test]
     fn parses_every_scheme() {
-        assert_eq!("udp://127.0.0.1:7878".parse(), Ok(Endpoint::Udp("127.0.0.1:7878".into())));
-        assert_eq!("tcp://collector.local:9000".parse(), Ok(Endpoint::Tcp("collector.local:9000".into())));
-        assert_eq!("udp://[::1]:7878".parse(), Ok(Endpoint::Udp("[::1]:7878".into())));
+        assert_eq!(
+            "udp://127.0.0.1:7878".parse(),
+            Ok(Endpoint::Udp("127.0.0.1:7878".into()))
+        );
+        assert_eq!(
+            "tcp://collector.local:9000".parse(),
+            Ok(Endpoint::Tcp("collector.local:9000".into()))
+        );
+        assert_eq!(
+            "udp://[::1]:7878".parse(),
+            Ok(Endpoint::Udp("[::1]:7878".into()))
+        );
         assert_eq!(
             "serial:///dev/ttyTHS1?baud=921600".parse(),
-            Ok(Endpoint::Serial { path: "/dev/ttyTHS1".into(), baud: 921_600 })
+            Ok(Endpoint::Serial {
+                path: "/dev/ttyTHS1".into(),
+                baud: 921_600
+            })
         );
         assert_eq!(
             "serial:///dev/ttyUSB0".parse(),
-            Ok(Endpoint::Serial { path: "/dev/ttyUSB0".into(), baud: DEFAULT_BAUD })
+            Ok(Endpoint::Serial {
+                path: "/dev/ttyUSB0".into(),
+                baud: DEFAULT_BAUD
+            })
         );
     }
 
     #[test]
     fn round_trips_through_display() {
-        for s in ["udp://127.0.0.1:1", "tcp://[::1]:2", "serial:///dev/ttyS0?baud=9600"] {
+        for s in [
+            "udp://127.0.0.1:1",
+            "tcp://[::1]:2",
+            "serial:///dev/ttyS0?baud=9600",
+        ] {
             let e: Endpoint = s.parse().unwrap();
             assert_eq!(e.to_string(), s);
         }

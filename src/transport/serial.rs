@@ -9,7 +9,10 @@ use std::{
 
 fn open_port(endpoint: &Endpoint) -> io::Result<Box<dyn SerialPort>> {
     let Endpoint::Serial { path, baud } = endpoint else {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{endpoint} is not serial")));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{endpoint} is not serial"),
+        ));
     };
     serialport::new(path.as_str(), *baud)
         .data_bits(serialport::DataBits::Eight)
@@ -68,13 +71,19 @@ impl SerialReceiver {
             Endpoint::Serial { path, .. } => format!("serial://{path}"),
             other => other.to_string(),
         };
-        Self { port, endpoint, source, buf: vec![0; 4096].into_boxed_slice() }
+        Self {
+            port,
+            endpoint,
+            source,
+            buf: vec![0; 4096].into_boxed_slice(),
+        }
     }
 }
 
 impl Receiver for SerialReceiver {
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received>> {
-        self.port.set_timeout(timeout.max(Duration::from_millis(1)))?;
+        self.port
+            .set_timeout(timeout.max(Duration::from_millis(1)))?;
         match self.port.read(&mut self.buf) {
             Ok(0) => Ok(None),
             Ok(n) => Ok(Some(Received {
@@ -82,7 +91,14 @@ impl Receiver for SerialReceiver {
                 bytes: self.buf[..n].to_vec(),
                 at: SystemTime::now(),
             })),
-            Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => Ok(None),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                ) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }

@@ -28,7 +28,12 @@ pub struct TcpSink {
 impl TcpSink {
     /// A sink that will connect when the first frame is sent.
     pub fn new(endpoint: Endpoint) -> Self {
-        Self { endpoint, stream: None, backoff: MIN_BACKOFF, next_attempt: Instant::now() }
+        Self {
+            endpoint,
+            stream: None,
+            backoff: MIN_BACKOFF,
+            next_attempt: Instant::now(),
+        }
     }
 
     /// True while a connection is up.
@@ -38,14 +43,22 @@ impl TcpSink {
 
     fn connect(&mut self) -> io::Result<&mut TcpStream> {
         let Endpoint::Tcp(addr) = &self.endpoint else {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a tcp endpoint"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a tcp endpoint",
+            ));
         };
         let now = Instant::now();
         if now < self.next_attempt {
-            return Err(io::Error::new(io::ErrorKind::NotConnected, format!("{} down, retrying", self.endpoint)));
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                format!("{} down, retrying", self.endpoint),
+            ));
         }
         let result = addr.to_socket_addrs().and_then(|mut addrs| {
-            let target = addrs.next().ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))?;
+            let target = addrs
+                .next()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))?;
             let stream = TcpStream::connect_timeout(&target, WRITE_TIMEOUT)?;
             stream.set_nodelay(true)?;
             stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
@@ -97,12 +110,17 @@ impl TcpReceiver {
     /// Binds and starts accepting (port 0 picks a free one).
     pub fn bind(endpoint: Endpoint) -> io::Result<Self> {
         let Endpoint::Tcp(addr) = &endpoint else {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{endpoint} is not tcp")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{endpoint} is not tcp"),
+            ));
         };
         let listener = TcpListener::bind(addr.as_str())?;
         let endpoint = Endpoint::Tcp(listener.local_addr()?.to_string());
         let (tx, rx) = mpsc::channel();
-        thread::Builder::new().name("tcp-accept".into()).spawn(move || accept_loop(listener, tx))?;
+        thread::Builder::new()
+            .name("tcp-accept".into())
+            .spawn(move || accept_loop(listener, tx))?;
         Ok(Self { endpoint, rx })
     }
 }
@@ -132,7 +150,11 @@ fn read_loop(mut stream: TcpStream, source: String, tx: mpsc::Sender<Received>) 
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => 0,
         };
-        let chunk = Received { source: source.clone(), bytes: buf[..n].to_vec(), at: SystemTime::now() };
+        let chunk = Received {
+            source: source.clone(),
+            bytes: buf[..n].to_vec(),
+            at: SystemTime::now(),
+        };
         if tx.send(chunk).is_err() || n == 0 {
             return;
         }
@@ -144,9 +166,10 @@ impl Receiver for TcpReceiver {
         match self.rx.recv_timeout(timeout) {
             Ok(r) => Ok(Some(r)),
             Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                Err(io::Error::new(io::ErrorKind::BrokenPipe, "tcp accept thread ended"))
-            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "tcp accept thread ended",
+            )),
         }
     }
 

@@ -17,12 +17,24 @@ impl UdpSink {
     /// Resolves the address and creates an unbound-port socket connected to it.
     pub fn open(endpoint: Endpoint) -> io::Result<Self> {
         let Endpoint::Udp(addr) = &endpoint else {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{endpoint} is not udp")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{endpoint} is not udp"),
+            ));
         };
         let target = std::net::ToSocketAddrs::to_socket_addrs(addr.as_str())?
             .next()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{addr} resolves to nothing")))?;
-        let local = if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("{addr} resolves to nothing"),
+                )
+            })?;
+        let local = if target.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        };
         let socket = UdpSocket::bind(local)?;
         socket.connect(target)?;
         socket.set_write_timeout(Some(WRITE_TIMEOUT))?;
@@ -53,24 +65,39 @@ impl UdpReceiver {
     /// Binds the address (`udp://0.0.0.0:7878`; port 0 picks a free one).
     pub fn bind(endpoint: Endpoint) -> io::Result<Self> {
         let Endpoint::Udp(addr) = &endpoint else {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{endpoint} is not udp")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{endpoint} is not udp"),
+            ));
         };
         let socket = UdpSocket::bind(addr.as_str())?;
         let endpoint = Endpoint::Udp(socket.local_addr()?.to_string());
-        Ok(Self { socket, endpoint, buf: vec![0; 65_536].into_boxed_slice() })
+        Ok(Self {
+            socket,
+            endpoint,
+            buf: vec![0; 65_536].into_boxed_slice(),
+        })
     }
 }
 
 impl Receiver for UdpReceiver {
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received>> {
-        self.socket.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
+        self.socket
+            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
         match self.socket.recv_from(&mut self.buf) {
             Ok((n, peer)) => Ok(Some(Received {
                 source: format!("udp://{peer}"),
                 bytes: self.buf[..n].to_vec(),
                 at: SystemTime::now(),
             })),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => Ok(None),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }

@@ -28,7 +28,12 @@ fn modality() -> impl Strategy<Value = Modality> {
 pub fn hello() -> impl Strategy<Value = Hello> {
     (
         hstring::<32>(),
-        (hstring::<16>(), hstring::<16>(), hstring::<40>(), hstring::<8>()),
+        (
+            hstring::<16>(),
+            hstring::<16>(),
+            hstring::<40>(),
+            hstring::<8>(),
+        ),
         any::<u8>(),
         any::<[u8; 8]>(),
         (
@@ -42,31 +47,44 @@ pub fn hello() -> impl Strategy<Value = Hello> {
         ),
         any::<u32>(),
     )
-        .prop_map(|(device_id, b, wire_version, schema, h, sample_interval_ms)| Hello {
-            device_id,
-            build: WireBuild { version: b.0, git_rev: b.1, target: b.2, profile: b.3 },
-            wire_version,
-            schema,
-            hardware: HardwareSummary {
-                board: h.0,
-                cpu_model: h.1,
-                cpu_cores: h.2,
-                mem_total_kib: h.3,
-                gpu: h.4,
-                thermal_zones: h.5,
-                rails: h.6,
+        .prop_map(
+            |(device_id, b, wire_version, schema, h, sample_interval_ms)| Hello {
+                device_id,
+                build: WireBuild {
+                    version: b.0,
+                    git_rev: b.1,
+                    target: b.2,
+                    profile: b.3,
+                },
+                wire_version,
+                schema,
+                hardware: HardwareSummary {
+                    board: h.0,
+                    cpu_model: h.1,
+                    cpu_cores: h.2,
+                    mem_total_kib: h.3,
+                    gpu: h.4,
+                    thermal_zones: h.5,
+                    rails: h.6,
+                },
+                sample_interval_ms,
             },
-            sample_interval_ms,
-        })
+        )
 }
 
 pub fn sample() -> impl Strategy<Value = Sample> {
     (
         option::of(any::<u16>()),
-        hvec::<_, 16>((option::of(any::<u16>()), option::of(any::<u16>()))
-            .prop_map(|(load_pm, freq_mhz)| CoreReading { load_pm, freq_mhz })),
+        hvec::<_, 16>(
+            (option::of(any::<u16>()), option::of(any::<u16>()))
+                .prop_map(|(load_pm, freq_mhz)| CoreReading { load_pm, freq_mhz }),
+        ),
         (option::of(any::<u32>()), option::of(any::<u32>())),
-        (option::of(any::<u16>()), option::of(any::<u16>()), option::of(any::<u16>())),
+        (
+            option::of(any::<u16>()),
+            option::of(any::<u16>()),
+            option::of(any::<u16>()),
+        ),
         hvec::<_, 12>(option::of(any::<i16>())),
         hvec::<_, 8>(option::of(any::<u32>())),
         (option::of(any::<u32>()), option::of(any::<u8>())),
@@ -84,7 +102,11 @@ pub fn sample() -> impl Strategy<Value = Sample> {
             rails_mw: rails,
             total_power_mw: pw.0,
             power_mode: pw.1,
-            drops: TelemetryDrops { samples: d.0, events: d.1, send_failed: d.2 },
+            drops: TelemetryDrops {
+                samples: d.0,
+                events: d.1,
+                send_failed: d.2,
+            },
         })
 }
 
@@ -125,22 +147,24 @@ pub fn trace() -> impl Strategy<Value = RequestTrace> {
         prop::sample::select(Outcome::ALL),
         prop::sample::select(ExecProvider::ALL),
     )
-        .prop_map(|(id, mods, mas, decision, (conf, answer), bytes, timings, outcome, provider)| {
-            RequestTrace {
-                request_id: id,
-                modalities: ModalitySet(mods),
-                mas,
-                decision,
-                local_confidence_pm: conf,
-                answer,
-                bytes_up: bytes.0,
-                bytes_down: bytes.1,
-                bytes_wasted: bytes.2,
-                timings,
-                outcome,
-                provider,
-            }
-        })
+        .prop_map(
+            |(id, mods, mas, decision, (conf, answer), bytes, timings, outcome, provider)| {
+                RequestTrace {
+                    request_id: id,
+                    modalities: ModalitySet(mods),
+                    mas,
+                    decision,
+                    local_confidence_pm: conf,
+                    answer,
+                    bytes_up: bytes.0,
+                    bytes_down: bytes.1,
+                    bytes_wasted: bytes.2,
+                    timings,
+                    outcome,
+                    provider,
+                }
+            },
+        )
 }
 
 pub fn profile() -> impl Strategy<Value = ProfileResult> {
@@ -153,28 +177,30 @@ pub fn profile() -> impl Strategy<Value = ProfileResult> {
         any::<u32>(),
         (option::of(any::<u32>()), option::of(any::<u32>())),
     )
-        .prop_map(|(model, provider, precision, (batch, warmup, iterations), l, thr, (mem, e))| {
-            ProfileResult {
-                model,
-                provider,
-                precision,
-                batch,
-                warmup,
-                iterations,
-                latency: LatencyStats {
-                    mean_us: l[0],
-                    p50_us: l[1],
-                    p90_us: l[2],
-                    p95_us: l[3],
-                    p99_us: l[4],
-                    min_us: l[5],
-                    max_us: l[6],
-                },
-                throughput_milli: thr,
-                peak_mem_kib: mem,
-                energy_uj: e,
-            }
-        })
+        .prop_map(
+            |(model, provider, precision, (batch, warmup, iterations), l, thr, (mem, e))| {
+                ProfileResult {
+                    model,
+                    provider,
+                    precision,
+                    batch,
+                    warmup,
+                    iterations,
+                    latency: LatencyStats {
+                        mean_us: l[0],
+                        p50_us: l[1],
+                        p90_us: l[2],
+                        p95_us: l[3],
+                        p99_us: l[4],
+                        min_us: l[5],
+                        max_us: l[6],
+                    },
+                    throughput_milli: thr,
+                    peak_mem_kib: mem,
+                    energy_uj: e,
+                }
+            },
+        )
 }
 
 pub fn message() -> impl Strategy<Value = Message> {
@@ -182,11 +208,13 @@ pub fn message() -> impl Strategy<Value = Message> {
         hello().prop_map(Message::Hello),
         sample().prop_map(Message::Sample),
         trace().prop_map(Message::RequestTrace),
-        (any::<u16>(), hstring::<96>()).prop_map(|(code, message)| Message::Fault(Fault { code, message })),
+        (any::<u16>(), hstring::<96>())
+            .prop_map(|(code, message)| Message::Fault(Fault { code, message })),
         profile().prop_map(Message::ProfileResult),
     ]
 }
 
 pub fn header() -> impl Strategy<Value = msao::FrameHeader> {
-    (any::<[u8; 4]>(), any::<u32>(), any::<u64>()).prop_map(|(b, s, t)| msao::FrameHeader::new(b, s, t))
+    (any::<[u8; 4]>(), any::<u32>(), any::<u64>())
+        .prop_map(|(b, s, t)| msao::FrameHeader::new(b, s, t))
 }

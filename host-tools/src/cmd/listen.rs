@@ -1,0 +1,61 @@
+//! `msao-host listen URL… [--json] [--count N] [--duration D]`: receive and show frames.
+use crate::{
+    args,
+    env::Env,
+    ingest::{self, Ingest},
+    live::{self, Limits, Render, Session, StopReason},
+    render::{Summary, View},
+};
+use msao::transport::Endpoint;
+use std::{io::Write, time::Duration};
+
+/// Receive frames from agents and show a live device table (or JSON lines).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Cmd {
+    /// Where to receive: udp://HOST:PORT (bind), tcp://HOST:PORT (accept agents),
+    /// serial:///dev/ttyX?baud=N (open). Port 0 picks a free port.
+    #[arg(value_name = "URL", required = true)]
+    pub urls: Vec<Endpoint>,
+    /// One JSON object per frame on stdout (flushed per line), then a summary object.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit after N frames (decoded or dropped).
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Exit after this long (`30s`, `5m`).
+    #[arg(long, value_name = "D", value_parser = args::duration)]
+    pub duration: Option<Duration>,
+}
+
+impl Cmd {
+    /// Runs until `--count`, `--duration` or Ctrl-C, then prints the summary.
+    pub fn run(self, out: &mut impl Write, env: &mut Env) -> anyhow::Result<()> {
+        let ingest = Ingest::start(ingest::open_all(&self.urls)?)?;
+        env.listening(ingest.endpoints());
+        let mut session = Session::new(View::live(self.json, env.stdout_tty));
+        let limits = Limits {
+            count: self.count,
+            duration: self.duration,
+        };
+        let reason = live::run(
+            &ingest,
+            limits,
+            env,
+            &mut Render {
+                session: &mut session,
+                out,
+            },
+        )?;
+        session.finish(out, |m, elapsed| {
+            Summary::of(m, elapsed).with(
+                "stopped_by",
+                reason.name(),
+                format!("stopped by: {}", reason.name()),
+            )
+        })?;
+        if reason == StopReason::ReceiversEnded {
+            anyhow::bail!("every receiver failed (see the warnings above)");
+        }
+        Ok(())
+    }
+}

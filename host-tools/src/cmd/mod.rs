@@ -1,0 +1,71 @@
+//! The command line: one file per subcommand, each a clap `Cmd` with
+//! `run(self, out, env) -> anyhow::Result<()>`.
+//!
+//! Exit codes: 0 success (drops in the data are results, not failures), 1 errors (I/O, bad
+//! capture, bind failures), 2 usage errors (clap).
+pub mod decode;
+pub mod demo;
+pub mod listen;
+pub mod record;
+pub mod replay;
+
+use crate::env::Env;
+use clap::{Parser, Subcommand};
+use std::{io::Write, process::ExitCode};
+
+/// `msao-host`: listen to, record, replay and decode MSAO Edge agent telemetry.
+#[derive(Debug, Parser)]
+#[command(name = "msao-host", version = crate::version::long(), about, long_about = None)]
+pub struct Cli {
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Receive frames from agents and show a live device table (or JSON lines).
+    Listen(listen::Cmd),
+    /// Receive frames and write them to a capture file for replay and decode.
+    Record(record::Cmd),
+    /// Re-emit a capture's frames with their recorded timing, to stdout or a transport.
+    Replay(replay::Cmd),
+    /// Decode a capture file or a raw byte dump and summarise drops.
+    Decode(decode::Cmd),
+    /// Run the local agent against a local listener: the end-to-end smoke run.
+    Demo(demo::Cmd),
+}
+
+impl Command {
+    /// Runs the subcommand.
+    pub fn run(self, out: &mut impl Write, env: &mut Env) -> anyhow::Result<()> {
+        match self {
+            Self::Listen(c) => c.run(out, env),
+            Self::Record(c) => c.run(out, env),
+            Self::Replay(c) => c.run(out, env),
+            Self::Decode(c) => c.run(out, env),
+            Self::Demo(c) => c.run(out, env),
+        }
+    }
+}
+
+/// Maps a command's result to the process exit code, printing the error chain. A closed
+/// stdout (`msao-host listen --json | head`) ends the command quietly with 0.
+pub fn exit_code(result: anyhow::Result<()>, env: &mut Env) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let broken_pipe = e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            });
+            if broken_pipe {
+                return ExitCode::SUCCESS;
+            }
+            env.clear_bar();
+            env.warn(&format!("error: {e:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
