@@ -1,1 +1,33 @@
-fn main(){}
+//! `msao-agent`: parses the command line and config, then runs the agent.
+//!
+//! Exit codes: 0 after a clean stop (signal or `--duration`), 2 for a usage or config
+//! error, 1 when the agent cannot run.
+
+use anyhow::Context;
+use clap::Parser;
+use msao_agent::{agent, cli::Cli, config::Settings};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let settings = match Settings::resolve(&cli) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&settings) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(settings: &Settings) -> anyhow::Result<()> {
+    agent::run(settings).with_context(|| format!("msao-agent `{}` failed", settings.device_id))?;
+    Ok(())
+}

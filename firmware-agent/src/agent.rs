@@ -1,0 +1,156 @@
+//! The run loop: `Hello` at start and every `hello_interval`, a `Sample` every
+//! `sample_interval`, reader faults as they come; on stop, a bounded flush.
+
+use crate::{
+    clock::{Clock, random_boot_id},
+    config::Settings,
+    hello::build_hello,
+    shutdown::{Shutdown, install_signal_handler},
+    system::{LinuxReader, SystemReader},
+    telemetry::{FLUSH_TIMEOUT, Telemetry, TelemetryError, WorkerReport},
+};
+use log::info;
+use msao::message::{Message, TelemetryDrops};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+/// The agent could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The telemetry path could not start.
+    #[error(transparent)]
+    Telemetry(#[from] TelemetryError),
+    /// The SIGINT/SIGTERM handler could not be installed.
+    #[error("cannot install the signal handler: {0}")]
+    Signal(#[from] ctrlc::Error),
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunReport {
+    /// Samples produced.
+    pub samples: u64,
+    /// `Hello` messages produced.
+    pub hellos: u64,
+    /// Per sink.
+    pub sinks: Vec<WorkerReport>,
+    /// Counters at the end (the last `Sample` carried the values before it).
+    pub drops: TelemetryDrops,
+}
+
+/// Runs with the generic Linux reader until SIGINT/SIGTERM or `--duration`.
+pub fn run(settings: &Settings) -> Result<RunReport, AgentError> {
+    let shutdown = Arc::new(Shutdown::new());
+    install_signal_handler(Arc::clone(&shutdown))?;
+    let clock = Clock::start();
+    let reader = LinuxReader::new(&settings.sysfs_root);
+    let telemetry = Telemetry::start(
+        &settings.sinks,
+        settings.queue_depth,
+        clock,
+        random_boot_id(),
+    )?;
+    Ok(run_with(
+        settings,
+        Box::new(reader),
+        telemetry,
+        clock,
+        &shutdown,
+    ))
+}
+
+/// The loop itself, with every collaborator passed in. `clock` must be the one
+/// `telemetry` was started with, so sink faults and samples share one time base.
+pub fn run_with(
+    settings: &Settings,
+    mut reader: Box<dyn SystemReader>,
+    telemetry: Telemetry,
+    clock: Clock,
+    shutdown: &Shutdown,
+) -> RunReport {
+    let start = Instant::now();
+    let end = settings.duration.map(|d| start + d);
+    let hello = Message::Hello(build_hello(
+        &settings.device_id,
+        reader.hardware(),
+        settings.sample_interval,
+    ));
+    info!(
+        "msao-agent {} as `{}`: {} reader, sample every {:?}, hello every {:?}, sinks: {}",
+        env!("CARGO_PKG_VERSION"),
+        settings.device_id,
+        reader.name(),
+        settings.sample_interval,
+        settings.hello_interval,
+        settings
+            .sinks
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    let mut report = RunReport {
+        samples: 0,
+        hellos: 1,
+        sinks: Vec::new(),
+        drops: telemetry.drops(),
+    };
+    telemetry.publish(clock.now_us(), &hello);
+    let mut next_sample = start + settings.sample_interval;
+    let mut next_hello = start + settings.hello_interval;
+    loop {
+        let wake = end.map_or(next_sample.min(next_hello), |e| {
+            e.min(next_sample).min(next_hello)
+        });
+        if shutdown.wait_until(wake) {
+            break;
+        }
+        let now = Instant::now();
+        if end.is_some_and(|e| now >= e) {
+            info!("--duration reached; stopping");
+            break;
+        }
+        if now >= next_sample {
+            let mut sample = reader.sample();
+            sample.drops = telemetry.drops();
+            telemetry.publish(clock.us_at(now), &Message::Sample(sample));
+            for fault in reader.take_faults() {
+                telemetry.publish(clock.now_us(), &Message::Fault(fault));
+            }
+            report.samples += 1;
+            next_sample = advance(next_sample, settings.sample_interval, now);
+        }
+        if now >= next_hello {
+            telemetry.publish(clock.us_at(now), &hello);
+            report.hellos += 1;
+            next_hello = advance(next_hello, settings.hello_interval, now);
+        }
+    }
+    report.drops = telemetry.drops();
+    report.sinks = telemetry.finish(FLUSH_TIMEOUT);
+    info!("stopped after {} samples", report.samples);
+    report
+}
+
+/// The tick after `due`; when the loop fell behind (a stalled reader, a suspended board)
+/// it skips the missed ticks instead of firing them in a burst.
+pub fn advance(due: Instant, interval: Duration, now: Instant) -> Instant {
+    let next = due + interval;
+    if next <= now { now + interval } else { next }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_advance_by_interval_and_skip_when_behind() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        assert_eq!(advance(t0, ms(100), t0 + ms(10)), t0 + ms(100));
+        // 350 ms late: the three missed ticks are skipped, the next is one interval out
+        assert_eq!(advance(t0, ms(100), t0 + ms(350)), t0 + ms(450));
+    }
+}

@@ -1,0 +1,41 @@
+//! The command line. Flags override the config file; usage errors exit with code 2 (clap).
+
+use crate::config::{DeviceId, parse_interval};
+use clap::Parser;
+use msao::transport::Endpoint;
+use std::{path::PathBuf, time::Duration};
+
+/// MSAO Edge device agent: samples system state and sends telemetry frames to msao-host.
+#[derive(Debug, Clone, Default, Parser)]
+#[command(name = "msao-agent", version, about, long_about = None)]
+pub struct Cli {
+    /// TOML config file; flags given here override its values.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Device id sent in Hello (at most 32 bytes) [default: hostname].
+    #[arg(long, value_name = "ID")]
+    pub device_id: Option<DeviceId>,
+
+    /// Telemetry sink URL, repeatable: udp://HOST:PORT, tcp://HOST:PORT,
+    /// serial:///dev/ttyTHS1?baud=921600. Replaces the config file's sinks
+    /// [default: udp://127.0.0.1:7878].
+    #[arg(long = "telemetry", value_name = "URL")]
+    pub telemetry: Vec<Endpoint>,
+
+    /// Time between samples, e.g. 100ms [default: 100ms].
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    pub sample_interval: Option<Duration>,
+
+    /// Time between Hello messages, e.g. 5s [default: 5s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    pub hello_interval: Option<Duration>,
+
+    /// Root under which proc/ and sys/ are read (a fixture tree in tests) [default: /].
+    #[arg(long, value_name = "DIR")]
+    pub sysfs_root: Option<PathBuf>,
+
+    /// Stop after this long, flushing queues as on SIGTERM, e.g. 10s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    pub duration: Option<Duration>,
+}

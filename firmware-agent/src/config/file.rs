@@ -1,0 +1,98 @@
+//! The TOML config file: its shape (unknown keys are errors) and reading it.
+//!
+//! ```toml
+//! device_id = "jetson-01"
+//! [telemetry]
+//! sinks = ["udp://127.0.0.1:7878"]
+//! sample_interval = "100ms"
+//! hello_interval = "5s"
+//! queue_depth = 64
+//! [system]
+//! sysfs_root = "/"
+//! ```
+
+use super::{ConfigError, DeviceId, interval::serde_opt};
+use msao::transport::Endpoint;
+use serde::{Deserialize, Deserializer};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+/// The whole file. Every key is optional; absent keys take the flag or the default.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Device id (≤ 32 bytes); defaults to the hostname.
+    pub device_id: Option<DeviceId>,
+    /// `[telemetry]`.
+    #[serde(default)]
+    pub telemetry: TelemetrySection,
+    /// `[system]`.
+    #[serde(default)]
+    pub system: SystemSection,
+}
+
+/// `[telemetry]`: where frames go and how often.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySection {
+    /// Transport URLs (`udp://`, `tcp://`, `serial://`), one queue and thread each.
+    pub sinks: Option<Vec<Endpoint>>,
+    /// Time between samples.
+    #[serde(default, deserialize_with = "serde_opt::deserialize")]
+    pub sample_interval: Option<Duration>,
+    /// Time between `Hello` messages.
+    #[serde(default, deserialize_with = "serde_opt::deserialize")]
+    pub hello_interval: Option<Duration>,
+    /// Frames each sink's queue holds before it drops.
+    #[serde(default, deserialize_with = "queue_depth")]
+    pub queue_depth: Option<usize>,
+}
+
+/// `[system]`: where the system readers look.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemSection {
+    /// Root under which `proc/` and `sys/` are read (`/` on a device).
+    pub sysfs_root: Option<PathBuf>,
+}
+
+fn queue_depth<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    let max = crate::telemetry::MAX_DEPTH;
+    let n = i64::deserialize(d)?;
+    match usize::try_from(n) {
+        Ok(n) if (1..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(serde::de::Error::custom(format!(
+            "queue depth {n} is outside 1..={max}"
+        ))),
+    }
+}
+
+impl FileConfig {
+    /// Parses TOML text; `path` is only used in errors.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let parse_error = |key: Option<String>, source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            key,
+            source: Box::new(source),
+        };
+        let de = toml::Deserializer::parse(text).map_err(|e| parse_error(None, e))?;
+        // serde_path_to_error adds the key path (`telemetry.sinks[1]`), which the TOML
+        // error alone shows only as a source line.
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let key = (key != ".").then_some(key);
+            parse_error(key, e.into_inner())
+        })
+    }
+
+    /// Reads and parses a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text, path)
+    }
+}

@@ -1,0 +1,27 @@
+//! Configuration: the TOML file, command-line overrides, and the validated result.
+//!
+//! | file          | owns |
+//! |---------------|------|
+//! | `file`        | the TOML shape (`deny_unknown_fields`) and reading it with key paths in errors |
+//! | `interval`    | human durations (`100ms`, `5s`) that must be greater than zero |
+//! | `device_id`   | the device id (≤ 32 bytes, the wire field) and its hostname default |
+//! | `settings`    | merging file and flags into [`Settings`], defaults, cross-field checks |
+//! | `error`       | [`ConfigError`] |
+//!
+//! Precedence: flag > file > default. Every value is validated where it is parsed, so an
+//! error names the key (or flag) and, for files, the line and column.
+
+mod device_id;
+mod error;
+mod file;
+mod interval;
+mod settings;
+
+pub use device_id::{DeviceId, DeviceIdError, MAX_DEVICE_ID, hostname};
+pub use error::ConfigError;
+pub use file::{FileConfig, SystemSection, TelemetrySection};
+pub use interval::{IntervalError, parse_interval};
+pub use settings::{
+    DEFAULT_HELLO_INTERVAL, DEFAULT_QUEUE_DEPTH, DEFAULT_SAMPLE_INTERVAL, DEFAULT_SINK, MAX_SINKS,
+    Settings,
+};

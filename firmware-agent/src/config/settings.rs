@@ -1,0 +1,140 @@
+//! The resolved settings the agent runs with: flag > file > default.
+
+use super::{ConfigError, DeviceId, FileConfig, hostname};
+use crate::cli::Cli;
+use log::{info, warn};
+use msao::transport::Endpoint;
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+/// Sink used when none is configured anywhere (the host tools listen here by default).
+pub const DEFAULT_SINK: &str = "udp://127.0.0.1:7878";
+/// Time between samples when none is configured.
+pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
+/// Time between `Hello` messages when none is configured.
+pub const DEFAULT_HELLO_INTERVAL: Duration = Duration::from_secs(5);
+/// Queue depth per sink when none is configured: 6.4 s of samples at the default rate.
+pub const DEFAULT_QUEUE_DEPTH: usize = 64;
+/// Most sinks at once: each costs a thread and a queue.
+pub const MAX_SINKS: usize = 8;
+/// Device id used when neither the config nor the hostname gives one.
+const FALLBACK_DEVICE_ID: &str = "msao-agent";
+
+/// Everything the agent needs to run, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Device id sent in `Hello`.
+    pub device_id: DeviceId,
+    /// Transports, at least one, no duplicates.
+    pub sinks: Vec<Endpoint>,
+    /// Time between samples.
+    pub sample_interval: Duration,
+    /// Time between `Hello` messages.
+    pub hello_interval: Duration,
+    /// Frames per sink queue.
+    pub queue_depth: usize,
+    /// Root of `proc/` and `sys/` for the readers.
+    pub sysfs_root: PathBuf,
+    /// Stop after this long (`--duration`); `None` runs until a signal.
+    pub duration: Option<Duration>,
+}
+
+impl Settings {
+    /// Reads the config file named by `--config` (if any) and merges the flags over it.
+    pub fn resolve(cli: &Cli) -> Result<Self, ConfigError> {
+        let file = match &cli.config {
+            Some(path) => Some((path.as_path(), FileConfig::load(path)?)),
+            None => None,
+        };
+        Self::merge(cli, file.as_ref().map(|(p, f)| (*p, f)), hostname())
+    }
+
+    /// Merges flags over a parsed file over defaults. `hostname` is the device id of last
+    /// resort (a parameter so tests do not depend on the machine).
+    pub fn merge(
+        cli: &Cli,
+        file: Option<(&Path, &FileConfig)>,
+        hostname: Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let empty = FileConfig::default();
+        let (file_path, cfg) = match file {
+            Some((p, f)) => (Some(p), f),
+            None => (None, &empty),
+        };
+        let t = &cfg.telemetry;
+        let device_id = cli
+            .device_id
+            .clone()
+            .or_else(|| cfg.device_id.clone())
+            .or_else(|| hostname.as_deref().and_then(DeviceId::from_hostname))
+            .or_else(|| {
+                warn!("no device id configured and no hostname; using `{FALLBACK_DEVICE_ID}`");
+                FALLBACK_DEVICE_ID.parse().ok()
+            })
+            .ok_or_else(|| ConfigError::Invalid {
+                key: "device_id".into(),
+                origin: "defaults".into(),
+                reason: "no usable device id".into(),
+            })?;
+        let (sinks, origin) = if !cli.telemetry.is_empty() {
+            (
+                cli.telemetry.clone(),
+                "command line (--telemetry)".to_string(),
+            )
+        } else {
+            let origin = file_path.map_or("defaults".into(), |p| p.display().to_string());
+            (t.sinks.clone().unwrap_or_default(), origin)
+        };
+        let sinks = check_sinks(sinks, &origin)?;
+        Ok(Self {
+            device_id,
+            sinks,
+            sample_interval: cli
+                .sample_interval
+                .or(t.sample_interval)
+                .unwrap_or(DEFAULT_SAMPLE_INTERVAL),
+            hello_interval: cli
+                .hello_interval
+                .or(t.hello_interval)
+                .unwrap_or(DEFAULT_HELLO_INTERVAL),
+            queue_depth: t.queue_depth.unwrap_or(DEFAULT_QUEUE_DEPTH),
+            sysfs_root: cli
+                .sysfs_root
+                .clone()
+                .or_else(|| cfg.system.sysfs_root.clone())
+                .unwrap_or_else(|| PathBuf::from("/")),
+            duration: cli.duration,
+        })
+    }
+}
+
+/// The default sink as an endpoint.
+pub fn default_sink() -> Endpoint {
+    Endpoint::Udp("127.0.0.1:7878".into())
+}
+
+fn check_sinks(sinks: Vec<Endpoint>, origin: &str) -> Result<Vec<Endpoint>, ConfigError> {
+    if sinks.is_empty() {
+        info!("no telemetry sink configured; sending to {DEFAULT_SINK}");
+        return Ok(vec![default_sink()]);
+    }
+    let mut unique: Vec<Endpoint> = Vec::with_capacity(sinks.len());
+    for s in sinks {
+        if unique.contains(&s) {
+            // Two queues to one place would send every frame twice.
+            warn!("telemetry sink {s} is listed twice; using it once");
+        } else {
+            unique.push(s);
+        }
+    }
+    if unique.len() > MAX_SINKS {
+        return Err(ConfigError::Invalid {
+            key: "telemetry.sinks".into(),
+            origin: origin.into(),
+            reason: format!("{} sinks; at most {MAX_SINKS}", unique.len()),
+        });
+    }
+    Ok(unique)
+}

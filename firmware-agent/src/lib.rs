@@ -1,0 +1,27 @@
+//! `msao-agent`: the MSAO Edge device agent — reads system state and reports it as
+//! telemetry frames to the host tools.
+//!
+//! | module        | owns |
+//! |---------------|------|
+//! | [`cli`]       | the command line (clap), flags that override the config file |
+//! | [`config`]    | the TOML config file, its validation, and the resolved [`config::Settings`] |
+//! | [`clock`]     | agent time (µs since start) and the per-start boot id |
+//! | [`shutdown`]  | the stop signal shared by SIGINT/SIGTERM, `--duration` and the run loop |
+//! | [`system`]    | the [`system::SystemReader`] seam and its implementations (generic Linux) |
+//! | [`telemetry`] | bounded per-sink queues, sink threads, drop counters |
+//! | [`hello`]     | building the `Hello` message from settings and hardware facts |
+//! | [`agent`]     | the run loop: Hello and Sample schedule, faults, shutdown and flush |
+//!
+//! Data flows one way: `system` → `agent` → `telemetry` → transports from `msao`.
+//! Nothing in the sampling path waits on a transport: sinks run on their own threads behind
+//! bounded queues that drop (and count) rather than block.
+#![forbid(unsafe_code)]
+
+pub mod agent;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod hello;
+pub mod shutdown;
+pub mod system;
+pub mod telemetry;
