@@ -3,39 +3,12 @@
 //! per core, Sample frame ≤ 160 bytes.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use msao::{Decoder, Event, FrameHeader, Message, frame, message::*};
+use msao::{Decoder, Event, FrameHeader, frame};
 use std::hint::black_box;
 
-/// A typical Jetson Orin Nano sample: 6 cores, GPU, 3 zones, 3 rails.
-fn typical_sample() -> Message {
-    let mut cores = heapless::Vec::new();
-    for c in 0..6u16 {
-        let _ = cores.push(CoreReading {
-            load_pm: Some(120 + 37 * c),
-            freq_mhz: Some(1_510),
-        });
-    }
-    Message::Sample(Sample {
-        cpu_load_pm: Some(352),
-        cores,
-        mem_used_kib: Some(3_120_400),
-        mem_total_kib: Some(7_802_004),
-        gpu_load_pm: Some(640),
-        gpu_freq_mhz: Some(624),
-        emc_load_pm: Some(120),
-        temps_cdeg: heapless::Vec::from_slice(&[Some(4_856), Some(4_712), Some(4_900)])
-            .unwrap_or_default(),
-        rails_mw: heapless::Vec::from_slice(&[Some(7_344), Some(2_109), Some(1_502)])
-            .unwrap_or_default(),
-        total_power_mw: Some(7_344),
-        power_mode: Some(0),
-        drops: TelemetryDrops {
-            samples: 0,
-            events: 0,
-            send_failed: 0,
-        },
-    })
-}
+#[path = "../tests/common/typical.rs"]
+mod typical;
+use typical::typical_sample;
 
 fn wire(c: &mut Criterion) {
     let msg = typical_sample();

@@ -1,35 +1,13 @@
 //! Times the parts of frame encoding (postcard, CRC, COBS) to see where a frame's time goes.
-use msao::{FrameHeader, Message, frame, message::*};
+use msao::{FrameHeader, Message, frame};
+
+#[path = "../tests/common/typical.rs"]
+mod typical;
 use std::{hint::black_box, time::Instant};
+use typical::typical_sample;
 
 fn main() {
-    let mut cores = heapless::Vec::new();
-    for c in 0..6u16 {
-        let _ = cores.push(CoreReading {
-            load_pm: Some(120 + 37 * c),
-            freq_mhz: Some(1_510),
-        });
-    }
-    let msg = Message::Sample(Sample {
-        cpu_load_pm: Some(352),
-        cores,
-        mem_used_kib: Some(3_120_400),
-        mem_total_kib: Some(7_802_004),
-        gpu_load_pm: Some(640),
-        gpu_freq_mhz: Some(624),
-        emc_load_pm: Some(120),
-        temps_cdeg: heapless::Vec::from_slice(&[Some(4_856), Some(4_712), Some(4_900)])
-            .unwrap_or_default(),
-        rails_mw: heapless::Vec::from_slice(&[Some(7_344), Some(2_109), Some(1_502)])
-            .unwrap_or_default(),
-        total_power_mw: Some(7_344),
-        power_mode: Some(0),
-        drops: TelemetryDrops {
-            samples: 0,
-            events: 0,
-            send_failed: 0,
-        },
-    });
+    let msg = typical_sample();
     let header = FrameHeader::new([0x12, 0x34, 0x56, 0x78], 1_000, 3_600_000_000);
     let n = 2_000_000;
     let mut body = [0u8; frame::MAX_BODY];

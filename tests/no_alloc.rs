@@ -1,11 +1,16 @@
 //! Encoding (and decoding) a frame allocates nothing: proven with a counting allocator that
 //! counts this thread's allocations only, so other test threads cannot disturb it.
 
-use msao::{Decoder, Event, FrameHeader, Message, frame, message::*};
+use msao::{Decoder, Event, FrameHeader, frame};
 use std::{
     alloc::{GlobalAlloc, Layout, System},
     cell::Cell,
 };
+
+mod common {
+    pub mod typical;
+}
+use common::typical::typical_sample;
 
 struct Counting;
 
@@ -38,36 +43,6 @@ fn allocations<R>(f: impl FnOnce() -> R) -> (R, u64) {
     let before = ALLOCS.with(Cell::get);
     let r = f();
     (r, ALLOCS.with(Cell::get) - before)
-}
-
-fn typical_sample() -> Message {
-    let mut cores = heapless::Vec::new();
-    for c in 0..6u16 {
-        let _ = cores.push(CoreReading {
-            load_pm: Some(100 + c),
-            freq_mhz: Some(1_510),
-        });
-    }
-    Message::Sample(Sample {
-        cpu_load_pm: Some(352),
-        cores,
-        mem_used_kib: Some(3_120_400),
-        mem_total_kib: Some(7_802_004),
-        gpu_load_pm: Some(640),
-        gpu_freq_mhz: Some(624),
-        emc_load_pm: Some(120),
-        temps_cdeg: heapless::Vec::from_slice(&[Some(4_856), Some(4_712), Some(4_900)])
-            .unwrap_or_default(),
-        rails_mw: heapless::Vec::from_slice(&[Some(7_344), Some(2_109), Some(1_502)])
-            .unwrap_or_default(),
-        total_power_mw: Some(7_344),
-        power_mode: Some(0),
-        drops: TelemetryDrops {
-            samples: 0,
-            events: 0,
-            send_failed: 0,
-        },
-    })
 }
 
 #[test]

@@ -173,13 +173,7 @@ impl Cmd {
                 reason.name(),
                 format!("stopped by: {}", reason.name()),
             );
-        if self.json {
-            writeln!(out, "{}", summary.json())?;
-        } else {
-            for l in summary.human() {
-                writeln!(out, "{l}")?;
-            }
-        }
+        summary.write(out, self.json)?;
         Ok(())
     }
 }

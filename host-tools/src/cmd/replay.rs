@@ -193,13 +193,7 @@ impl Cmd {
                     ""
                 },
             );
-        if self.json {
-            writeln!(out, "{}", summary.json())?;
-        } else {
-            for l in summary.human() {
-                writeln!(out, "{l}")?;
-            }
-        }
+        summary.write(out, self.json)?;
         Ok(())
     }
 

@@ -101,6 +101,15 @@ impl Summary {
         v
     }
 
+    /// Writes the summary: one JSON object, or the human lines.
+    pub fn write(&self, out: &mut impl std::io::Write, json: bool) -> std::io::Result<()> {
+        if json {
+            writeln!(out, "{}", self.json())
+        } else {
+            self.human().iter().try_for_each(|l| writeln!(out, "{l}"))
+        }
+    }
+
     /// Human lines.
     pub fn human(&self) -> Vec<String> {
         let t = &self.totals;
