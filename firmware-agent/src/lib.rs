@@ -16,6 +16,11 @@
 //! Nothing in the sampling path waits on a transport: sinks run on their own threads behind
 //! bounded queues that drop (and count) rather than block.
 #![forbid(unsafe_code)]
+// Agent and protocol code never panics on bad input: enforced outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod agent;
 pub mod cli;

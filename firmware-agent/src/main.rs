@@ -3,6 +3,8 @@
 //! Exit codes: 0 after a clean stop (signal or `--duration`), 2 for a usage or config
 //! error, 1 when the agent cannot run.
 
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use anyhow::Context;
 use clap::Parser;
 use msao_agent::{agent, cli::Cli, config::Settings};
