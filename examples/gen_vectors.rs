@@ -44,6 +44,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             rails,
         },
         sample_interval_ms: 100,
+        capability: CapabilitySummary {
+            providers: V::from_slice(&[
+                ExecProvider::Cpu,
+                ExecProvider::Cuda,
+                ExecProvider::TensorRt,
+            ])
+            .map_err(|_| "providers")?,
+            l4t: Some(s("R36.4.3")),
+            power_mode: Some(0),
+            power_mode_name: Some(s("15W")),
+        },
     });
     let mut cores = V::new();
     for (load, mhz) in [
@@ -145,6 +156,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "tcp://10.0.0.2:7878 unreachable: connection refused",
     ));
     let profile = Message::ProfileResult(ProfileResult {
+        request_id: Some(41),
+        index: 2,
+        total: 3,
         model: s("vqa-edge-int8"),
         provider: ExecProvider::TensorRt,
         precision: Precision::Int8,
@@ -163,9 +177,50 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         throughput_milli: 826_446,
         peak_mem_kib: Some(41_220),
         energy_uj: Some(6_100),
+        power_mode: Some(0),
+        temp_start_cdeg: Some(4_712),
+        temp_end_cdeg: Some(5_031),
+    });
+    let Message::Hello(ref hello_msg) = hello else {
+        return Err("hello".into());
+    };
+    let capability = Message::Capability(Capability {
+        device_id: s("orin-nano-07"),
+        hardware: hello_msg.hardware.clone(),
+        cpu_max_mhz: Some(1_510),
+        gpu: GpuFacts {
+            compute_capability: Some([8, 7]),
+            sm_count: Some(8),
+            mem_kib: Some(7_802_004),
+            max_freq_mhz: Some(625),
+        },
+        power_modes: V::from_slice(&[s("15W"), s("7W"), s("MAXN_SUPER")]).map_err(|_| "modes")?,
+        power_mode: Some(0),
+        software: SoftwareVersions {
+            l4t: Some(s("R36.4.3")),
+            cuda: Some(s("12.6")),
+            tensorrt: Some(s("10.3.0")),
+            onnxruntime: Some(s("1.31.1")),
+            kernel: Some(s("5.15.148-tegra")),
+        },
+        providers: V::from_slice(&[
+            ExecProvider::Cpu,
+            ExecProvider::Cuda,
+            ExecProvider::TensorRt,
+        ])
+        .map_err(|_| "providers")?,
+    });
+    let profile_request = Message::ProfileRequest(ProfileRequest {
+        request_id: 41,
+        model: None,
+        provider: Some(ExecProvider::TensorRt),
+        precision: None,
+        batch: 1,
+        warmup: 50,
+        iterations: 1_000,
     });
 
-    let cases: [(&str, &str, FrameHeader, Message); 6] = [
+    let cases: [(&str, &str, FrameHeader, Message); 8] = [
         (
             "hello",
             "Hello from a Jetson Orin Nano with three zones and three rails",
@@ -201,6 +256,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "TensorRT INT8 profile of the edge VQA model",
             FrameHeader::new(boot, 302, 31_000_000),
             profile,
+        ),
+        (
+            "capability",
+            "Capability of a Jetson Orin Nano (JetPack 6.2)",
+            FrameHeader::new(boot, 303, 31_000_100),
+            capability,
+        ),
+        (
+            "profile_request",
+            "Host asks for a TensorRT profile of every model",
+            FrameHeader::new([0; 4], 0, 0),
+            profile_request,
         ),
     ];
     for (name, description, header, message) in cases {

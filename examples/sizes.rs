@@ -12,6 +12,8 @@ fn main() {
         ("RequestTrace", RequestTrace::MAX_SIZE),
         ("Fault", Fault::MAX_SIZE),
         ("ProfileResult", ProfileResult::MAX_SIZE),
+        ("Capability", Capability::MAX_SIZE),
+        ("ProfileRequest", ProfileRequest::MAX_SIZE),
         ("Message", Message::MAX_SIZE),
         ("max body", frame::MAX_BODY),
         ("max encoded frame", frame::MAX_ENCODED),

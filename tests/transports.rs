@@ -33,6 +33,12 @@ fn messages(n: u32) -> Vec<Message> {
             rails,
         },
         sample_interval_ms: u32::MAX,
+        capability: msao::message::CapabilitySummary {
+            providers: heapless::Vec::from_slice(&msao::message::ExecProvider::ALL).unwrap(),
+            l4t: Some(truncated(&long)),
+            power_mode: Some(u8::MAX),
+            power_mode_name: Some(truncated(&long)),
+        },
     });
     let mut out = vec![big];
     out.extend((0..n).map(|i| Message::Fault(Fault::new(i as u16, &format!("fault number {i}")))));

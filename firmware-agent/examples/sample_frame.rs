@@ -22,7 +22,12 @@ fn main() -> anyhow::Result<()> {
     let mut buf = [0u8; frame::MAX_FRAME];
     let sample_len = frame::encode(&header, &Message::Sample(sample.clone()), &mut buf)?.len();
     let id: DeviceId = "jetson-01".parse()?;
-    let hello = build_hello(&id, reader.hardware(), Duration::from_millis(100));
+    let hello = build_hello(
+        &id,
+        reader.hardware(),
+        reader.capability(),
+        Duration::from_millis(100),
+    );
     let hello_len = frame::encode(&header, &Message::Hello(hello), &mut buf)?.len();
     println!(
         "root {root}: {} cores, {} temperatures",

@@ -75,6 +75,7 @@ pub fn run_with(
     let hello = Message::Hello(build_hello(
         &settings.device_id,
         reader.hardware(),
+        reader.capability(),
         settings.sample_interval,
     ));
     info!(

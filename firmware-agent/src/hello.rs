@@ -1,7 +1,7 @@
 //! Building the `Hello` message: who this device is, what it runs, what it is made of.
 
 use crate::config::DeviceId;
-use msao::message::{HardwareSummary, Hello, WireBuild};
+use msao::message::{CapabilitySummary, HardwareSummary, Hello, WireBuild};
 use std::time::Duration;
 
 /// `Hello` for this build. `sample_interval_ms` is rounded up so a sub-millisecond
@@ -9,6 +9,7 @@ use std::time::Duration;
 pub fn build_hello(
     device_id: &DeviceId,
     hardware: HardwareSummary,
+    capability: CapabilitySummary,
     sample_interval: Duration,
 ) -> Hello {
     let ms = sample_interval.as_micros().div_ceil(1000);
@@ -19,5 +20,6 @@ pub fn build_hello(
         schema: msao::SCHEMA_FINGERPRINT,
         hardware,
         sample_interval_ms: u32::try_from(ms).unwrap_or(u32::MAX),
+        capability,
     }
 }

@@ -58,7 +58,7 @@ pub struct Totals {
     /// Frames decoded.
     pub frames: u64,
     /// Frames decoded per kind, indexed like [`Message::KINDS`].
-    pub kinds: [u64; 5],
+    pub kinds: [u64; Message::KINDS.len()],
     /// Frames dropped per cause, indexed like [`DropCause::ALL`].
     pub drops: [u64; 7],
     /// Bytes received.

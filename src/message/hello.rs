@@ -1,5 +1,6 @@
 //! `Hello`: who the device is; sent at start and periodically so a host can attach mid-stream.
 
+use super::capability::CapabilitySummary;
 use crate::wire_struct;
 
 wire_struct! {
@@ -52,6 +53,8 @@ wire_struct! {
         pub hardware: HardwareSummary,
         /// Interval between samples.
         pub sample_interval_ms: u32,
+        /// Runtime providers, L4T release and power mode.
+        pub capability: CapabilitySummary,
     }
 }
 

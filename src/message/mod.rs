@@ -4,17 +4,21 @@
 //! `_mw` milliwatts, `_kib` kibibytes, `_us` microseconds. `None` always means
 //! *unsupported or unreadable on this device*, never zero.
 
+mod capability;
 mod common;
 mod fault;
 mod hello;
 mod profile;
+mod request;
 mod sample;
 mod trace;
 
+pub use capability::{Capability, CapabilitySummary, GpuFacts, SoftwareVersions};
 pub use common::{Decision, ExecProvider, Modality, ModalitySet, Outcome, Precision};
 pub use fault::{Fault, FaultCode};
 pub use hello::{HardwareSummary, Hello, WireBuild};
 pub use profile::{LatencyStats, ProfileResult};
+pub use request::ProfileRequest;
 pub use sample::{CoreReading, Sample, TelemetryDrops};
 pub use trace::{MasScore, RequestTrace, StageTimings};
 
@@ -37,6 +41,10 @@ pub enum Message {
     Fault(Fault),
     /// Measured model performance.
     ProfileResult(ProfileResult),
+    /// What the device is and runs (agent → host).
+    Capability(Capability),
+    /// Profile request (host → agent).
+    ProfileRequest(ProfileRequest),
 }
 
 const fn max(a: usize, b: usize) -> usize {
@@ -47,8 +55,11 @@ impl MaxSize for Message {
     const MAX_SIZE: usize = 1 + max(
         max(Hello::MAX_SIZE, Sample::MAX_SIZE),
         max(
-            RequestTrace::MAX_SIZE,
-            max(Fault::MAX_SIZE, ProfileResult::MAX_SIZE),
+            max(RequestTrace::MAX_SIZE, Capability::MAX_SIZE),
+            max(
+                Fault::MAX_SIZE,
+                max(ProfileResult::MAX_SIZE, ProfileRequest::MAX_SIZE),
+            ),
         ),
     );
 }
@@ -62,11 +73,21 @@ impl Message {
             Self::RequestTrace(_) => "request",
             Self::Fault(_) => "fault",
             Self::ProfileResult(_) => "profile",
+            Self::Capability(_) => "capability",
+            Self::ProfileRequest(_) => "profile_request",
         }
     }
 
     /// Every kind name, in wire order.
-    pub const KINDS: [&'static str; 5] = ["hello", "sample", "request", "fault", "profile"];
+    pub const KINDS: [&'static str; 7] = [
+        "hello",
+        "sample",
+        "request",
+        "fault",
+        "profile",
+        "capability",
+        "profile_request",
+    ];
 }
 
 /// Copies `s` into a bounded string, cutting at a character boundary if it is too long.

@@ -26,6 +26,12 @@ wire_struct! {
 wire_struct! {
     /// Measured performance of one (model, provider, precision, batch).
     pub struct ProfileResult {
+        /// The `ProfileRequest` this answers; `None` when the agent profiled on its own.
+        pub request_id: Option<u32>,
+        /// Position of this result in the reply (0-based).
+        pub index: u16,
+        /// Results in the whole reply, so a host knows when it has them all.
+        pub total: u16,
         /// Model name (manifest name).
         pub model: heapless::String<32>,
         /// Execution provider that ran.
@@ -46,5 +52,11 @@ wire_struct! {
         pub peak_mem_kib: Option<u32>,
         /// Energy per inference, when power rails exist.
         pub energy_uj: Option<u32>,
+        /// Power mode during the run.
+        pub power_mode: Option<u8>,
+        /// Hottest thermal zone when the timed run started.
+        pub temp_start_cdeg: Option<i16>,
+        /// Hottest thermal zone when the timed run ended.
+        pub temp_end_cdeg: Option<i16>,
     }
 }

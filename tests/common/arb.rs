@@ -46,9 +46,10 @@ pub fn hello() -> impl Strategy<Value = Hello> {
             hvec::<_, 8>(hstring::<16>()),
         ),
         any::<u32>(),
+        capability_summary(),
     )
         .prop_map(
-            |(device_id, b, wire_version, schema, h, sample_interval_ms)| Hello {
+            |(device_id, b, wire_version, schema, h, sample_interval_ms, capability)| Hello {
                 device_id,
                 build: WireBuild {
                     version: b.0,
@@ -68,6 +69,97 @@ pub fn hello() -> impl Strategy<Value = Hello> {
                     rails: h.6,
                 },
                 sample_interval_ms,
+                capability,
+            },
+        )
+}
+
+fn provider() -> impl Strategy<Value = ExecProvider> {
+    prop::sample::select(ExecProvider::ALL)
+}
+
+fn capability_summary() -> impl Strategy<Value = CapabilitySummary> {
+    (
+        hvec::<_, 3>(provider()),
+        option::of(hstring::<16>()),
+        option::of(any::<u8>()),
+        option::of(hstring::<16>()),
+    )
+        .prop_map(
+            |(providers, l4t, power_mode, power_mode_name)| CapabilitySummary {
+                providers,
+                l4t,
+                power_mode,
+                power_mode_name,
+            },
+        )
+}
+
+pub fn capability() -> impl Strategy<Value = Capability> {
+    (
+        hello(),
+        option::of(any::<u16>()),
+        (
+            option::of(any::<[u8; 2]>()),
+            option::of(any::<u16>()),
+            option::of(any::<u32>()),
+            option::of(any::<u16>()),
+        ),
+        hvec::<_, 8>(hstring::<16>()),
+        option::of(any::<u8>()),
+        (
+            option::of(hstring::<16>()),
+            option::of(hstring::<16>()),
+            option::of(hstring::<16>()),
+            option::of(hstring::<16>()),
+            option::of(hstring::<40>()),
+        ),
+        hvec::<_, 3>(provider()),
+    )
+        .prop_map(
+            |(h, cpu_max_mhz, g, power_modes, power_mode, sw, providers)| Capability {
+                device_id: h.device_id,
+                hardware: h.hardware,
+                cpu_max_mhz,
+                gpu: GpuFacts {
+                    compute_capability: g.0,
+                    sm_count: g.1,
+                    mem_kib: g.2,
+                    max_freq_mhz: g.3,
+                },
+                power_modes,
+                power_mode,
+                software: SoftwareVersions {
+                    l4t: sw.0,
+                    cuda: sw.1,
+                    tensorrt: sw.2,
+                    onnxruntime: sw.3,
+                    kernel: sw.4,
+                },
+                providers,
+            },
+        )
+}
+
+pub fn profile_request() -> impl Strategy<Value = ProfileRequest> {
+    (
+        any::<u32>(),
+        option::of(hstring::<32>()),
+        option::of(provider()),
+        option::of(prop::sample::select(Precision::ALL)),
+        any::<(u16, u32, u32)>(),
+    )
+        .prop_map(
+            |(request_id, model, provider, precision, (batch, warmup, iterations))| {
+                ProfileRequest {
+                    request_id,
+                    model,
+                    provider,
+                    precision,
+                    batch,
+                    warmup,
+                    iterations,
+                }
             },
         )
 }
@@ -176,10 +268,32 @@ pub fn profile() -> impl Strategy<Value = ProfileResult> {
         vec(any::<u32>(), 7),
         any::<u32>(),
         (option::of(any::<u32>()), option::of(any::<u32>())),
+        (option::of(any::<u32>()), any::<(u16, u16)>()),
+        (
+            option::of(any::<u8>()),
+            option::of(any::<i16>()),
+            option::of(any::<i16>()),
+        ),
     )
         .prop_map(
-            |(model, provider, precision, (batch, warmup, iterations), l, thr, (mem, e))| {
+            |(
+                model,
+                provider,
+                precision,
+                (batch, warmup, iterations),
+                l,
+                thr,
+                (mem, e),
+                (rid, (index, total)),
+                (pm, t0, t1),
+            )| {
                 ProfileResult {
+                    request_id: rid,
+                    index,
+                    total,
+                    power_mode: pm,
+                    temp_start_cdeg: t0,
+                    temp_end_cdeg: t1,
                     model,
                     provider,
                     precision,
@@ -211,6 +325,8 @@ pub fn message() -> impl Strategy<Value = Message> {
         (any::<u16>(), hstring::<96>())
             .prop_map(|(code, message)| Message::Fault(Fault { code, message })),
         profile().prop_map(Message::ProfileResult),
+        capability().prop_map(Message::Capability),
+        profile_request().prop_map(Message::ProfileRequest),
     ]
 }
 

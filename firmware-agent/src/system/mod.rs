@@ -45,7 +45,7 @@ pub use root::{ReadError, SysRoot};
 pub use temps::{TempSensor, milli_to_centi};
 pub use thermal::discover as discover_thermal;
 
-use msao::message::{Fault, HardwareSummary, Sample};
+use msao::message::{CapabilitySummary, Fault, HardwareSummary, Sample};
 
 /// Most temperature sensors a `Sample` carries (`Sample::temps_cdeg` capacity).
 pub const MAX_TEMPS: usize = 12;
@@ -61,6 +61,17 @@ pub trait SystemReader: Send {
     /// Static facts, discovered when the reader was created. Its name lists give meaning
     /// to the index-based arrays of every [`Sample`] this reader returns.
     fn hardware(&self) -> HardwareSummary;
+
+    /// L4T release and power mode for `Hello`'s capability summary (`providers` is filled by
+    /// the caller from the loaded runtime). Readers without those facts return all `None`.
+    fn capability(&self) -> CapabilitySummary {
+        CapabilitySummary {
+            providers: heapless::Vec::new(),
+            l4t: None,
+            power_mode: None,
+            power_mode_name: None,
+        }
+    }
 
     /// One reading. Loads are busy shares since the previous call (the first call measures
     /// from the reader's creation). `drops` is left zero for the caller to fill.

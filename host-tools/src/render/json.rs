@@ -59,6 +59,8 @@ pub fn message_data(msg: &Message, hello: Option<&Hello>) -> Value {
         Message::RequestTrace(m) => to_value(m),
         Message::Fault(m) => to_value(m),
         Message::ProfileResult(m) => to_value(m),
+        Message::Capability(m) => to_value(m),
+        Message::ProfileRequest(m) => to_value(m),
     };
     let Value::Object(map) = &mut v else { return v };
     match msg {
@@ -78,7 +80,7 @@ pub fn message_data(msg: &Message, hello: Option<&Hello>) -> Value {
                 (f64::from(p.throughput_milli) / 1000.0).into(),
             );
         }
-        Message::RequestTrace(_) => {}
+        Message::RequestTrace(_) | Message::Capability(_) | Message::ProfileRequest(_) => {}
     }
     v
 }

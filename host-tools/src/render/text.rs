@@ -157,5 +157,22 @@ fn message_line(m: &Message, hello: Option<&Hello>) -> String {
             f64::from(p.latency.p99_us) / 1000.0,
             f64::from(p.throughput_milli) / 1000.0
         ),
+        Message::Capability(c) => format!(
+            "capability {} board \"{}\" l4t {} onnxruntime {} providers {:?} power mode {}",
+            c.device_id,
+            c.hardware.board,
+            c.software.l4t.as_deref().unwrap_or("n/a"),
+            c.software.onnxruntime.as_deref().unwrap_or("n/a"),
+            c.providers,
+            c.power_mode.map_or_else(na, |m| m.to_string())
+        ),
+        Message::ProfileRequest(r) => format!(
+            "profile request {} model {} batch {} warmup {} iterations {}",
+            r.request_id,
+            r.model.as_deref().unwrap_or("all"),
+            r.batch,
+            r.warmup,
+            r.iterations
+        ),
     }
 }

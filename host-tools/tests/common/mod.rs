@@ -37,6 +37,12 @@ pub fn hello(device: &str) -> Message {
             rails,
         },
         sample_interval_ms: 100,
+        capability: CapabilitySummary {
+            providers: heapless::Vec::from_slice(&[ExecProvider::Cpu]).unwrap(),
+            l4t: Some(s("R36.4.3")),
+            power_mode: Some(0),
+            power_mode_name: Some(s("15W")),
+        },
     })
 }
 
@@ -121,6 +127,9 @@ pub fn fault() -> Message {
 
 pub fn profile() -> Message {
     Message::ProfileResult(ProfileResult {
+        request_id: Some(7),
+        index: 0,
+        total: 1,
         model: s("mobilevit-xs"),
         provider: ExecProvider::Cuda,
         precision: Precision::Fp16,
@@ -139,12 +148,62 @@ pub fn profile() -> Message {
         throughput_milli: 243_000,
         peak_mem_kib: None,
         energy_uj: None,
+        power_mode: Some(0),
+        temp_start_cdeg: Some(4_500),
+        temp_end_cdeg: Some(5_100),
+    })
+}
+
+pub fn capability(device: &str) -> Message {
+    let Message::Hello(h) = hello(device) else {
+        unreachable!()
+    };
+    Message::Capability(Capability {
+        device_id: s(device),
+        hardware: h.hardware,
+        cpu_max_mhz: Some(1_510),
+        gpu: GpuFacts {
+            compute_capability: Some([8, 7]),
+            sm_count: Some(8),
+            mem_kib: None,
+            max_freq_mhz: Some(625),
+        },
+        power_modes: heapless::Vec::from_slice(&[s("15W"), s("7W")]).unwrap(),
+        power_mode: Some(0),
+        software: SoftwareVersions {
+            l4t: Some(s("R36.4.3")),
+            cuda: None,
+            tensorrt: None,
+            onnxruntime: Some(s("1.31.1")),
+            kernel: None,
+        },
+        providers: heapless::Vec::from_slice(&[ExecProvider::Cpu]).unwrap(),
+    })
+}
+
+pub fn profile_request() -> Message {
+    Message::ProfileRequest(ProfileRequest {
+        request_id: 7,
+        model: None,
+        provider: None,
+        precision: None,
+        batch: 1,
+        warmup: 10,
+        iterations: 100,
     })
 }
 
 /// One message of every kind, in wire order.
 pub fn every_kind(device: &str) -> Vec<Message> {
-    vec![hello(device), sample(), request(), fault(), profile()]
+    vec![
+        hello(device),
+        sample(),
+        request(),
+        fault(),
+        profile(),
+        capability(device),
+        profile_request(),
+    ]
 }
 
 pub fn header(boot: [u8; 4], seq: u32) -> FrameHeader {

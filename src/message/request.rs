@@ -1,0 +1,26 @@
+//! Host → agent requests, sent back over the telemetry link (TCP connection, UDP peer
+//! address, serial line) in ordinary frames.
+
+use super::common::{ExecProvider, Precision};
+use crate::wire_struct;
+
+wire_struct! {
+    /// Asks the agent to profile its models and reply with one `ProfileResult` per
+    /// (model, provider, precision) measured, then a `Capability`.
+    pub struct ProfileRequest {
+        /// Chosen by the host; echoed in every `ProfileResult` of the reply.
+        pub request_id: u32,
+        /// Only this model (manifest name); `None` = every installed model.
+        pub model: Option<heapless::String<32>>,
+        /// Only this provider; `None` = every available provider.
+        pub provider: Option<ExecProvider>,
+        /// Only this precision; `None` = every precision installed.
+        pub precision: Option<Precision>,
+        /// Batch size.
+        pub batch: u16,
+        /// Warm-up iterations (not timed).
+        pub warmup: u32,
+        /// Timed iterations.
+        pub iterations: u32,
+    }
+}
