@@ -205,3 +205,85 @@ fn agent_streams_to_host_over_tcp() {
     check_sample_content(&frames, "e2e-tcp");
     stop_cleanly(agent);
 }
+
+/// `msao-host profile --agent` asks a real agent over its telemetry link; the agent
+/// profiles its installed models (Silero VAD, on ONNX Runtime; needs `scripts/setup.sh`)
+/// and the host writes the capability document.
+#[test]
+fn host_profiles_a_running_agent_over_its_telemetry_link() {
+    let url = format!("udp://127.0.0.1:{}", free_port());
+    let dir = std::env::temp_dir().join(format!("msao-e2e-profile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let doc_path = dir.join("capability.json");
+    let host = Command::new(binary("msao-host"))
+        .args([
+            "profile",
+            "--agent",
+            &url,
+            "--device",
+            "e2e-profile",
+            "--model",
+            "silero-vad",
+        ])
+        .args([
+            "--warmup",
+            "5",
+            "--iterations",
+            "50",
+            "--wait",
+            "30s",
+            "--timeout",
+            "120s",
+        ])
+        .arg("--out")
+        .arg(&doc_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn msao-host profile");
+    std::thread::sleep(Duration::from_millis(300));
+    let agent = agent(&url, "e2e-profile");
+    let output = host.wait_with_output().expect("host output");
+    stop_cleanly(agent);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "host failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("=== Performance summary: silero-vad · cpu · fp32 · batch 1 ==="),
+        "{stdout}"
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&doc_path).expect("document"))
+        .expect("document is JSON");
+    assert_eq!(doc["format"], "msao-capability");
+    assert_eq!(doc["device"]["device_id"], "e2e-profile");
+    assert_eq!(doc["software"]["onnxruntime"], "1.31.1");
+    let perf = doc["performance"].as_array().expect("performance");
+    assert_eq!(perf.len(), 2, "fp32 and fp16 Silero VAD: {perf:?}");
+    for p in perf {
+        assert_eq!(p["iterations"], 50);
+        let l = &p["latency_ms"];
+        let (p50, p99, max) = (
+            l["p50"].as_f64().unwrap(),
+            l["p99"].as_f64().unwrap(),
+            l["max"].as_f64().unwrap(),
+        );
+        assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{l}");
+        // Energy exists exactly when the machine reports power rails (RAPL, INA3221).
+        let has_rails = !doc["hardware"]["power_rails"]
+            .as_array()
+            .is_none_or(Vec::is_empty);
+        let energy = &p["energy_mj_per_inference"];
+        if has_rails {
+            assert!(
+                energy.as_f64().is_some_and(|e| e > 0.0),
+                "rails but no energy: {energy}"
+            );
+        } else {
+            assert!(
+                energy.is_null(),
+                "no rails here: energy must be null, got {energy}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

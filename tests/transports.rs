@@ -34,7 +34,7 @@ fn messages(n: u32) -> Vec<Message> {
         },
         sample_interval_ms: u32::MAX,
         capability: msao::message::CapabilitySummary {
-            providers: heapless::Vec::from_slice(&msao::message::ExecProvider::ALL).unwrap(),
+            providers: heapless::Vec::from_slice(msao::message::ExecProvider::ALL).unwrap(),
             l4t: Some(truncated(&long)),
             power_mode: Some(u8::MAX),
             power_mode_name: Some(truncated(&long)),
@@ -108,11 +108,57 @@ fn conformance(sink: &mut dyn FrameSink, rx: &mut dyn Receiver) {
     assert!(received == msgs, "frames arrived altered or out of order");
 }
 
+/// The reverse direction: the host replies to the source it heard from, and the agent's
+/// sink reads the request on the same link.
+fn reply_conformance(sink: &mut dyn FrameSink, rx: &mut dyn Receiver) {
+    let hello = &encode_all(&messages(0))[0];
+    sink.send_frame(hello).unwrap();
+    let source = {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            assert!(Instant::now() < deadline, "host never heard the agent");
+            if let Some(chunk) = rx.recv(Duration::from_millis(100)).unwrap() {
+                break chunk.source;
+            }
+        }
+    };
+    let request = Message::ProfileRequest(msao::message::ProfileRequest {
+        request_id: 77,
+        model: None,
+        provider: None,
+        precision: None,
+        batch: 1,
+        warmup: 5,
+        iterations: 20,
+    });
+    let mut buf = [0u8; frame::MAX_FRAME];
+    let wire = frame::encode(&FrameHeader::new([0; 4], 0, 0), &request, &mut buf).unwrap();
+    rx.reply(&source, wire).unwrap();
+    let mut dec = Decoder::new();
+    let mut incoming = [0u8; 2048];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(Instant::now() < deadline, "agent never read the request");
+        let n = sink.poll_incoming(&mut incoming).unwrap();
+        let mut input = &incoming[..n];
+        if let Some(event) = dec.push(&mut input) {
+            match event {
+                Event::Frame(f) => {
+                    assert_eq!(f.message, request);
+                    return;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}
+
 #[test]
 fn udp_conformance() {
     let mut rx = transport::open_receiver(&"udp://127.0.0.1:0".parse().unwrap()).unwrap();
     let mut sink = transport::open_sink(rx.endpoint()).unwrap();
     conformance(sink.as_mut(), rx.as_mut());
+    reply_conformance(sink.as_mut(), rx.as_mut());
 }
 
 #[test]
@@ -120,6 +166,7 @@ fn tcp_conformance() {
     let mut rx = transport::open_receiver(&"tcp://127.0.0.1:0".parse().unwrap()).unwrap();
     let mut sink = transport::open_sink(rx.endpoint()).unwrap();
     conformance(sink.as_mut(), rx.as_mut());
+    reply_conformance(sink.as_mut(), rx.as_mut());
 }
 
 #[test]
@@ -131,6 +178,7 @@ fn serial_conformance_over_a_pty_pair() {
     let mut rx = SerialReceiver::from_port(Box::new(master), endpoint.clone());
     let mut sink = SerialSink::open(endpoint).unwrap();
     conformance(&mut sink, &mut rx);
+    reply_conformance(&mut sink, &mut rx);
 }
 
 #[test]

@@ -4,13 +4,14 @@
 use crate::{
     clock::{Clock, random_boot_id},
     config::Settings,
+    control::{self, DeviceProfiler},
     hello::build_hello,
     shutdown::{Shutdown, install_signal_handler},
-    system::{LinuxReader, SystemReader},
+    system::{SystemReader, open_reader},
     telemetry::{FLUSH_TIMEOUT, Telemetry, TelemetryError, WorkerReport},
 };
 use log::info;
-use msao::message::{Message, TelemetryDrops};
+use msao::message::{CapabilitySummary, ExecProvider, Message, TelemetryDrops};
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -25,6 +26,9 @@ pub enum AgentError {
     /// The SIGINT/SIGTERM handler could not be installed.
     #[error("cannot install the signal handler: {0}")]
     Signal(#[from] ctrlc::Error),
+    /// The control thread (profile requests) could not start.
+    #[error("cannot start the control thread: {0}")]
+    Control(std::io::Error),
 }
 
 /// What a run did.
@@ -40,24 +44,34 @@ pub struct RunReport {
     pub drops: TelemetryDrops,
 }
 
-/// Runs with the generic Linux reader until SIGINT/SIGTERM or `--duration`.
+/// Runs with the reader this machine calls for (Jetson, x86, generic Linux; found by
+/// scanning the sysfs root) until SIGINT/SIGTERM or `--duration`.
 pub fn run(settings: &Settings) -> Result<RunReport, AgentError> {
     let shutdown = Arc::new(Shutdown::new());
     install_signal_handler(Arc::clone(&shutdown))?;
     let clock = Clock::start();
-    let reader = LinuxReader::new(&settings.sysfs_root);
-    let telemetry = Telemetry::start(
+    let (reader, detection) = open_reader(&settings.sysfs_root);
+    info!("system reader: {detection}");
+    let profiler = DeviceProfiler::open(
+        &settings.runtime,
+        &settings.sysfs_root,
+        settings.device_id.as_str(),
+    );
+    let providers = profiler.providers();
+    let mut telemetry = Telemetry::start(
         &settings.sinks,
         settings.queue_depth,
         clock,
         random_boot_id(),
     )?;
+    // Profile requests arrive on the sink links and are served on their own thread, so
+    // sampling never waits for a profile. The thread ends with the sink threads.
+    if let Some(requests) = telemetry.take_requests() {
+        control::spawn(requests, Box::new(profiler), telemetry.bus().clone(), clock)
+            .map_err(AgentError::Control)?;
+    }
     Ok(run_with(
-        settings,
-        Box::new(reader),
-        telemetry,
-        clock,
-        &shutdown,
+        settings, reader, &providers, telemetry, clock, &shutdown,
     ))
 }
 
@@ -66,6 +80,7 @@ pub fn run(settings: &Settings) -> Result<RunReport, AgentError> {
 pub fn run_with(
     settings: &Settings,
     mut reader: Box<dyn SystemReader>,
+    providers: &[ExecProvider],
     telemetry: Telemetry,
     clock: Clock,
     shutdown: &Shutdown,
@@ -75,7 +90,7 @@ pub fn run_with(
     let hello = Message::Hello(build_hello(
         &settings.device_id,
         reader.hardware(),
-        reader.capability(),
+        capability_summary(reader.as_ref(), providers),
         settings.sample_interval,
     ));
     info!(
@@ -133,6 +148,15 @@ pub fn run_with(
     report.sinks = telemetry.finish(FLUSH_TIMEOUT);
     info!("stopped after {} samples", report.samples);
     report
+}
+
+/// The reader's L4T and power mode plus the runtime's providers, for `Hello`.
+fn capability_summary(reader: &dyn SystemReader, providers: &[ExecProvider]) -> CapabilitySummary {
+    let mut summary = reader.capability();
+    for p in providers {
+        let _ = summary.providers.push(*p);
+    }
+    summary
 }
 
 /// The tick after `due`; when the loop fell behind (a stalled reader, a suspended board)

@@ -7,10 +7,13 @@
 //! | [`config`]    | the TOML config file, its validation, and the resolved [`config::Settings`] |
 //! | [`clock`]     | agent time (µs since start) and the per-start boot id |
 //! | [`shutdown`]  | the stop signal shared by SIGINT/SIGTERM, `--duration` and the run loop |
-//! | [`system`]    | the [`system::SystemReader`] seam and its implementations (generic Linux) |
+//! | [`system`]    | the [`system::SystemReader`] seam and its implementations (Jetson, x86, generic Linux), tegrastats parsing, capability facts |
 //! | [`telemetry`] | bounded per-sink queues, sink threads, drop counters |
 //! | [`hello`]     | building the `Hello` message from settings and hardware facts |
 //! | [`agent`]     | the run loop: Hello and Sample schedule, faults, shutdown and flush |
+//! | [`control`]   | the control thread serving host requests; [`control::DeviceProfiler`] |
+//! | [`runtime`]   | the inference runtime seam, ONNX Runtime (CPU/CUDA/TensorRT), model manifests, GPU query |
+//! | [`profile`]   | the profiling routine: warm-up, timed runs, percentiles, memory, energy, conditions |
 //!
 //! Data flows one way: `system` → `agent` → `telemetry` → transports from `msao`.
 //! Nothing in the sampling path waits on a transport: sinks run on their own threads behind
@@ -26,7 +29,10 @@ pub mod agent;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod hello;
+pub mod profile;
+pub mod runtime;
 pub mod shutdown;
 pub mod system;
 pub mod telemetry;

@@ -5,7 +5,9 @@ mod common;
 
 use common::{copy_fixture, fixture};
 use msao::message::{CoreReading, FaultCode, HardwareSummary};
-use msao_agent::system::{LinuxReader, MAX_TEMPS, SystemReader};
+use msao_agent::system::{
+    JetsonReader, LinuxReader, MAX_TEMPS, SystemReader, X86Reader, open_reader,
+};
 use std::{fs, os::unix::fs::PermissionsExt};
 
 const STAT_AFTER: &str = "\
@@ -306,6 +308,18 @@ fn readers_conform() {
     conforms(&mut LinuxReader::new(fixture("linux-x86")));
     conforms(&mut LinuxReader::new(fixture("jetson-orin-dt")));
     conforms(&mut LinuxReader::new("/"));
+    for tree in [
+        "jetson-orin-nano-jp6",
+        "jetson-agx-orin-jp5",
+        "jetson-nano-jp4",
+    ] {
+        conforms(&mut JetsonReader::new(fixture(tree)));
+    }
+    conforms(&mut X86Reader::new(fixture("x86-rapl")));
+    conforms(&mut X86Reader::new(fixture("linux-x86")));
+    conforms(&mut JetsonReader::new("/"));
+    conforms(&mut X86Reader::new("/"));
+    conforms(open_reader("/").0.as_mut());
 }
 
 #[test]

@@ -148,6 +148,22 @@ impl Env {
         bar
     }
 
+    /// A progress bar counting `len` steps (hidden unless stderr is a terminal).
+    pub fn count_bar(&mut self, len: u64) -> ProgressBar {
+        let bar = if self.stderr_tty {
+            ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr())
+        } else {
+            ProgressBar::hidden()
+        };
+        if let Ok(style) =
+            ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {pos}/{len} {msg}")
+        {
+            bar.set_style(style);
+        }
+        self.bar = Some(bar.clone());
+        bar
+    }
+
     /// Removes the progress bar from the terminal.
     pub fn clear_bar(&mut self) {
         if let Some(bar) = self.bar.take() {

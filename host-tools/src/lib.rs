@@ -6,7 +6,8 @@
 //!
 //! | module      | owns |
 //! |-------------|------|
-//! | [`cmd`]     | the command line: one file per subcommand (`listen`, `record`, `replay`, `decode`, `demo`) |
+//! | [`cmd`]     | the command line: one file per subcommand (`listen`, `record`, `replay`, `decode`, `demo`, `profile`) |
+//! | [`capability`] | the capability document (`profile --out`), its summary and comparison |
 //! | [`live`]    | the shared receive loop: stop conditions (count, duration, Ctrl-C) and feeding the view |
 //! | [`monitor`] | per-peer decoders, the device table, drop counters, once-per-device schema warnings |
 //! | [`render`]  | output: JSON lines, human frame lines, the live device table, summaries |
@@ -23,6 +24,7 @@
 )]
 
 pub mod args;
+pub mod capability;
 pub mod capture;
 pub mod cmd;
 pub mod env;

@@ -86,7 +86,11 @@ fn exact_drop_counts_per_cause() {
     assert_eq!(summary["truncated_tails"], 1);
     assert_eq!(summary["input"], "raw");
     for kind in Message::KINDS {
-        assert_eq!(summary["by_kind"][kind], good / Message::KINDS.len() as u64, "{kind}");
+        assert_eq!(
+            summary["by_kind"][kind],
+            good / Message::KINDS.len() as u64,
+            "{kind}"
+        );
     }
     // One line per terminated frame, then the summary.
     assert_eq!(lines.len() as u64, good + DropCause::ALL.len() as u64 + 1);

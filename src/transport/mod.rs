@@ -24,8 +24,35 @@ pub trait FrameSink: Send {
     /// Sends one frame (terminator included). An error means the frame was not sent; the
     /// caller counts it. Must not block longer than the transport's write timeout.
     fn send_frame(&mut self, frame: &[u8]) -> io::Result<()>;
+    /// Reads bytes the host sent back on the same link (requests such as
+    /// `ProfileRequest`) into `buf`, waiting at most [`POLL_WAIT`]; `Ok(0)` when there are
+    /// none or the link is down. Never blocks on writes. The default is for links that
+    /// carry no replies; every transport in this module overrides it (the conformance
+    /// test checks each).
+    fn poll_incoming(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let _ = buf;
+        Ok(0)
+    }
     /// The endpoint, for messages.
     fn endpoint(&self) -> &Endpoint;
+}
+
+/// Longest a sink's [`FrameSink::poll_incoming`] waits for bytes.
+pub const POLL_WAIT: Duration = Duration::from_millis(1);
+
+/// Maps "nothing to read yet" to `Ok(0)`.
+pub(crate) fn nothing_yet(r: io::Result<usize>) -> io::Result<usize> {
+    match r {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+            ) =>
+        {
+            Ok(0)
+        }
+        other => other,
+    }
 }
 
 /// Bytes received from one peer.
@@ -44,6 +71,9 @@ pub struct Received {
 pub trait Receiver: Send {
     /// Waits up to `timeout` for the next chunk; `Ok(None)` on timeout.
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received>>;
+    /// Sends a frame back to one peer, named as in [`Received::source`] (a request to an
+    /// agent). Fails when that peer is unknown or gone.
+    fn reply(&mut self, source: &str, frame: &[u8]) -> io::Result<()>;
     /// The endpoint, for messages.
     fn endpoint(&self) -> &Endpoint;
 }

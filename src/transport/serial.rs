@@ -1,6 +1,6 @@
 //! Serial (UART, USB CDC): 8N1, no flow control, via the `serialport` crate.
 
-use super::{Endpoint, FrameSink, Received, Receiver, WRITE_TIMEOUT};
+use super::{Endpoint, FrameSink, Received, Receiver, WRITE_TIMEOUT, nothing_yet};
 use serialport::SerialPort;
 use std::{
     io::{self, Read, Write},
@@ -43,6 +43,16 @@ impl FrameSink for SerialSink {
     fn send_frame(&mut self, frame: &[u8]) -> io::Result<()> {
         self.port.write_all(frame)?;
         self.port.flush()
+    }
+
+    fn poll_incoming(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // Read only what is already buffered, so the call never waits on the line.
+        let ready = usize::try_from(self.port.bytes_to_read()?).unwrap_or(usize::MAX);
+        if ready == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let n = ready.min(buf.len());
+        nothing_yet(self.port.read(&mut buf[..n]))
     }
 
     fn endpoint(&self) -> &Endpoint {
@@ -101,6 +111,12 @@ impl Receiver for SerialReceiver {
             }
             Err(e) => Err(e),
         }
+    }
+
+    fn reply(&mut self, _source: &str, frame: &[u8]) -> io::Result<()> {
+        // One serial line, one peer.
+        self.port.write_all(frame)?;
+        self.port.flush()
     }
 
     fn endpoint(&self) -> &Endpoint {

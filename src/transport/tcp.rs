@@ -1,11 +1,12 @@
 //! TCP: the agent connects to a collector and reconnects with backoff; the host accepts
 //! many agents at once.
 
-use super::{Endpoint, FrameSink, Received, Receiver, WRITE_TIMEOUT};
+use super::{Endpoint, FrameSink, POLL_WAIT, Received, Receiver, WRITE_TIMEOUT, nothing_yet};
 use std::{
+    collections::HashMap,
     io::{self, Read, Write},
     net::{TcpListener, TcpStream, ToSocketAddrs},
-    sync::mpsc,
+    sync::{Arc, Mutex, PoisonError, mpsc},
     thread,
     time::{Duration, Instant, SystemTime},
 };
@@ -62,6 +63,8 @@ impl TcpSink {
             let stream = TcpStream::connect_timeout(&target, WRITE_TIMEOUT)?;
             stream.set_nodelay(true)?;
             stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+            // Reads only poll for host requests; SO_RCVTIMEO does not affect writes.
+            stream.set_read_timeout(Some(POLL_WAIT))?;
             // A lone 0x00 ends any partial frame the collector may still hold.
             (&stream).write_all(&[0])?;
             Ok(stream)
@@ -94,17 +97,46 @@ impl FrameSink for TcpSink {
         result
     }
 
+    fn poll_incoming(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Ok(0);
+        };
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        match stream.read(buf) {
+            // A read of 0 bytes is end of stream: the collector closed; reconnect on the
+            // next send.
+            Ok(0) => {
+                self.stream = None;
+                Ok(0)
+            }
+            Ok(n) => Ok(n),
+            Err(e) => {
+                let r = nothing_yet(Err(e));
+                if r.is_err() {
+                    self.stream = None;
+                }
+                r
+            }
+        }
+    }
+
     fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
 }
 
 /// Accepts any number of agents on `tcp://HOST:PORT`; one reader thread per connection
-/// feeds a shared channel.
+/// feeds a shared channel, and each connection's write half is kept for replies.
 pub struct TcpReceiver {
     endpoint: Endpoint,
     rx: mpsc::Receiver<Received>,
+    peers: Peers,
 }
+
+/// Write halves of the open connections, by source.
+type Peers = Arc<Mutex<HashMap<String, TcpStream>>>;
 
 impl TcpReceiver {
     /// Binds and starts accepting (port 0 picks a free one).
@@ -118,31 +150,50 @@ impl TcpReceiver {
         let listener = TcpListener::bind(addr.as_str())?;
         let endpoint = Endpoint::Tcp(listener.local_addr()?.to_string());
         let (tx, rx) = mpsc::channel();
+        let peers = Peers::default();
+        let accepted = Arc::clone(&peers);
         thread::Builder::new()
             .name("tcp-accept".into())
-            .spawn(move || accept_loop(listener, tx))?;
-        Ok(Self { endpoint, rx })
+            .spawn(move || accept_loop(listener, tx, accepted))?;
+        Ok(Self {
+            endpoint,
+            rx,
+            peers,
+        })
     }
 }
 
-fn accept_loop(listener: TcpListener, tx: mpsc::Sender<Received>) {
+fn accept_loop(listener: TcpListener, tx: mpsc::Sender<Received>, peers: Peers) {
     for conn in listener.incoming() {
         let Ok(stream) = conn else { continue };
         let source = match stream.peer_addr() {
             Ok(peer) => format!("tcp://{peer}"),
             Err(_) => "tcp://unknown".into(),
         };
+        if let Ok(writer) = stream.try_clone() {
+            let _ = writer.set_write_timeout(Some(WRITE_TIMEOUT));
+            lock(&peers).insert(source.clone(), writer);
+        }
         let tx = tx.clone();
+        let peers = Arc::clone(&peers);
         let spawned = thread::Builder::new()
             .name("tcp-read".into())
-            .spawn(move || read_loop(stream, source, tx));
+            .spawn(move || {
+                read_loop(stream, &source, tx);
+                lock(&peers).remove(&source);
+            });
         if spawned.is_err() {
             continue;
         }
     }
 }
 
-fn read_loop(mut stream: TcpStream, source: String, tx: mpsc::Sender<Received>) {
+/// The map stays usable even if a reader thread panicked while holding it.
+fn lock(peers: &Peers) -> std::sync::MutexGuard<'_, HashMap<String, TcpStream>> {
+    peers.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn read_loop(mut stream: TcpStream, source: &str, tx: mpsc::Sender<Received>) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = match stream.read(&mut buf) {
@@ -151,7 +202,7 @@ fn read_loop(mut stream: TcpStream, source: String, tx: mpsc::Sender<Received>) 
             Err(_) => 0,
         };
         let chunk = Received {
-            source: source.clone(),
+            source: source.to_string(),
             bytes: buf[..n].to_vec(),
             at: SystemTime::now(),
         };
@@ -171,6 +222,17 @@ impl Receiver for TcpReceiver {
                 "tcp accept thread ended",
             )),
         }
+    }
+
+    fn reply(&mut self, source: &str, frame: &[u8]) -> io::Result<()> {
+        let mut peers = lock(&self.peers);
+        let stream = peers.get_mut(source).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotConnected,
+                format!("no open connection from {source}"),
+            )
+        })?;
+        stream.write_all(frame)
     }
 
     fn endpoint(&self) -> &Endpoint {

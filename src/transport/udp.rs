@@ -1,6 +1,6 @@
 //! UDP: one frame per datagram, so a lost datagram loses exactly one frame.
 
-use super::{Endpoint, FrameSink, Received, Receiver, WRITE_TIMEOUT};
+use super::{Endpoint, FrameSink, POLL_WAIT, Received, Receiver, WRITE_TIMEOUT, nothing_yet};
 use std::{
     io,
     net::UdpSocket,
@@ -38,6 +38,8 @@ impl UdpSink {
         let socket = UdpSocket::bind(local)?;
         socket.connect(target)?;
         socket.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        // SO_RCVTIMEO affects reads only, so polling for requests never slows sends.
+        socket.set_read_timeout(Some(POLL_WAIT))?;
         Ok(Self { socket, endpoint })
     }
 }
@@ -47,6 +49,15 @@ impl FrameSink for UdpSink {
         // ECONNREFUSED from an earlier ICMP "port unreachable" is reported here; the
         // frame is counted as failed and the next one is tried normally.
         self.socket.send(frame).map(|_| ())
+    }
+
+    fn poll_incoming(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // The socket is connected, so only the host's datagrams arrive here. An ICMP
+        // "port unreachable" surfaces as ECONNREFUSED: nothing to read, not a failure.
+        match nothing_yet(self.socket.recv(buf)) {
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(0),
+            other => other,
+        }
     }
 
     fn endpoint(&self) -> &Endpoint {
@@ -100,6 +111,19 @@ impl Receiver for UdpReceiver {
             }
             Err(e) => Err(e),
         }
+    }
+
+    fn reply(&mut self, source: &str, frame: &[u8]) -> io::Result<()> {
+        let peer: std::net::SocketAddr = source
+            .strip_prefix("udp://")
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("`{source}` is not a UDP peer"),
+                )
+            })?;
+        self.socket.send_to(frame, peer).map(|_| ())
     }
 
     fn endpoint(&self) -> &Endpoint {

@@ -9,9 +9,11 @@
 //! queue_depth = 64
 //! [system]
 //! sysfs_root = "/"
+//! [runtime]
+//! provider = "cpu"
 //! ```
 
-use super::{ConfigError, DeviceId, interval::serde_opt};
+use super::{ConfigError, DeviceId, interval::serde_opt, runtime::RuntimeSection};
 use msao::transport::Endpoint;
 use serde::{Deserialize, Deserializer};
 use std::{
@@ -31,6 +33,9 @@ pub struct FileConfig {
     /// `[system]`.
     #[serde(default)]
     pub system: SystemSection,
+    /// `[runtime]`: inference runtime, models and execution provider.
+    #[serde(default)]
+    pub runtime: RuntimeSection,
 }
 
 /// `[telemetry]`: where frames go and how often.

@@ -5,6 +5,7 @@
 //! | `file`        | the TOML shape (`deny_unknown_fields`) and reading it with key paths in errors |
 //! | `interval`    | human durations (`100ms`, `5s`) that must be greater than zero |
 //! | `device_id`   | the device id (≤ 32 bytes, the wire field) and its hostname default |
+//! | `runtime`     | the `[runtime]` section: ONNX Runtime library, models, execution provider |
 //! | `settings`    | merging file and flags into [`Settings`], defaults, cross-field checks |
 //! | `error`       | [`ConfigError`] |
 //!
@@ -15,12 +16,14 @@ mod device_id;
 mod error;
 mod file;
 mod interval;
+mod runtime;
 mod settings;
 
 pub use device_id::{DeviceId, DeviceIdError, MAX_DEVICE_ID, hostname};
 pub use error::ConfigError;
 pub use file::{FileConfig, SystemSection, TelemetrySection};
 pub use interval::{IntervalError, parse_interval};
+pub use runtime::{MAX_INTRA_THREADS, RuntimeSection};
 pub use settings::{
     DEFAULT_HELLO_INTERVAL, DEFAULT_QUEUE_DEPTH, DEFAULT_SAMPLE_INTERVAL, DEFAULT_SINK, MAX_SINKS,
     Settings,

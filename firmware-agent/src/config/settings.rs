@@ -1,7 +1,7 @@
 //! The resolved settings the agent runs with: flag > file > default.
 
 use super::{ConfigError, DeviceId, FileConfig, hostname};
-use crate::cli::Cli;
+use crate::{cli::Cli, runtime::RuntimeOptions};
 use log::{info, warn};
 use msao::transport::Endpoint;
 use std::{
@@ -39,6 +39,8 @@ pub struct Settings {
     pub sysfs_root: PathBuf,
     /// Stop after this long (`--duration`); `None` runs until a signal.
     pub duration: Option<Duration>,
+    /// Inference runtime (`[runtime]`; no flags yet).
+    pub runtime: RuntimeOptions,
 }
 
 impl Settings {
@@ -106,6 +108,7 @@ impl Settings {
                 .or_else(|| cfg.system.sysfs_root.clone())
                 .unwrap_or_else(|| PathBuf::from("/")),
             duration: cli.duration,
+            runtime: cfg.runtime.to_options(),
         })
     }
 }

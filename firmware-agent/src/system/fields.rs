@@ -114,6 +114,13 @@ impl FieldLog {
     }
 }
 
+/// Two readers' lists as one, in field order (a reader built on another reports both).
+pub(super) fn merge(mut a: Vec<Unavailable>, mut b: Vec<Unavailable>) -> Vec<Unavailable> {
+    a.append(&mut b);
+    a.sort_by(|x, y| x.field.cmp(&y.field));
+    a
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,14 +42,21 @@ impl LinuxReader {
     /// Discovers CPUs and sensors under `root` and takes the first `/proc/stat` baseline.
     /// Never fails: whatever is missing is reported through the log and read as `None`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        let root = SysRoot::new(root);
+        let mut reader = Self::base(SysRoot::new(root));
+        for field in UNSUPPORTED {
+            reader.fields.unsupported(field, NO_SOURCE);
+        }
+        reader
+    }
+
+    /// The CPU, memory and temperature part alone, for the readers that add the fields
+    /// this one lacks (Jetson, x86): those fields are theirs to explain, so they are not
+    /// marked unsupported here.
+    pub(super) fn base(root: SysRoot) -> Self {
         let mut fields = FieldLog::new();
         let stat = root.read_text(STAT).map(|t| parse_stat(&t));
         let cpus = present_cpus(&root, stat.as_ref().ok(), &mut fields);
         let sensors = discover_sensors(&root, &mut fields);
-        for field in UNSUPPORTED {
-            fields.unsupported(field, NO_SOURCE);
-        }
         if cpus.len() > MAX_CORES {
             let field = format!("cores[{MAX_CORES}..{}]", cpus.len());
             fields.unsupported(&field, "a Sample carries 16 cores");
@@ -145,7 +152,8 @@ impl SystemReader for LinuxReader {
         let mut temps_cdeg = heapless::Vec::new();
         for (i, sensor) in self.sensors.iter().enumerate() {
             let t = sensor.read_cdeg(&self.root);
-            let _ = temps_cdeg.push(self.fields.check(&format!("temps_cdeg[{i}]"), t));
+            let t = self.fields.check(&format!("temps_cdeg[{i}]"), t).flatten();
+            let _ = temps_cdeg.push(t);
         }
         Sample {
             cpu_load_pm,
@@ -220,7 +228,7 @@ fn discover_sensors(root: &SysRoot, fields: &mut FieldLog) -> Vec<TempSensor> {
 }
 
 /// Collects into a heapless Vec, keeping the first N items (no panic on overflow).
-fn bounded<T, const N: usize>(items: impl Iterator<Item = T>) -> heapless::Vec<T, N> {
+pub(super) fn bounded<T, const N: usize>(items: impl Iterator<Item = T>) -> heapless::Vec<T, N> {
     let mut v = heapless::Vec::new();
     for item in items {
         if v.push(item).is_err() {

@@ -151,6 +151,62 @@ impl SysRoot {
     }
 }
 
+impl SysRoot {
+    /// Names in directory `rel`, sorted (byte order), skipping names that are not UTF-8.
+    pub fn list_dir(&self, rel: impl AsRef<Path>) -> Result<Vec<String>, ReadError> {
+        let path = self.path(rel);
+        let dir = std::fs::read_dir(&path).map_err(|e| ReadError::io(path.clone(), &e))?;
+        let mut names: Vec<String> = dir
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Whether `rel` exists (following links; a dangling link does not exist).
+    pub fn exists(&self, rel: impl AsRef<Path>) -> bool {
+        self.path(rel).exists()
+    }
+
+    /// The first of `candidates` that exists. When none does, the error is the first
+    /// permission failure met on the way (so "debugfs is root-only" is reported as such),
+    /// else [`ReadError::NoSource`] listing every candidate.
+    pub fn first_existing<'a>(&self, candidates: &[&'a str]) -> Result<&'a str, ReadError> {
+        let mut denied = None;
+        for rel in candidates {
+            let path = self.path(rel);
+            match std::fs::metadata(&path) {
+                Ok(_) => return Ok(rel),
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied && denied.is_none() => {
+                    denied = Some(ReadError::io(path, &e));
+                }
+                Err(_) => {}
+            }
+        }
+        Err(denied.unwrap_or_else(|| self.no_source(candidates)))
+    }
+
+    /// [`ReadError::NoSource`] naming the full paths of `candidates`.
+    pub fn no_source<S: AsRef<str>>(&self, candidates: &[S]) -> ReadError {
+        ReadError::NoSource {
+            tried: candidates
+                .iter()
+                .map(|rel| self.path(rel.as_ref()).display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
+    /// Last component of the target of symlink `rel` (`device` → `17000000.gpu`), or `None`
+    /// when `rel` is not a link. sysfs links are relative, so the name is meaningful even
+    /// under a fixture root.
+    pub fn link_name(&self, rel: impl AsRef<Path>) -> Option<String> {
+        let target = std::fs::read_link(self.path(rel)).ok()?;
+        target.file_name()?.to_str().map(str::to_owned)
+    }
+}
+
 /// A [`ReadError::Parse`] with the text cut to a readable length.
 pub(crate) fn parse_error(path: PathBuf, text: &str, what: &'static str) -> ReadError {
     ReadError::Parse {

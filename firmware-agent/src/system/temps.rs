@@ -24,16 +24,28 @@ impl TempSensor {
         }
     }
 
-    /// Current temperature in centi-°C.
-    pub fn read_cdeg(&self, root: &SysRoot) -> Result<i16, ReadError> {
+    /// Current temperature in centi-°C; `Ok(None)` while the sensor is switched off (see
+    /// [`SENSOR_OFF_MILLI`]): normal on Tegra, so neither a log line nor a fault.
+    pub fn read_cdeg(&self, root: &SysRoot) -> Result<Option<i16>, ReadError> {
         let milli: i64 = root.read_num(&self.input, "milli-°C")?;
-        milli_to_centi(milli).ok_or_else(|| ReadError::OutOfRange {
-            path: root.path(&self.input),
-            value: milli,
-            what: "temps_cdeg (i16 centi-°C)",
-        })
+        if milli == SENSOR_OFF_MILLI {
+            return Ok(None);
+        }
+        milli_to_centi(milli)
+            .map(Some)
+            .ok_or_else(|| ReadError::OutOfRange {
+                path: root.path(&self.input),
+                value: milli,
+                what: "temps_cdeg (i16 centi-°C)",
+            })
     }
 }
+
+/// What Tegra's BPMP thermal driver reports for a zone whose sensor is powered off
+/// (`CV1-therm` while the vision accelerators are gated, `GPU-therm` on some JetPack 5
+/// releases): −256 °C. tegrastats prints it as `CV1@-256C`. It is not a temperature, so it
+/// reads as `None`.
+pub const SENSOR_OFF_MILLI: i64 = -256_000;
 
 /// Milli-°C to centi-°C, rounded half away from zero; `None` outside the i16 range
 /// (±327.67 °C), which no working sensor reports.

@@ -7,6 +7,7 @@
 //! | `bus`       | [`Bus`]: publishing to every sink's queue, summing drop counters |
 //! | `reopen`    | [`Reopening`]: a sink that (re)opens its transport with backoff |
 //! | `worker`    | [`SinkWorker`]: the sink thread (sequence numbers, encoding, failure streaks) |
+//! | `requests`  | [`Inbox`]: host requests read back on each sink's link |
 //! | `pipeline`  | [`Telemetry`]: starting the sink threads and the bounded flush at shutdown |
 //!
 //! A slow or dead transport only ever fills its own queue; producers never wait on it.
@@ -15,10 +16,12 @@ mod bus;
 mod pipeline;
 mod queue;
 mod reopen;
+mod requests;
 mod worker;
 
 pub use bus::Bus;
 pub use pipeline::{FLUSH_TIMEOUT, Telemetry, TelemetryError};
 pub use queue::{Eviction, MAX_DEPTH, QueueError, Queued, TelemetryQueue};
 pub use reopen::{MAX_BACKOFF, MIN_BACKOFF, Reopening};
+pub use requests::{Inbox, InboxStats, Incoming, REQUEST_POLL};
 pub use worker::{FlushDeadline, RECOVER_AFTER, SinkWorker, WorkerReport};

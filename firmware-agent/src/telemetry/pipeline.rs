@@ -1,13 +1,16 @@
 //! Starting one queue and thread per sink, and stopping them with a bounded flush.
 
-use super::{Bus, FlushDeadline, QueueError, Reopening, SinkWorker, TelemetryQueue, WorkerReport};
+use super::{
+    Bus, FlushDeadline, Inbox, Incoming, QueueError, Reopening, SinkWorker, TelemetryQueue,
+    WorkerReport,
+};
 use crate::clock::Clock;
 use msao::{
     message::{Message, TelemetryDrops},
     transport::{Endpoint, FrameSink},
 };
 use std::{
-    sync::Arc,
+    sync::{Arc, mpsc},
     thread::JoinHandle,
     time::{Duration, Instant},
 };
@@ -38,6 +41,7 @@ pub struct Telemetry {
     bus: Bus,
     flush: Arc<FlushDeadline>,
     workers: Vec<JoinHandle<WorkerReport>>,
+    requests: Option<mpsc::Receiver<Incoming>>,
 }
 
 impl Telemetry {
@@ -68,10 +72,12 @@ impl Telemetry {
             .collect::<Result<Vec<_>, _>>()?;
         let bus = Bus::new(queues.clone());
         let flush = Arc::new(FlushDeadline::new());
+        let (tx, rx) = mpsc::channel();
         let mut telemetry = Self {
             bus: bus.clone(),
             flush: Arc::clone(&flush),
             workers: Vec::new(),
+            requests: Some(rx),
         };
         for (i, (sink, queue)) in sinks.into_iter().zip(queues).enumerate() {
             let endpoint = sink.endpoint().to_string();
@@ -83,7 +89,8 @@ impl Telemetry {
                 boot_id,
                 clock,
                 Arc::clone(&flush),
-            );
+            )
+            .with_inbox(Inbox::new(i, tx.clone()));
             match worker.spawn() {
                 Ok(handle) => telemetry.workers.push(handle),
                 Err(source) => {
@@ -94,6 +101,11 @@ impl Telemetry {
             }
         }
         Ok(telemetry)
+    }
+
+    /// Host requests read on any sink's link; `None` after the first call.
+    pub fn take_requests(&mut self) -> Option<mpsc::Receiver<Incoming>> {
+        self.requests.take()
     }
 
     /// The producers' handle.

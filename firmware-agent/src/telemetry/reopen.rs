@@ -76,13 +76,20 @@ impl FrameSink for Reopening {
         let result = sink.send_frame(frame);
         // A serial port that went away (USB adapter unplugged) is reopened; UDP and TCP
         // errors are the inner sink's own business (TCP reconnects, UDP's next send works).
-        if let (Err(e), Endpoint::Serial { .. }) = (&result, &self.endpoint) {
-            if e.kind() != io::ErrorKind::TimedOut {
-                self.sink = None;
-                self.next_attempt = Instant::now() + self.backoff;
-            }
+        if let (Err(e), Endpoint::Serial { .. }) = (&result, &self.endpoint)
+            && e.kind() != io::ErrorKind::TimedOut
+        {
+            self.sink = None;
+            self.next_attempt = Instant::now() + self.backoff;
         }
         result
+    }
+
+    fn poll_incoming(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.sink.as_mut() {
+            Some(sink) => sink.poll_incoming(buf),
+            None => Ok(0),
+        }
     }
 
     fn endpoint(&self) -> &Endpoint {

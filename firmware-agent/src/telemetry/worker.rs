@@ -5,7 +5,7 @@
 //! host means frames lost after encoding (transport failure or loss on the way); frames
 //! evicted from the queue never got a number and are counted in `Sample.drops` instead.
 
-use super::{Bus, Queued, TelemetryQueue};
+use super::{Bus, Inbox, Queued, TelemetryQueue, requests::REQUEST_POLL};
 use crate::clock::Clock;
 use log::{debug, error, info, warn};
 use msao::{
@@ -82,9 +82,16 @@ pub struct SinkWorker {
     seq: u32,
     streak: Option<Streak>,
     report: WorkerReport,
+    inbox: Option<Inbox>,
 }
 
 impl SinkWorker {
+    /// Also reads host requests on this sink's link and forwards them through `inbox`.
+    pub fn with_inbox(mut self, inbox: Inbox) -> Self {
+        self.inbox = Some(inbox);
+        self
+    }
+
     /// The worker for sink `index` of `bus`, draining `queue` (that sink's queue) into `sink`.
     pub fn new(
         index: usize,
@@ -106,6 +113,7 @@ impl SinkWorker {
             flush,
             seq: 0,
             streak: None,
+            inbox: None,
             report: WorkerReport {
                 endpoint,
                 ..WorkerReport::default()
@@ -129,9 +137,15 @@ impl SinkWorker {
                 self.drain(deadline);
                 break;
             }
-            match self.queue.pop() {
+            let next = self.queue.pop();
+            if let Some(inbox) = self.inbox.as_mut() {
+                inbox.poll(self.sink.as_mut(), next.is_none());
+            }
+            match next {
                 Some(frame) => self.deliver(frame),
-                // An unpark between the empty pop and here is not lost: park returns at once.
+                // An unpark between the empty pop and here is not lost: park returns at
+                // once. With an inbox, wake up regularly to look for host requests.
+                None if self.inbox.is_some() => thread::park_timeout(REQUEST_POLL),
                 None => thread::park(),
             }
         }

@@ -6,6 +6,7 @@
 pub mod decode;
 pub mod demo;
 pub mod listen;
+pub mod profile;
 pub mod record;
 pub mod replay;
 
@@ -13,7 +14,8 @@ use crate::env::Env;
 use clap::{Parser, Subcommand};
 use std::{io::Write, process::ExitCode};
 
-/// `msao-host`: listen to, record, replay and decode MSAO Edge agent telemetry.
+/// `msao-host`: listen to, record, replay and decode MSAO Edge agent telemetry; profile
+/// devices.
 #[derive(Debug, Parser)]
 #[command(name = "msao-host", version = crate::version::long(), about, long_about = None)]
 pub struct Cli {
@@ -35,6 +37,9 @@ pub enum Command {
     Decode(decode::Cmd),
     /// Run the local agent against a local listener: the end-to-end smoke run.
     Demo(demo::Cmd),
+    /// Measure model latency/throughput here or on an agent; write or compare capability
+    /// documents.
+    Profile(profile::Cmd),
 }
 
 impl Command {
@@ -46,6 +51,7 @@ impl Command {
             Self::Replay(c) => c.run(out, env),
             Self::Decode(c) => c.run(out, env),
             Self::Demo(c) => c.run(out, env),
+            Self::Profile(c) => c.run(out, env),
         }
     }
 }

@@ -1,0 +1,148 @@
+//! [`ModelCatalog`]: every manifest (`*.toml`) under the models directory, loaded and
+//! verified, keyed by (name, precision).
+
+use super::{ManifestError, ModelManifest};
+use msao::message::Precision;
+use std::path::{Path, PathBuf};
+
+/// Environment variable naming the models directory.
+pub const MODELS_DIR_ENV: &str = "MSAO_MODELS_DIR";
+
+/// The installed models.
+#[derive(Debug, Clone, Default)]
+pub struct ModelCatalog {
+    models: Vec<ModelManifest>,
+    dir: PathBuf,
+}
+
+impl ModelCatalog {
+    /// Loads every `*.toml` under `dir` (recursively, in path order). Any invalid manifest,
+    /// missing ONNX file or sha256 mismatch fails the whole load: a device must not run a
+    /// model it cannot vouch for.
+    pub fn load_dir(dir: &Path) -> Result<Self, ManifestError> {
+        let mut files = Vec::new();
+        collect_toml(dir, &mut files)?;
+        files.sort();
+        let mut catalog = Self {
+            models: Vec::with_capacity(files.len()),
+            dir: dir.to_path_buf(),
+        };
+        for f in files {
+            catalog.insert(ModelManifest::load(&f)?)?;
+        }
+        Ok(catalog)
+    }
+
+    /// A catalog from manifests already loaded (tests, tools).
+    pub fn from_manifests(models: Vec<ModelManifest>) -> Result<Self, ManifestError> {
+        let mut catalog = Self::default();
+        for m in models {
+            catalog.insert(m)?;
+        }
+        Ok(catalog)
+    }
+
+    fn insert(&mut self, m: ModelManifest) -> Result<(), ManifestError> {
+        if let Some(first) = self.find(&m.name, m.precision) {
+            return Err(ManifestError::Duplicate {
+                model: m.label(),
+                first: first.path.clone(),
+                second: m.path.clone(),
+            });
+        }
+        self.models.push(m);
+        Ok(())
+    }
+
+    /// The directory it was loaded from (empty for [`Self::from_manifests`]).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Every manifest, in load order.
+    pub fn models(&self) -> &[ModelManifest] {
+        &self.models
+    }
+
+    /// The manifest of `name` at `precision`.
+    pub fn find(&self, name: &str, precision: Precision) -> Option<&ModelManifest> {
+        self.models
+            .iter()
+            .find(|m| m.name == name && m.precision == precision)
+    }
+
+    /// Distinct model names, in load order.
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for m in &self.models {
+            if !names.contains(&m.name.as_str()) {
+                names.push(&m.name);
+            }
+        }
+        names
+    }
+
+    /// Manifests matching both filters (`None` matches everything), in load order.
+    pub fn select(&self, name: Option<&str>, precision: Option<Precision>) -> Vec<&ModelManifest> {
+        self.models
+            .iter()
+            .filter(|m| name.is_none_or(|n| m.name == n))
+            .filter(|m| precision.is_none_or(|p| m.precision == p))
+            .collect()
+    }
+}
+
+fn collect_toml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ManifestError> {
+    let read_err = |source| ManifestError::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(read_err)? {
+        let path = entry.map_err(read_err)?.path();
+        if path.is_dir() {
+            collect_toml(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "toml") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The models directory: `explicit` (config `[runtime] models_dir`), else `MSAO_MODELS_DIR`,
+/// else the first `models/` holding a manifest under the working directory or one of its
+/// parents, then under the executable's directory or one of its parents. `Err` lists every
+/// directory tried.
+pub fn find_models_dir(explicit: Option<&Path>) -> Result<PathBuf, Vec<PathBuf>> {
+    if let Some(p) = explicit {
+        return if p.is_dir() {
+            Ok(p.to_path_buf())
+        } else {
+            Err(vec![p.to_path_buf()])
+        };
+    }
+    if let Some(p) = std::env::var_os(MODELS_DIR_ENV).filter(|v| !v.is_empty()) {
+        let p = PathBuf::from(p);
+        return if p.is_dir() { Ok(p) } else { Err(vec![p]) };
+    }
+    let mut tried = Vec::new();
+    let cwd = std::env::current_dir().ok();
+    let exe = std::env::current_exe().ok();
+    let exe_dir = exe.as_deref().and_then(Path::parent);
+    for base in [cwd.as_deref(), exe_dir].into_iter().flatten() {
+        for dir in base.ancestors() {
+            let candidate = dir.join("models");
+            if tried.contains(&candidate) {
+                continue;
+            }
+            let mut found = Vec::new();
+            if candidate.is_dir()
+                && collect_toml(&candidate, &mut found).is_ok()
+                && !found.is_empty()
+            {
+                return Ok(candidate);
+            }
+            tried.push(candidate);
+        }
+    }
+    Err(tried)
+}

