@@ -3,14 +3,17 @@
 
 use crate::{
     clock::{Clock, random_boot_id},
-    config::Settings,
+    config::{Settings, SystemSource},
     control::{self, DeviceProfiler},
     hello::build_hello,
     shutdown::{Shutdown, install_signal_handler},
-    system::{SystemReader, open_reader},
+    system::{
+        ReaderKind, SysRoot, SystemReader, TegrastatsReader, TegrastatsSourceError,
+        find_gpu_devfreq, find_gpu_load, open_reader, read_gpu_load_pm,
+    },
     telemetry::{FLUSH_TIMEOUT, Telemetry, TelemetryError, WorkerReport},
 };
-use log::info;
+use log::{info, warn};
 use msao::message::{CapabilitySummary, ExecProvider, Message, TelemetryDrops};
 use std::{
     sync::Arc,
@@ -26,6 +29,9 @@ pub enum AgentError {
     /// The SIGINT/SIGTERM handler could not be installed.
     #[error("cannot install the signal handler: {0}")]
     Signal(#[from] ctrlc::Error),
+    /// `[system] source = "tegrastats"` was asked for and it cannot run.
+    #[error(transparent)]
+    Tegrastats(#[from] TegrastatsSourceError),
     /// The control thread (profile requests) could not start.
     #[error("cannot start the control thread: {0}")]
     Control(std::io::Error),
@@ -50,8 +56,7 @@ pub fn run(settings: &Settings) -> Result<RunReport, AgentError> {
     let shutdown = Arc::new(Shutdown::new());
     install_signal_handler(Arc::clone(&shutdown))?;
     let clock = Clock::start();
-    let (reader, detection) = open_reader(&settings.sysfs_root);
-    info!("system reader: {detection}");
+    let reader = open_system(settings)?;
     let profiler = DeviceProfiler::open(
         &settings.runtime,
         &settings.sysfs_root,
@@ -148,6 +153,51 @@ pub fn run_with(
     report.sinks = telemetry.finish(FLUSH_TIMEOUT);
     info!("stopped after {} samples", report.samples);
     report
+}
+
+/// The system reader `[system] source` asks for. `auto` uses the sysfs readers, except on
+/// a Jetson whose GPU load node cannot be found or read (no root, a JetPack that moved
+/// it), where a running `tegrastats` gives the GPU fields; if tegrastats will not run
+/// either, the sysfs reader stays (GPU fields unsupported).
+pub fn open_system(settings: &Settings) -> Result<Box<dyn SystemReader>, AgentError> {
+    let root = &settings.sysfs_root;
+    let tegrastats =
+        || TegrastatsReader::spawn(&settings.tegrastats, settings.sample_interval, root.clone());
+    match settings.system_source {
+        SystemSource::Tegrastats => Ok(Box::new(tegrastats()?)),
+        SystemSource::Sysfs => {
+            let (reader, detection) = open_reader(root);
+            info!("system reader: {detection}");
+            Ok(reader)
+        }
+        SystemSource::Auto => {
+            let (reader, detection) = open_reader(root);
+            info!("system reader: {detection}");
+            if detection.kind != ReaderKind::Jetson || gpu_load_readable(root) {
+                return Ok(reader);
+            }
+            match tegrastats() {
+                Ok(t) => {
+                    info!("GPU load not readable from sysfs; using tegrastats instead");
+                    Ok(Box::new(t))
+                }
+                Err(e) => {
+                    warn!(
+                        "GPU load not readable from sysfs, and tegrastats is no help ({e}); GPU fields stay unsupported"
+                    );
+                    Ok(reader)
+                }
+            }
+        }
+    }
+}
+
+fn gpu_load_readable(root: &std::path::Path) -> bool {
+    let root = SysRoot::new(root.to_path_buf());
+    let devfreq = find_gpu_devfreq(&root).ok();
+    find_gpu_load(&root, devfreq.as_ref())
+        .and_then(|path| read_gpu_load_pm(&root, &path))
+        .is_ok()
 }
 
 /// The reader's L4T and power mode plus the runtime's providers, for `Hello`.

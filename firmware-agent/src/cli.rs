@@ -35,6 +35,10 @@ pub struct Cli {
     #[arg(long, value_name = "DIR")]
     pub sysfs_root: Option<PathBuf>,
 
+    /// Where system readings come from: auto, sysfs or tegrastats [default: auto].
+    #[arg(long, value_name = "SOURCE", value_enum)]
+    pub system_source: Option<crate::config::SystemSource>,
+
     /// Stop after this long, flushing queues as on SIGTERM, e.g. 10s.
     #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
     pub duration: Option<Duration>,

@@ -61,6 +61,24 @@ pub struct TelemetrySection {
 pub struct SystemSection {
     /// Root under which `proc/` and `sys/` are read (`/` on a device).
     pub sysfs_root: Option<PathBuf>,
+    /// Where readings come from: `auto` (default), `sysfs` or `tegrastats`.
+    pub source: Option<SystemSource>,
+    /// The tegrastats program (default `tegrastats`, found on PATH).
+    pub tegrastats: Option<PathBuf>,
+}
+
+/// Where system readings come from.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SystemSource {
+    /// sysfs/procfs readers chosen by scanning; on a Jetson whose GPU load node cannot be
+    /// found or read, `tegrastats` when it runs.
+    #[default]
+    Auto,
+    /// sysfs/procfs readers only.
+    Sysfs,
+    /// A running `tegrastats` (Jetson), plus nvpmodel and identity files.
+    Tegrastats,
 }
 
 fn queue_depth<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {

@@ -21,7 +21,7 @@ mod settings;
 
 pub use device_id::{DeviceId, DeviceIdError, MAX_DEVICE_ID, hostname};
 pub use error::ConfigError;
-pub use file::{FileConfig, SystemSection, TelemetrySection};
+pub use file::{FileConfig, SystemSection, SystemSource, TelemetrySection};
 pub use interval::{IntervalError, parse_interval};
 pub use runtime::{MAX_INTRA_THREADS, RuntimeSection};
 pub use settings::{

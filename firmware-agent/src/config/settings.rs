@@ -1,6 +1,6 @@
 //! The resolved settings the agent runs with: flag > file > default.
 
-use super::{ConfigError, DeviceId, FileConfig, hostname};
+use super::{ConfigError, DeviceId, FileConfig, SystemSource, hostname};
 use crate::{cli::Cli, runtime::RuntimeOptions};
 use log::{info, warn};
 use msao::transport::Endpoint;
@@ -37,6 +37,10 @@ pub struct Settings {
     pub queue_depth: usize,
     /// Root of `proc/` and `sys/` for the readers.
     pub sysfs_root: PathBuf,
+    /// Where readings come from.
+    pub system_source: SystemSource,
+    /// The tegrastats program.
+    pub tegrastats: PathBuf,
     /// Stop after this long (`--duration`); `None` runs until a signal.
     pub duration: Option<Duration>,
     /// Inference runtime (`[runtime]`; no flags yet).
@@ -107,6 +111,12 @@ impl Settings {
                 .clone()
                 .or_else(|| cfg.system.sysfs_root.clone())
                 .unwrap_or_else(|| PathBuf::from("/")),
+            system_source: cli.system_source.or(cfg.system.source).unwrap_or_default(),
+            tegrastats: cfg
+                .system
+                .tegrastats
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("tegrastats")),
             duration: cli.duration,
             runtime: cfg.runtime.to_options(),
         })
