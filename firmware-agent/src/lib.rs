@@ -30,6 +30,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod control;
+pub mod encoders;
 pub mod hello;
 pub mod profile;
 pub mod runtime;
