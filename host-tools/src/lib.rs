@@ -17,6 +17,7 @@
 //! | [`env`](mod@env) | what a command gets from its process: stderr, the shutdown flag, terminal facts |
 //! | [`args`]    | command-line value types: replay speed, durations |
 //! | [`version`] | the `--version` text (msao build info) |
+//! | [`workload`] | the camera-size workload generator (`workload` command) |
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
@@ -34,3 +35,4 @@ pub mod monitor;
 pub mod render;
 pub mod split;
 pub mod version;
+pub mod workload;

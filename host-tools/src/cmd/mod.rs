@@ -9,6 +9,7 @@ pub mod listen;
 pub mod profile;
 pub mod record;
 pub mod replay;
+pub mod workload;
 
 use crate::env::Env;
 use clap::{Parser, Subcommand};
@@ -40,6 +41,8 @@ pub enum Command {
     /// Measure model latency/throughput here or on an agent; write or compare capability
     /// documents.
     Profile(profile::Cmd),
+    /// Generate the camera-size workload (easy-VQA shapes in 640×480 frames) from a seed.
+    Workload(workload::Cmd),
 }
 
 impl Command {
@@ -52,6 +55,7 @@ impl Command {
             Self::Decode(c) => c.run(out, env),
             Self::Demo(c) => c.run(out, env),
             Self::Profile(c) => c.run(out, env),
+            Self::Workload(c) => c.run(out, env),
         }
     }
 }
