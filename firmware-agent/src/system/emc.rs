@@ -36,7 +36,7 @@ pub struct EmcSource {
     pub rate: String,
 }
 
-/// Finds both files, or says why not (with [`DEBUGFS_HINT`] when debugfs is involved).
+/// Finds both files, or says why not (noting that debugfs is readable by root only when it is involved).
 pub fn find(root: &SysRoot) -> Result<EmcSource, String> {
     let pick = |candidates: &[&str]| {
         root.first_existing(candidates)

@@ -13,12 +13,15 @@ pub const MODELS_DIR_ENV: &str = "MSAO_MODELS_DIR";
 pub struct ModelCatalog {
     models: Vec<ModelManifest>,
     dir: PathBuf,
+    not_installed: Vec<(String, PathBuf)>,
 }
 
 impl ModelCatalog {
-    /// Loads every `*.toml` under `dir` (recursively, in path order). Any invalid manifest,
-    /// missing ONNX file or sha256 mismatch fails the whole load: a device must not run a
-    /// model it cannot vouch for.
+    /// Loads every `*.toml` under `dir` (recursively, in path order). An invalid manifest
+    /// or an ONNX file whose sha256 differs fails the whole load: a device must not run a
+    /// model it cannot vouch for. A manifest whose ONNX file is absent is a model not
+    /// installed on this device (large models are built by a script, not committed): it is
+    /// left out, logged once, and listed by [`Self::not_installed`].
     pub fn load_dir(dir: &Path) -> Result<Self, ManifestError> {
         let mut files = Vec::new();
         collect_toml(dir, &mut files)?;
@@ -26,9 +29,20 @@ impl ModelCatalog {
         let mut catalog = Self {
             models: Vec::with_capacity(files.len()),
             dir: dir.to_path_buf(),
+            not_installed: Vec::new(),
         };
         for f in files {
-            catalog.insert(ModelManifest::load(&f)?)?;
+            match ModelManifest::load(&f) {
+                Ok(m) => catalog.insert(m)?,
+                Err(ManifestError::MissingFile { model, file }) => {
+                    log::warn!(
+                        "model {model} not installed (no {}), left out",
+                        file.display()
+                    );
+                    catalog.not_installed.push((model, file));
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(catalog)
     }
@@ -52,6 +66,11 @@ impl ModelCatalog {
         }
         self.models.push(m);
         Ok(())
+    }
+
+    /// Models left out because their ONNX file is absent: (model label, expected file).
+    pub fn not_installed(&self) -> &[(String, PathBuf)] {
+        &self.not_installed
     }
 
     /// The directory it was loaded from (empty for [`Self::from_manifests`]).

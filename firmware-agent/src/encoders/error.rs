@@ -1,0 +1,88 @@
+//! [`TextEncoderError`]: why a text encoder could not load or encode, naming the model and
+//! the input.
+
+use crate::runtime::{ManifestError, RuntimeError};
+use std::path::PathBuf;
+
+/// Everything that can go wrong between a manifest and a sentence embedding.
+#[derive(Debug, thiserror::Error)]
+pub enum TextEncoderError {
+    /// The catalog holds no model of this name and precision.
+    #[error(
+        "text model `{name}` ({precision}) is not in the model catalog (run models/minilm/build.sh to build it)"
+    )]
+    NotInCatalog {
+        /// Model name.
+        name: String,
+        /// Precision asked for.
+        precision: &'static str,
+    },
+    /// The manifest describes a model of another modality.
+    #[error("model `{model}` is a `{modality}` model, not a text model")]
+    NotText {
+        /// Model label.
+        model: String,
+        /// Its modality.
+        modality: &'static str,
+    },
+    /// The manifest lacks an input or output the encoder feeds or reads.
+    #[error("model `{model}`: manifest has no {kind} `{tensor}`")]
+    MissingTensor {
+        /// Model label.
+        model: String,
+        /// `input` or `output`.
+        kind: &'static str,
+        /// Tensor name.
+        tensor: &'static str,
+    },
+    /// The tokenizer file is missing or unreadable.
+    #[error("model `{model}`: cannot load tokenizer {}: {reason}", path.display())]
+    Tokenizer {
+        /// Model label.
+        model: String,
+        /// The tokenizer.json path.
+        path: PathBuf,
+        /// The tokenizer library's message.
+        reason: String,
+    },
+    /// Tokenizing one input failed.
+    #[error("model `{model}`: cannot tokenize input {index}: {reason}")]
+    Tokenize {
+        /// Model label.
+        model: String,
+        /// Index of the input in the batch.
+        index: usize,
+        /// The tokenizer library's message.
+        reason: String,
+    },
+    /// An input has no tokens besides `[CLS]` and `[SEP]` (empty, whitespace only, or only
+    /// characters the normaliser drops): its embedding would be a constant vector that
+    /// looks similar to every short text, so it is refused.
+    #[error("model `{model}`: input {index} is empty (no tokens after normalisation)")]
+    EmptyText {
+        /// Model label.
+        model: String,
+        /// Index of the input in the batch.
+        index: usize,
+    },
+    /// The model's output does not have the expected shape.
+    #[error("model `{model}`: output `{tensor}` has shape {shape:?}, expected [{batch}, {dim}]")]
+    BadOutput {
+        /// Model label.
+        model: String,
+        /// Output name.
+        tensor: &'static str,
+        /// Shape returned.
+        shape: Vec<usize>,
+        /// Batch size sent.
+        batch: usize,
+        /// Embedding width expected.
+        dim: usize,
+    },
+    /// Loading the manifest failed.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// Loading or running the model failed.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}

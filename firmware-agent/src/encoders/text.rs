@@ -1,0 +1,233 @@
+//! [`TextEncoder`]: text → L2-normalised sentence embedding with all-MiniLM-L6-v2
+//! (`models/minilm/`), WordPiece tokenization by the `tokenizers` crate from the
+//! `tokenizer.json` next to the manifest.
+//!
+//! ```no_run
+//! use msao::message::{ExecProvider, Precision};
+//! use msao_agent::encoders::{TextEncoder, cosine};
+//! use msao_agent::runtime::{ModelCatalog, OrtRuntime, RuntimeOptions};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let runtime = OrtRuntime::new(&RuntimeOptions::default())?;
+//! let catalog = ModelCatalog::load_dir("models".as_ref())?;
+//! let mut text = TextEncoder::from_catalog(&runtime, &catalog, Precision::Int8, ExecProvider::Cpu)?;
+//! let e = text.embed_batch(&["A man is eating food.", "A man is eating a piece of bread."])?;
+//! println!("cosine {:?}", cosine(&e[0], &e[1])); // ≈ 0.755
+//! # Ok(()) }
+//! ```
+//!
+//! Semantics:
+//! - padding from `tokenizer.json` is switched off; a batch is right-padded to its longest
+//!   input with id 0 and attention mask 0, and the graph's mean pooling ignores the padding,
+//!   so an input's embedding does not depend on its batch (up to float rounding);
+//! - inputs longer than [`MAX_TOKENS`] tokens (with `[CLS]`/`[SEP]`) are truncated, never an error;
+//! - an input with no tokens besides `[CLS]`/`[SEP]` (empty or whitespace only) is
+//!   [`TextEncoderError::EmptyText`]; an empty batch gives an empty result.
+
+use super::TextEncoderError;
+use crate::runtime::{
+    InferenceRuntime, LoadedModel, ModelCatalog, ModelManifest, NamedTensor, Tensor,
+    manifest::{modality_name, precision_name},
+};
+use msao::message::{ExecProvider, Modality, Precision};
+use tokenizers::{Tokenizer, TruncationParams};
+
+/// Catalog name of the text model.
+pub const MODEL_NAME: &str = "minilm-l6";
+/// Tokenizer file, in the manifest's directory.
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+/// Width of the sentence embedding.
+pub const EMBEDDING_DIM: usize = 384;
+/// Longest input in tokens, `[CLS]` and `[SEP]` included (the model was trained at 128;
+/// its position table would allow 512).
+pub const MAX_TOKENS: usize = 128;
+/// Graph input: WordPiece ids, i64 `[batch, seq]`.
+pub const INPUT_IDS: &str = "input_ids";
+/// Graph input: 1 for tokens, 0 for padding, i64 `[batch, seq]`.
+pub const ATTENTION_MASK: &str = "attention_mask";
+/// Graph output: the unit-length sentence embedding, f32 `[batch, 384]`.
+pub const EMBEDDING: &str = "embedding";
+
+/// A loaded text encoder: tokenizer plus model. Not `Sync` (one run at a time).
+pub struct TextEncoder {
+    model: Box<dyn LoadedModel>,
+    tokenizer: Tokenizer,
+    label: String,
+}
+
+impl TextEncoder {
+    /// Loads [`MODEL_NAME`] at `precision` from a catalog.
+    pub fn from_catalog(
+        runtime: &dyn InferenceRuntime,
+        catalog: &ModelCatalog,
+        precision: Precision,
+        provider: ExecProvider,
+    ) -> Result<Self, TextEncoderError> {
+        let manifest =
+            catalog
+                .find(MODEL_NAME, precision)
+                .ok_or_else(|| TextEncoderError::NotInCatalog {
+                    name: MODEL_NAME.into(),
+                    precision: precision_name(precision),
+                })?;
+        Self::load(runtime, manifest, provider)
+    }
+
+    /// Loads the model a text manifest describes, and the [`TOKENIZER_FILE`] next to it.
+    pub fn load(
+        runtime: &dyn InferenceRuntime,
+        manifest: &ModelManifest,
+        provider: ExecProvider,
+    ) -> Result<Self, TextEncoderError> {
+        let label = manifest.label();
+        if manifest.modality != Modality::Text {
+            return Err(TextEncoderError::NotText {
+                model: label,
+                modality: modality_name(manifest.modality),
+            });
+        }
+        for (kind, tensor, present) in [
+            ("input", INPUT_IDS, manifest.input(INPUT_IDS).is_some()),
+            (
+                "input",
+                ATTENTION_MASK,
+                manifest.input(ATTENTION_MASK).is_some(),
+            ),
+            ("output", EMBEDDING, manifest.output(EMBEDDING).is_some()),
+        ] {
+            if !present {
+                return Err(TextEncoderError::MissingTensor {
+                    model: label,
+                    kind,
+                    tensor,
+                });
+            }
+        }
+        let tokenizer = load_tokenizer(manifest, &label)?;
+        let model = runtime.load(manifest, provider)?;
+        Ok(Self {
+            model,
+            tokenizer,
+            label,
+        })
+    }
+
+    /// Model label for messages, e.g. `minilm-l6 (int8)`.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The execution provider that actually runs the model.
+    pub fn provider(&self) -> ExecProvider {
+        self.model.provider()
+    }
+
+    /// Token ids of one input, `[CLS]` … `[SEP]`, truncated to [`MAX_TOKENS`].
+    pub fn token_ids(&self, text: &str) -> Result<Vec<u32>, TextEncoderError> {
+        self.tokenize(0, text)
+    }
+
+    /// The embedding of one text ([`EMBEDDING_DIM`] values, unit length).
+    pub fn embed(&mut self, text: &str) -> Result<Vec<f32>, TextEncoderError> {
+        let mut out = self.embed_batch(&[text])?;
+        Ok(out.pop().unwrap_or_default())
+    }
+
+    /// Embeddings of several texts in one run, in input order.
+    pub fn embed_batch(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>, TextEncoderError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encoded = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| self.tokenize(i, t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let batch = encoded.len();
+        let seq = encoded.iter().map(Vec::len).max().unwrap_or(0);
+        let mut ids = vec![0i64; batch * seq];
+        let mut mask = vec![0i64; batch * seq];
+        for (row, tokens) in encoded.iter().enumerate() {
+            for (col, id) in tokens.iter().enumerate() {
+                ids[row * seq + col] = i64::from(*id);
+                mask[row * seq + col] = 1;
+            }
+        }
+        let shape = vec![batch, seq];
+        // Lengths match by construction; a mismatch would be a bug, reported not panicked.
+        let tensor = |data| {
+            Tensor::i64(shape.clone(), data).map_err(|e| TextEncoderError::Tokenize {
+                model: self.label.clone(),
+                index: 0,
+                reason: e.to_string(),
+            })
+        };
+        let inputs = [
+            NamedTensor::new(INPUT_IDS, tensor(ids)?),
+            NamedTensor::new(ATTENTION_MASK, tensor(mask)?),
+        ];
+        let outputs = self.model.run(&inputs)?;
+        let embedding = outputs
+            .iter()
+            .find(|t| t.name == EMBEDDING)
+            .map(|t| &t.tensor);
+        let bad_output = |shape: Vec<usize>| TextEncoderError::BadOutput {
+            model: self.label.clone(),
+            tensor: EMBEDDING,
+            shape,
+            batch,
+            dim: EMBEDDING_DIM,
+        };
+        let Some(embedding) = embedding else {
+            return Err(bad_output(Vec::new()));
+        };
+        match embedding.as_f32() {
+            Some(values) if embedding.shape() == [batch, EMBEDDING_DIM] => Ok(values
+                .chunks_exact(EMBEDDING_DIM)
+                .map(<[f32]>::to_vec)
+                .collect()),
+            _ => Err(bad_output(embedding.shape().to_vec())),
+        }
+    }
+
+    fn tokenize(&self, index: usize, text: &str) -> Result<Vec<u32>, TextEncoderError> {
+        let encoding =
+            self.tokenizer
+                .encode(text, true)
+                .map_err(|e| TextEncoderError::Tokenize {
+                    model: self.label.clone(),
+                    index,
+                    reason: e.to_string(),
+                })?;
+        let special = encoding.get_special_tokens_mask();
+        if special.iter().all(|s| *s == 1) {
+            return Err(TextEncoderError::EmptyText {
+                model: self.label.clone(),
+                index,
+            });
+        }
+        Ok(encoding.get_ids().to_vec())
+    }
+}
+
+/// `tokenizer.json` next to the manifest, padding off, truncation at [`MAX_TOKENS`].
+fn load_tokenizer(manifest: &ModelManifest, label: &str) -> Result<Tokenizer, TextEncoderError> {
+    let path = manifest
+        .path
+        .parent()
+        .map(|dir| dir.join(TOKENIZER_FILE))
+        .unwrap_or_else(|| TOKENIZER_FILE.into());
+    let err = |reason: String| TextEncoderError::Tokenizer {
+        model: label.to_string(),
+        path: path.clone(),
+        reason,
+    };
+    let mut tokenizer = Tokenizer::from_file(&path).map_err(|e| err(e.to_string()))?;
+    tokenizer.with_padding(None);
+    tokenizer
+        .with_truncation(Some(TruncationParams {
+            max_length: MAX_TOKENS,
+            ..TruncationParams::default()
+        }))
+        .map_err(|e| err(e.to_string()))?;
+    Ok(tokenizer)
+}
