@@ -5,6 +5,8 @@
 //!
 //! It never fails to start: a missing ONNX Runtime library or models directory is recorded,
 //! logged once, and returned as the reason when a profile is asked for; telemetry goes on.
+//! The model catalog (which hashes every model file) is loaded on first use, not at start,
+//! so a large model never delays the agent's first `Hello`.
 
 use super::ProfileService;
 use crate::{
@@ -19,7 +21,9 @@ use std::path::{Path, PathBuf};
 /// Runtime, models and a system reader, each present or with the reason it is not.
 pub struct DeviceProfiler {
     runtime: Result<OrtRuntime, String>,
-    catalog: Result<ModelCatalog, String>,
+    models_dir: Option<PathBuf>,
+    /// Loaded by [`DeviceProfiler::ready`] on first use.
+    catalog: Option<Result<ModelCatalog, String>>,
     system: Box<dyn SystemReader>,
     root: SysRoot,
     device_id: String,
@@ -39,33 +43,20 @@ impl DeviceProfiler {
             ),
             Err(e) => warn!("inference runtime unavailable, profiling disabled: {e}"),
         }
-        let catalog = manifest::find_models_dir(options.models_dir.as_deref())
-            .map_err(|tried| {
-                let tried: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
-                format!("no models directory found; tried {}", tried.join(", "))
-            })
-            .and_then(|dir| ModelCatalog::load_dir(&dir).map_err(|e| e.to_string()));
-        match &catalog {
-            Ok(c) => info!("{} model manifest(s) installed", c.models().len()),
-            Err(e) => warn!("models unavailable, profiling disabled: {e}"),
-        }
         let (system, _) = open_reader(PathBuf::from(sysfs_root));
         Self {
             runtime,
-            catalog,
+            models_dir: options.models_dir.clone(),
+            catalog: None,
             system,
             root: SysRoot::new(PathBuf::from(sysfs_root)),
             device_id: device_id.to_string(),
         }
     }
 
-    /// Why profiling cannot run, if it cannot.
-    pub fn unavailable(&self) -> Option<String> {
-        match (&self.runtime, &self.catalog) {
-            (Err(e), _) => Some(format!("ONNX Runtime not loaded: {e}")),
-            (_, Err(e)) => Some(e.clone()),
-            _ => None,
-        }
+    /// Why profiling cannot run, if it cannot (loads the model catalog if not yet loaded).
+    pub fn unavailable(&mut self) -> Option<String> {
+        self.ready().err()
     }
 
     /// Execution providers the loaded runtime offers (empty without a runtime).
@@ -85,8 +76,8 @@ impl DeviceProfiler {
     }
 
     /// How many measurements `spec` selects.
-    pub fn plan(&self, spec: &ProfileSpec) -> Result<u16, String> {
-        let (runtime, catalog) = self.ready()?;
+    pub fn plan(&mut self, spec: &ProfileSpec) -> Result<u16, String> {
+        let (runtime, catalog, _) = self.ready()?;
         let entries = plan(runtime, catalog, spec).map_err(|e| e.to_string())?;
         Ok(u16::try_from(entries.len()).unwrap_or(u16::MAX))
     }
@@ -99,18 +90,32 @@ impl DeviceProfiler {
         progress: &mut dyn FnMut(u64, u64),
         each: &mut dyn FnMut(ProfileRun),
     ) -> Result<u16, String> {
-        let (runtime, catalog) = match (&self.runtime, &self.catalog) {
-            (Ok(r), Ok(c)) => (r, c),
-            _ => return Err(self.unavailable().unwrap_or_default()),
-        };
-        profile_each(runtime, catalog, spec, self.system.as_mut(), progress, each)
-            .map_err(|e| e.to_string())
+        let (runtime, catalog, system) = self.ready()?;
+        profile_each(runtime, catalog, spec, system, progress, each).map_err(|e| e.to_string())
     }
 
-    fn ready(&self) -> Result<(&OrtRuntime, &ModelCatalog), String> {
-        match (&self.runtime, &self.catalog) {
-            (Ok(r), Ok(c)) => Ok((r, c)),
-            _ => Err(self.unavailable().unwrap_or_default()),
+    /// The runtime, the catalog (loaded now if this is the first use) and the reader, or
+    /// why profiling cannot run.
+    fn ready(&mut self) -> Result<(&OrtRuntime, &ModelCatalog, &mut dyn SystemReader), String> {
+        let models_dir = self.models_dir.as_deref();
+        let catalog = self.catalog.get_or_insert_with(|| {
+            let loaded = manifest::find_models_dir(models_dir)
+                .map_err(|tried| {
+                    let tried: Vec<String> =
+                        tried.iter().map(|p| p.display().to_string()).collect();
+                    format!("no models directory found; tried {}", tried.join(", "))
+                })
+                .and_then(|dir| ModelCatalog::load_dir(&dir).map_err(|e| e.to_string()));
+            match &loaded {
+                Ok(c) => info!("{} model manifest(s) installed", c.models().len()),
+                Err(e) => warn!("models unavailable, profiling disabled: {e}"),
+            }
+            loaded
+        });
+        match (&self.runtime, catalog) {
+            (Err(e), _) => Err(format!("ONNX Runtime not loaded: {e}")),
+            (_, Err(e)) => Err(e.clone()),
+            (Ok(r), Ok(c)) => Ok((r, c, self.system.as_mut())),
         }
     }
 

@@ -2,7 +2,7 @@
 //! from a `Capability` message plus `ProfileResult`s. Units are in field names; absent
 //! readings are `null`, never zero.
 
-use msao::message::{Capability, ExecProvider, Hello, Precision, ProfileResult, WireBuild};
+use msao::message::{Capability, ExecProvider, Precision, ProfileResult, WireBuild};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -359,11 +359,6 @@ impl CapabilityDoc {
                 .collect(),
             performance: results.iter().map(PerfEntry::from_wire).collect(),
         }
-    }
-
-    /// The agent build facts from a `Hello`, for [`CapabilityDoc::from_wire`].
-    pub fn build_of(hello: &Hello) -> WireBuild {
-        hello.build.clone()
     }
 
     /// Reads and checks a document.

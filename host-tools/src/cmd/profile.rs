@@ -15,9 +15,7 @@ use crate::{
 use anyhow::{Context as _, bail};
 use msao::{
     Decoder, Event, FrameHeader, frame,
-    message::{
-        ExecProvider, Message, Precision, ProfileRequest, ProfileResult, WireBuild, truncated,
-    },
+    message::{ExecProvider, Message, Precision, ProfileRequest, ProfileResult, truncated},
     transport::{self, Endpoint},
 };
 use std::{
@@ -340,9 +338,4 @@ fn collect(
             }
         }
     }
-}
-
-/// The agent build of this host's own binary, for local documents.
-pub fn own_build() -> WireBuild {
-    WireBuild::current()
 }
