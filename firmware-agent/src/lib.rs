@@ -13,7 +13,8 @@
 //! | [`agent`]     | the run loop: Hello and Sample schedule, faults, shutdown and flush |
 //! | [`control`]   | the control thread serving host requests; [`control::DeviceProfiler`] |
 //! | [`runtime`]   | the inference runtime seam, ONNX Runtime (CPU/CUDA/TensorRT), model manifests, GPU query |
-//! | [`encoders`]  | text encoder (MiniLM-L6: tokenizer + model → 384-d embedding), `cosine` |
+//! | [`encoders`]  | text (MiniLM-L6), image (easy-VQA edge CNN) and audio (Silero VAD) encoders, `cosine` |
+//! | [`mas`]       | Modality Activation Sparsity: spatial keep-mask, temporal change, modal relevance, combined score |
 //! | [`profile`]   | the profiling routine: warm-up, timed runs, percentiles, memory, energy, conditions |
 //!
 //! Data flows one way: `system` → `agent` → `telemetry` → transports from `msao`.
@@ -33,6 +34,7 @@ pub mod config;
 pub mod control;
 pub mod encoders;
 pub mod hello;
+pub mod mas;
 pub mod profile;
 pub mod runtime;
 pub mod shutdown;
