@@ -40,6 +40,8 @@
 
 pub mod bounded;
 pub mod build_info;
+/// The compact tensor: kept patch features, int8 with one scale (`spec/compact-tensor.md`).
+pub mod compact;
 pub mod decoder;
 pub mod error;
 pub mod frame;
