@@ -12,6 +12,35 @@ PROV = ("trained here by models/vqa/build.sh (JAX {jax}, seed {seed}) on the eas
         "{how}; model card models/vqa/MODEL.md")
 URL = "https://github.com/vzhou842/easy-VQA"
 
+# Top-level key: the MAS probe output (edge only; the cloud model has none).
+EDGE_PROBE = '''
+# Output scored by Modality Activation Sparsity (must be one of the outputs below).
+probe = "probe"
+'''
+
+# [preprocess]: how raw input becomes the model's inputs (validated by the agent on load).
+EDGE_PRE = '''
+[preprocess]
+# Camera frame -> the `image` input.
+kind = "image"                # must fit `modality` (image | text | audio, or compact-tensor)
+resize = [64, 64]             # width, height in pixels
+layout = "nchw"               # [batch, channels, height, width] (nchw | nhwc)
+color = "rgb"                 # channel order (rgb | bgr)
+scale = 0.00392156862745098   # 1/255; value = (pixel * scale - mean[c]) / std[c]
+mean = [0.0, 0.0, 0.0]        # per channel, in `color` order
+std = [1.0, 1.0, 1.0]         # per channel, non-zero
+interpolation = "triangle"    # bilinear (nearest | triangle | catmullrom | lanczos3)
+'''
+
+CLOUD_PRE = '''
+[preprocess]
+# No camera input: `patches`, `scale` and `patch_mask` are the compact tensor made from
+# another model's output (int8 copies of the patches MAS keeps). No probe: MAS runs on the edge.
+kind = "compact-tensor"       # fits any modality
+source_model = "vqa-edge"     # the model producing it
+source_output = "features"    # its output
+'''
+
 EDGE_IO = '''
 [[inputs]]
 # RGB, NCHW, value = pixel / 255 (no mean/std); 64x64 (resize or crop the frame first).
@@ -94,22 +123,25 @@ shape = ["batch", 13]
 def main():
     import jax
     specs = [
-        ("vqa-edge", "fp32", "vqa-edge-fp32.onnx", "ONNX graph built with onnx.helper from the trained weights (opset 17)", EDGE_IO,
+        ("vqa-edge", "fp32", "vqa-edge-fp32.onnx", "ONNX graph built with onnx.helper from the trained weights (opset 17)",
+         EDGE_PROBE, EDGE_PRE, EDGE_IO,
          "easy-VQA edge model, FP32: small CNN (probe, patch features) + local answer head."),
         ("vqa-edge", "int8", "vqa-edge-int8.onnx",
          "QDQ INT8 from vqa-edge-fp32.onnx by onnxruntime.quantization.quantize_static (per-channel, "
-         "calibrated on 1024 held-out train questions)", EDGE_IO,
+         "calibrated on 1024 held-out train questions)", EDGE_PROBE, EDGE_PRE, EDGE_IO,
          "easy-VQA edge model, INT8 (QDQ, per-channel): same graph and tensors as vqa-edge fp32."),
-        ("vqa-cloud", "fp32", "vqa-cloud-fp32.onnx", "ONNX graph built with onnx.helper from the trained weights (opset 17)", CLOUD_IO,
+        ("vqa-cloud", "fp32", "vqa-cloud-fp32.onnx", "ONNX graph built with onnx.helper from the trained weights (opset 17)",
+         "", CLOUD_PRE, CLOUD_IO,
          "easy-VQA cloud model, FP32: answers from the compact tensor (kept int8 patches) + question."),
     ]
-    for name, prec, file, how, io, title in specs:
+    for name, prec, file, how, probe, pre, io, title in specs:
         with open(os.path.join(C.HERE, file), "rb") as f:
             sha = hashlib.sha256(f.read()).hexdigest()
         text = (f"# {title}\n# Model card: MODEL.md. Tensor names, dtypes and shapes as onnxruntime 1.31.1 reports them.\n"
                 f'name = "{name}"\nmodality = "image"\nprecision = "{prec}"\nfile = "{file}"\nsha256 = "{sha}"\n'
-                f'licence = "Apache-2.0"\n\n[provenance]\nsource = "{PROV.format(jax=jax.__version__, seed=C.SEED, how=how)}"\n'
-                f'url = "{URL}"\n' + io)
+                f'licence = "Apache-2.0"\n' + probe.lstrip("\n") +
+                f'\n[provenance]\nsource = "{PROV.format(jax=jax.__version__, seed=C.SEED, how=how)}"\n'
+                f'url = "{URL}"\n' + pre + io)
         path = os.path.join(C.HERE, f"{name}-{prec}.toml")
         with open(path, "w") as f:
             f.write(text)

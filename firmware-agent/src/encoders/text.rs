@@ -1,6 +1,6 @@
 //! [`TextEncoder`]: text → L2-normalised sentence embedding with all-MiniLM-L6-v2
-//! (`models/minilm/`), WordPiece tokenization by the `tokenizers` crate from the
-//! `tokenizer.json` next to the manifest.
+//! (`models/minilm/`), WordPiece tokenization by the `tokenizers` crate from the tokenizer
+//! file the manifest's `[preprocess]` names (`tokenizer.json` next to it).
 //!
 //! ```no_run
 //! use msao::message::{ExecProvider, Precision};
@@ -19,7 +19,8 @@
 //! - padding from `tokenizer.json` is switched off; a batch is right-padded to its longest
 //!   input with id 0 and attention mask 0, and the graph's mean pooling ignores the padding,
 //!   so an input's embedding does not depend on its batch (up to float rounding);
-//! - inputs longer than [`MAX_TOKENS`] tokens (with `[CLS]`/`[SEP]`) are truncated, never an error;
+//! - inputs longer than the manifest's `max_length` ([`MAX_TOKENS`] for the committed
+//!   manifests) tokens (with `[CLS]`/`[SEP]`) are truncated, never an error;
 //! - an input with no tokens besides `[CLS]`/`[SEP]` (empty or whitespace only) is
 //!   [`TextEncoderError::EmptyText`]; an empty batch gives an empty result.
 
@@ -33,12 +34,14 @@ use tokenizers::{Tokenizer, TruncationParams};
 
 /// Catalog name of the text model.
 pub const MODEL_NAME: &str = "minilm-l6";
-/// Tokenizer file, in the manifest's directory.
+/// Tokenizer file the committed manifests name (`[preprocess] tokenizer`), in the
+/// manifest's directory. The encoder loads the file the manifest names.
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 /// Width of the sentence embedding.
 pub const EMBEDDING_DIM: usize = 384;
-/// Longest input in tokens, `[CLS]` and `[SEP]` included (the model was trained at 128;
-/// its position table would allow 512).
+/// Longest input in tokens, `[CLS]` and `[SEP]` included, as the committed manifests set it
+/// (`[preprocess] max_length`; the model was trained at 128, its position table would
+/// allow 512). The encoder truncates at the manifest's value.
 pub const MAX_TOKENS: usize = 128;
 /// Graph input: WordPiece ids, i64 `[batch, seq]`.
 pub const INPUT_IDS: &str = "input_ids";
@@ -72,7 +75,8 @@ impl TextEncoder {
         Self::load(runtime, manifest, provider)
     }
 
-    /// Loads the model a text manifest describes, and the [`TOKENIZER_FILE`] next to it.
+    /// Loads the model a text manifest describes, and the tokenizer its `[preprocess]`
+    /// names.
     pub fn load(
         runtime: &dyn InferenceRuntime,
         manifest: &ModelManifest,
@@ -121,7 +125,7 @@ impl TextEncoder {
         self.model.provider()
     }
 
-    /// Token ids of one input, `[CLS]` … `[SEP]`, truncated to [`MAX_TOKENS`].
+    /// Token ids of one input, `[CLS]` … `[SEP]`, truncated to the manifest's `max_length`.
     pub fn token_ids(&self, text: &str) -> Result<Vec<u32>, TextEncoderError> {
         self.tokenize(0, text)
     }
@@ -209,23 +213,29 @@ impl TextEncoder {
     }
 }
 
-/// `tokenizer.json` next to the manifest, padding off, truncation at [`MAX_TOKENS`].
+/// The manifest's tokenizer, padding off, truncation at its `max_length`.
 fn load_tokenizer(manifest: &ModelManifest, label: &str) -> Result<Tokenizer, TextEncoderError> {
-    let path = manifest
-        .path
-        .parent()
-        .map(|dir| dir.join(TOKENIZER_FILE))
-        .unwrap_or_else(|| TOKENIZER_FILE.into());
+    let Some(pre) = manifest.preprocess.as_text() else {
+        return Err(TextEncoderError::Tokenizer {
+            model: label.to_string(),
+            path: manifest.path.clone(),
+            reason: format!(
+                "[preprocess] kind is `{}`, not `text`",
+                manifest.preprocess.kind()
+            ),
+        });
+    };
+    let path = &pre.tokenizer;
     let err = |reason: String| TextEncoderError::Tokenizer {
         model: label.to_string(),
         path: path.clone(),
         reason,
     };
-    let mut tokenizer = Tokenizer::from_file(&path).map_err(|e| err(e.to_string()))?;
+    let mut tokenizer = Tokenizer::from_file(path).map_err(|e| err(e.to_string()))?;
     tokenizer.with_padding(None);
     tokenizer
         .with_truncation(Some(TruncationParams {
-            max_length: MAX_TOKENS,
+            max_length: pre.max_length,
             ..TruncationParams::default()
         }))
         .map_err(|e| err(e.to_string()))?;

@@ -1,7 +1,7 @@
 //! [`ModelCatalog`]: every manifest (`*.toml`) under the models directory, loaded and
 //! verified, keyed by (name, precision).
 
-use super::{ManifestError, ModelManifest};
+use super::{ManifestError, ModelManifest, Preprocess};
 use msao::message::Precision;
 use std::path::{Path, PathBuf};
 
@@ -21,7 +21,9 @@ impl ModelCatalog {
     /// or an ONNX file whose sha256 differs fails the whole load: a device must not run a
     /// model it cannot vouch for. A manifest whose ONNX file is absent is a model not
     /// installed on this device (large models are built by a script, not committed): it is
-    /// left out, logged once, and listed by [`Self::not_installed`].
+    /// left out, logged once, and listed by [`Self::not_installed`]. A `compact-tensor`
+    /// model's `source_model` must be declared under `dir` (installed or not) and, when
+    /// installed, have `source_output`.
     pub fn load_dir(dir: &Path) -> Result<Self, ManifestError> {
         let mut files = Vec::new();
         collect_toml(dir, &mut files)?;
@@ -44,7 +46,54 @@ impl ModelCatalog {
                 Err(e) => return Err(e),
             }
         }
+        catalog.check_sources()?;
         Ok(catalog)
+    }
+
+    /// Every `compact-tensor` model's source model is declared, and its installed
+    /// precisions have the source output.
+    fn check_sources(&self) -> Result<(), ManifestError> {
+        for m in &self.models {
+            let Preprocess::CompactTensor {
+                source_model,
+                source_output,
+            } = &m.preprocess
+            else {
+                continue;
+            };
+            let invalid = |key: &str, reason: String| ManifestError::Invalid {
+                path: m.path.clone(),
+                model: m.name.clone(),
+                key: key.into(),
+                reason,
+            };
+            let prefix = format!("{source_model} (");
+            let declared = self.models.iter().any(|s| &s.name == source_model)
+                || self
+                    .not_installed
+                    .iter()
+                    .any(|(label, _)| label.starts_with(&prefix));
+            if !declared {
+                return Err(invalid(
+                    "preprocess.source_model",
+                    format!(
+                        "no manifest under {} declares model `{source_model}`",
+                        self.dir.display()
+                    ),
+                ));
+            }
+            if let Some(source) = self
+                .models
+                .iter()
+                .find(|s| &s.name == source_model && s.output(source_output).is_none())
+            {
+                return Err(invalid(
+                    "preprocess.source_output",
+                    format!("{} has no output `{source_output}`", source.label()),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// A catalog from manifests already loaded (tests, tools).

@@ -2,10 +2,12 @@
 //! [`ModelManifest`].
 
 use super::{
-    BATCH_DIM, DEFAULT_FILL, Dim, Fill, MAX_NAME, ManifestError, ModelManifest, Provenance,
-    TensorSpec, parse_modality, parse_precision,
+    AudioPreprocess, BATCH_DIM, ColorOrder, DEFAULT_FILL, Dim, Fill, ImagePreprocess,
+    Interpolation, Layout, MAX_NAME, ManifestError, ModelManifest, Pooling, Preprocess, Provenance,
+    TensorSpec, TextPreprocess, modality_name, parse_modality, parse_precision,
 };
 use crate::runtime::tensor::DType;
+use msao::message::Modality;
 use serde::Deserialize;
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -21,7 +23,9 @@ struct ManifestFile {
     file: String,
     sha256: String,
     licence: String,
+    probe: Option<String>,
     provenance: ProvenanceFile,
+    preprocess: PreprocessFile,
     #[serde(default)]
     dims: BTreeMap<String, u32>,
     inputs: Vec<TensorFile>,
@@ -33,6 +37,52 @@ struct ManifestFile {
 struct ProvenanceFile {
     source: String,
     url: Option<String>,
+}
+
+/// `[preprocess]`, tagged by `kind`; each kind refuses the keys of the others.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum PreprocessFile {
+    Image(ImageFile),
+    Text(TextFile),
+    Audio(AudioFile),
+    CompactTensor(CompactTensorFile),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImageFile {
+    resize: [u32; 2],
+    layout: String,
+    color: String,
+    scale: f64,
+    mean: Vec<f64>,
+    std: Vec<f64>,
+    interpolation: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextFile {
+    tokenizer: String,
+    max_length: u32,
+    pooling: String,
+    normalize: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AudioFile {
+    sample_rate: u32,
+    chunk: u32,
+    context: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompactTensorFile {
+    source_model: String,
+    source_output: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,15 +150,8 @@ impl Validator<'_> {
             return Err(self.invalid("sha256", "expected 64 lowercase hex digits"));
         }
         let file = Path::new(&raw.file);
-        let relative = !raw.file.is_empty()
-            && file
-                .components()
-                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
-        if !relative {
-            return Err(self.invalid(
-                "file",
-                "must be a path relative to the manifest's directory, without `..`",
-            ));
+        if !is_plain_relative(&raw.file) {
+            return Err(self.invalid("file", RELATIVE_RULE));
         }
         if raw.licence.trim().is_empty() {
             return Err(self.invalid("licence", "must not be empty"));
@@ -146,7 +189,20 @@ impl Validator<'_> {
                 "no input or output uses this dimension",
             ));
         }
+        if let Some(probe) = &raw.probe
+            && !outputs.iter().any(|o| &o.name == probe)
+        {
+            let names: Vec<&str> = outputs.iter().map(|o| o.name.as_str()).collect();
+            return Err(self.invalid(
+                "probe",
+                format!(
+                    "no output is called `{probe}` (outputs: {})",
+                    names.join(", ")
+                ),
+            ));
+        }
         let dir = self.path.parent().unwrap_or(Path::new("."));
+        let preprocess = self.preprocess(modality, &inputs, dir)?;
         Ok(ModelManifest {
             name: raw.name.clone(),
             modality,
@@ -161,20 +217,194 @@ impl Validator<'_> {
             dims,
             inputs,
             outputs,
+            probe: raw.probe.clone(),
+            preprocess,
             path: self.path.to_path_buf(),
         })
     }
 
-    fn check_name(&self) -> Result<(), ManifestError> {
-        let name = &self.raw.name;
-        let ok_chars = name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
-        if name.is_empty() || name.len() > MAX_NAME || !ok_chars {
+    /// Validates `[preprocess]` against the modality and the inputs.
+    fn preprocess(
+        &self,
+        modality: Modality,
+        inputs: &[TensorSpec],
+        dir: &Path,
+    ) -> Result<Preprocess, ManifestError> {
+        let kind_fits = matches!(
+            (&self.raw.preprocess, modality),
+            (PreprocessFile::CompactTensor(_), _)
+                | (PreprocessFile::Image(_), Modality::Image)
+                | (PreprocessFile::Text(_), Modality::Text)
+                | (PreprocessFile::Audio(_), Modality::Audio)
+        );
+        if !kind_fits {
+            let kind = match self.raw.preprocess {
+                PreprocessFile::Image(_) => "image",
+                PreprocessFile::Text(_) => "text",
+                PreprocessFile::Audio(_) => "audio",
+                PreprocessFile::CompactTensor(_) => "compact-tensor",
+            };
             return Err(self.invalid(
-                "name",
-                format!("expected 1 to {MAX_NAME} characters of a-z, 0-9, `.`, `_`, `-`"),
+                "preprocess.kind",
+                format!(
+                    "`{kind}` does not fit modality `{}` (expected `{}` or `compact-tensor`)",
+                    modality_name(modality),
+                    modality_name(modality)
+                ),
             ));
+        }
+        Ok(match &self.raw.preprocess {
+            PreprocessFile::Image(image) => Preprocess::Image(self.image(image, inputs)?),
+            PreprocessFile::Text(TextFile {
+                tokenizer,
+                max_length,
+                pooling,
+                normalize,
+            }) => {
+                if !is_plain_relative(tokenizer) {
+                    return Err(self.invalid("preprocess.tokenizer", RELATIVE_RULE));
+                }
+                if *max_length == 0 {
+                    return Err(self.invalid("preprocess.max_length", "must be at least 1"));
+                }
+                let pooling = Pooling::parse(pooling).ok_or_else(|| {
+                    self.invalid(
+                        "preprocess.pooling",
+                        format!("expected one of {}", Pooling::expected()),
+                    )
+                })?;
+                let joined = dir.join(tokenizer);
+                Preprocess::Text(TextPreprocess {
+                    tokenizer: std::path::absolute(&joined).unwrap_or(joined),
+                    max_length: *max_length as usize,
+                    pooling,
+                    normalize: *normalize,
+                })
+            }
+            PreprocessFile::Audio(AudioFile {
+                sample_rate,
+                chunk,
+                context,
+            }) => {
+                if *sample_rate == 0 {
+                    return Err(self.invalid("preprocess.sample_rate", "must be at least 1"));
+                }
+                if *chunk == 0 {
+                    return Err(self.invalid("preprocess.chunk", "must be at least 1"));
+                }
+                Preprocess::Audio(AudioPreprocess {
+                    sample_rate: *sample_rate,
+                    chunk: *chunk as usize,
+                    context: context.unwrap_or(0) as usize,
+                })
+            }
+            PreprocessFile::CompactTensor(CompactTensorFile {
+                source_model,
+                source_output,
+            }) => {
+                if !is_model_name(source_model) {
+                    return Err(self.invalid("preprocess.source_model", name_rule()));
+                }
+                if source_output.is_empty() {
+                    return Err(self.invalid("preprocess.source_output", "must not be empty"));
+                }
+                Preprocess::CompactTensor {
+                    source_model: source_model.clone(),
+                    source_output: source_output.clone(),
+                }
+            }
+        })
+    }
+
+    fn image(
+        &self,
+        raw: &ImageFile,
+        inputs: &[TensorSpec],
+    ) -> Result<ImagePreprocess, ManifestError> {
+        let [width, height] = raw.resize;
+        if width == 0 || height == 0 {
+            return Err(self.invalid("preprocess.resize", "width and height must be at least 1"));
+        }
+        let layout = Layout::parse(&raw.layout).ok_or_else(|| {
+            self.invalid(
+                "preprocess.layout",
+                format!("expected one of {}", Layout::expected()),
+            )
+        })?;
+        let color = ColorOrder::parse(&raw.color).ok_or_else(|| {
+            self.invalid(
+                "preprocess.color",
+                format!("expected one of {}", ColorOrder::expected()),
+            )
+        })?;
+        let interpolation = Interpolation::parse(&raw.interpolation).ok_or_else(|| {
+            self.invalid(
+                "preprocess.interpolation",
+                format!("expected one of {}", Interpolation::expected()),
+            )
+        })?;
+        let scale = raw.scale as f32;
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(self.invalid("preprocess.scale", "must be finite and positive"));
+        }
+        let mean = self.channels("preprocess.mean", &raw.mean)?;
+        let std = self.channels("preprocess.std", &raw.std)?;
+        if std.contains(&0.0) {
+            return Err(self.invalid("preprocess.std", "must not be zero"));
+        }
+        // Some input must take the resized image: [_, 3, h, w] (nchw) or [_, h, w, 3] (nhwc);
+        // named dimensions fit any size.
+        let (w, h) = (width as usize, height as usize);
+        let want = match layout {
+            Layout::Nchw => [3, h, w],
+            Layout::Nhwc => [h, w, 3],
+        };
+        let fits = |t: &TensorSpec| {
+            t.shape.len() == 4
+                && t.shape[1..].iter().zip(want).all(|(d, n)| match d {
+                    Dim::Fixed(f) => *f == n,
+                    Dim::Named(_) => true,
+                })
+        };
+        if !inputs.iter().any(fits) {
+            let [a, b, c] = want;
+            return Err(self.invalid(
+                "preprocess.resize",
+                format!(
+                    "no input has the shape [batch, {a}, {b}, {c}] this resize and layout `{}` give",
+                    layout.as_str()
+                ),
+            ));
+        }
+        Ok(ImagePreprocess {
+            width,
+            height,
+            layout,
+            color,
+            scale,
+            mean,
+            std,
+            interpolation,
+        })
+    }
+
+    /// Three finite per-channel values.
+    fn channels(&self, key: &str, values: &[f64]) -> Result<[f32; 3], ManifestError> {
+        match values {
+            [a, b, c] if values.iter().all(|v| v.is_finite()) => {
+                Ok([*a as f32, *b as f32, *c as f32])
+            }
+            [_, _, _] => Err(self.invalid(key, "values must be finite")),
+            _ => Err(self.invalid(
+                key,
+                format!("expected 3 values (one per channel), got {}", values.len()),
+            )),
+        }
+    }
+
+    fn check_name(&self) -> Result<(), ManifestError> {
+        if !is_model_name(&self.raw.name) {
+            return Err(self.invalid("name", name_rule()));
         }
         Ok(())
     }
@@ -243,4 +473,25 @@ impl Validator<'_> {
         }
         Ok(out)
     }
+}
+
+const RELATIVE_RULE: &str = "must be a path relative to the manifest's directory, without `..`";
+
+/// A non-empty relative path without `..` (or a root or prefix).
+fn is_plain_relative(path: &str) -> bool {
+    !path.is_empty()
+        && Path::new(path)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+}
+
+fn is_model_name(name: &str) -> bool {
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    !name.is_empty() && name.len() <= MAX_NAME && ok_chars
+}
+
+fn name_rule() -> String {
+    format!("expected 1 to {MAX_NAME} characters of a-z, 0-9, `.`, `_`, `-`")
 }

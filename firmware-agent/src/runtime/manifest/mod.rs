@@ -7,10 +7,18 @@
 //! file = "silero_vad.onnx"       # relative to this manifest's directory
 //! sha256 = "1a153a22…"           # of the ONNX file, lowercase hex
 //! licence = "MIT"
+//! probe = "output"               # optional: the output that is the MAS probe (an early
+//!                                # activation, or the activity score); must be an output
 //!
 //! [provenance]
 //! source = "PyPI silero-vad 6.2.3, silero_vad/data/silero_vad.onnx"
 //! url = "https://github.com/snakers4/silero-vad"   # optional
+//!
+//! [preprocess]                   # required; `kind` matches `modality` (or compact-tensor)
+//! kind = "audio"
+//! sample_rate = 16000            # Hz, ≥ 1
+//! chunk = 512                    # new samples per call, ≥ 1
+//! context = 64                   # optional (default 0): previous chunk's tail prepended
 //!
 //! [dims]                         # named dynamic dimensions → value used for synthetic
 //! samples = 576                  # inputs; `batch` is reserved (the batch size)
@@ -33,23 +41,56 @@
 //! shape = ["batch", 1]
 //! ```
 //!
-//! | file      | owns |
-//! |-----------|------|
-//! | `file`    | the TOML shape (`deny_unknown_fields`) and its validation into [`ModelManifest`] |
-//! | `sha`     | sha256 of the ONNX file |
-//! | `check`   | run-time checks of tensors against the manifest; [`TensorMismatch`] |
-//! | `catalog` | [`ModelCatalog`]: every manifest under a directory |
-//! | `error`   | [`ManifestError`] |
+//! The other `[preprocess]` kinds (every key required unless marked optional):
+//!
+//! ```toml
+//! [preprocess]
+//! kind = "image"                 # modality image
+//! resize = [64, 64]              # width, height (≥ 1); some input must be
+//!                                # [_, 3, height, width] (nchw) or [_, height, width, 3]
+//! layout = "nchw"                # nchw | nhwc
+//! color = "rgb"                  # rgb | bgr
+//! scale = 0.00392156862745098    # value = (pixel * scale - mean[c]) / std[c]; > 0
+//! mean = [0.0, 0.0, 0.0]         # 3 finite values
+//! std = [1.0, 1.0, 1.0]          # 3 finite non-zero values
+//! interpolation = "triangle"     # nearest | triangle | catmullrom | lanczos3
+//!
+//! [preprocess]
+//! kind = "text"                  # modality text
+//! tokenizer = "tokenizer.json"   # relative, no `..`; must exist when the manifest is loaded
+//! max_length = 128               # tokens, special tokens included; longer is truncated
+//! pooling = "mean"               # mean | cls (what the graph does)
+//! normalize = true               # the graph L2-normalises the embedding
+//!
+//! [preprocess]
+//! kind = "compact-tensor"        # any modality: input is another model's output
+//! source_model = "vqa-edge"      # checked against the catalog when both are loaded
+//! source_output = "features"
+//! ```
+//!
+//! | file         | owns |
+//! |--------------|------|
+//! | `file`       | the TOML shape (`deny_unknown_fields`) and its validation into [`ModelManifest`] |
+//! | `preprocess` | [`Preprocess`] and its parts |
+//! | `sha`        | sha256 of the ONNX file |
+//! | `check`      | run-time checks of tensors against the manifest; [`TensorMismatch`] |
+//! | `catalog`    | [`ModelCatalog`]: every manifest under a directory |
+//! | `error`      | [`ManifestError`] |
 
 mod catalog;
 mod check;
 mod error;
 mod file;
+mod preprocess;
 mod sha;
 
 pub use catalog::{MODELS_DIR_ENV, ModelCatalog, find_models_dir};
 pub use check::{BoundDims, TensorMismatch};
 pub use error::ManifestError;
+pub use preprocess::{
+    AudioPreprocess, ColorOrder, ImagePreprocess, Interpolation, Layout, Pooling, Preprocess,
+    TextPreprocess,
+};
 pub use sha::sha256_file;
 
 use super::tensor::DType;
@@ -123,7 +164,8 @@ pub struct Provenance {
     pub url: Option<String>,
 }
 
-/// A validated manifest. Its ONNX file existed and matched `sha256` when it was loaded.
+/// A validated manifest. When it was loaded (not parsed by [`Self::from_toml`]) its ONNX
+/// file existed and matched `sha256`, and the files its preprocessing names existed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelManifest {
     /// Model name (shared by the precisions of one model).
@@ -146,12 +188,19 @@ pub struct ModelManifest {
     pub inputs: Vec<TensorSpec>,
     /// Outputs, in manifest order.
     pub outputs: Vec<TensorSpec>,
+    /// The output Modality Activation Sparsity scores (an early-layer activation, or the
+    /// activity score itself); always one of [`Self::outputs`]. `None`: the model has no
+    /// probe.
+    pub probe: Option<String>,
+    /// How raw input becomes the model's input tensors.
+    pub preprocess: Preprocess,
     /// The manifest file itself.
     pub path: PathBuf,
 }
 
 impl ModelManifest {
-    /// Reads, validates and checks the ONNX file (existence and sha256) of one manifest.
+    /// Reads, validates and checks the ONNX file (existence and sha256) of one manifest,
+    /// then the files its preprocessing names (the tokenizer).
     pub fn load(path: &Path) -> Result<Self, ManifestError> {
         let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
             path: path.to_path_buf(),
@@ -159,11 +208,13 @@ impl ModelManifest {
         })?;
         let manifest = file::parse(&text, path)?;
         manifest.verify_file()?;
+        manifest.verify_preprocess_files()?;
         Ok(manifest)
     }
 
-    /// Parses and validates manifest text without touching the ONNX file (`path` names
-    /// the manifest in errors and anchors the relative `file`).
+    /// Parses and validates manifest text without touching the ONNX file or the
+    /// preprocessing files (`path` names the manifest in errors and anchors relative
+    /// paths).
     pub fn from_toml(text: &str, path: &Path) -> Result<Self, ManifestError> {
         file::parse(text, path)
     }
@@ -189,6 +240,26 @@ impl ModelManifest {
             });
         }
         Ok(())
+    }
+
+    /// Checks that the files `[preprocess]` names exist (the text tokenizer).
+    pub fn verify_preprocess_files(&self) -> Result<(), ManifestError> {
+        if let Preprocess::Text(text) = &self.preprocess
+            && !text.tokenizer.is_file()
+        {
+            return Err(ManifestError::Invalid {
+                path: self.path.clone(),
+                model: self.name.clone(),
+                key: "preprocess.tokenizer".into(),
+                reason: format!("tokenizer file {} does not exist", text.tokenizer.display()),
+            });
+        }
+        Ok(())
+    }
+
+    /// The probe output's declaration, when the manifest names one.
+    pub fn probe_output(&self) -> Option<&TensorSpec> {
+        self.probe.as_deref().and_then(|p| self.output(p))
     }
 
     /// `name` plus precision, e.g. `silero-vad (fp16)`, for messages.
