@@ -14,6 +14,7 @@
 //! | [`control`]   | the control thread serving host requests; [`control::DeviceProfiler`] |
 //! | [`runtime`]   | the inference runtime seam, ONNX Runtime (CPU/CUDA/TensorRT), model manifests, GPU query |
 //! | [`encoders`]  | text (MiniLM-L6), image (easy-VQA edge CNN) and audio (Silero VAD) encoders, `cosine` |
+//! | [`brain`]     | one request through encoders, MAS, local head and compact tensor; the cloud head on a compact tensor |
 //! | [`mas`]       | Modality Activation Sparsity: spatial keep-mask, temporal change, modal relevance, combined score |
 //! | [`profile`]   | the profiling routine: warm-up, timed runs, percentiles, memory, energy, conditions |
 //!
@@ -28,6 +29,7 @@
 )]
 
 pub mod agent;
+pub mod brain;
 pub mod cli;
 pub mod clock;
 pub mod config;

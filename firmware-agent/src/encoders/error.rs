@@ -86,3 +86,97 @@ pub enum TextEncoderError {
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
 }
+
+/// Why the image encoder could not load or encode a frame.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageEncoderError {
+    /// The catalog holds no model of this name and precision.
+    #[error("image model `{name}` ({precision}) is not in the model catalog")]
+    NotInCatalog {
+        /// Model name.
+        name: String,
+        /// Precision asked for.
+        precision: String,
+    },
+    /// The manifest does not describe a usable edge image model.
+    #[error("model `{model}`: {reason}")]
+    Manifest {
+        /// Model label.
+        model: String,
+        /// What is missing or inconsistent.
+        reason: String,
+    },
+    /// The image could not be read or decoded (per request: the agent goes on).
+    #[error("cannot decode image {source_name}: {reason}")]
+    Decode {
+        /// File path or request that carried it.
+        source_name: String,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// The question embedding has the wrong width.
+    #[error("model `{model}`: question embedding has {got} values, expected {expected}")]
+    QuestionLength {
+        /// Model label.
+        model: String,
+        /// Width given.
+        got: usize,
+        /// Width expected.
+        expected: usize,
+    },
+    /// An output is missing or has the wrong size.
+    #[error("model `{model}`: output `{tensor}`: {reason}")]
+    BadOutput {
+        /// Model label.
+        model: String,
+        /// Output name.
+        tensor: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Loading or running the model failed.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
+/// Why the audio activity probe could not load or score a track.
+#[derive(Debug, thiserror::Error)]
+pub enum AudioEncoderError {
+    /// The catalog holds no model of this name and precision.
+    #[error("audio model `{name}` ({precision}) is not in the model catalog")]
+    NotInCatalog {
+        /// Model name.
+        name: String,
+        /// Precision asked for.
+        precision: String,
+    },
+    /// The manifest does not describe a usable VAD model.
+    #[error("model `{model}`: {reason}")]
+    Manifest {
+        /// Model label.
+        model: String,
+        /// What is missing or inconsistent.
+        reason: String,
+    },
+    /// The audio file could not be read or is not in the expected format (per request).
+    #[error("cannot read audio {source_name}: {reason}")]
+    Read {
+        /// File path or request that carried it.
+        source_name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An output is missing or has the wrong size.
+    #[error("model `{model}`: output `{tensor}`: {reason}")]
+    BadOutput {
+        /// Model label.
+        model: String,
+        /// Output name.
+        tensor: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Loading or running the model failed.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}

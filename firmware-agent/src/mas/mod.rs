@@ -27,6 +27,7 @@ pub use error::MasError;
 pub use modal::{AudioActivity, ModalConfig, Relevance, audio_activity, relevance};
 pub use spatial::{
     ProbeLayout, SpatialConfig, SpatialScore, patch_descriptor, patch_energy, spatial,
+    spatial_with_descriptor,
 };
 pub use temporal::{TemporalConfig, TemporalScore, TemporalTracker};
 

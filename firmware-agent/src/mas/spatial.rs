@@ -88,8 +88,8 @@ impl ProbeLayout {
         }
         if self.height == 0
             || self.width == 0
-            || self.height % self.rows != 0
-            || self.width % self.cols != 0
+            || !self.height.is_multiple_of(self.rows)
+            || !self.width.is_multiple_of(self.cols)
         {
             return Err(MasError::Layout(format!(
                 "a {}×{} map does not split into {}×{} patches",
@@ -111,51 +111,62 @@ impl ProbeLayout {
         }
         Ok(())
     }
+}
 
-    /// Patch index of map cell (y, x).
-    fn patch_of(&self, y: usize, x: usize) -> usize {
-        (y / (self.height / self.rows)) * self.cols + x / (self.width / self.cols)
+/// Sum of `a` and of `a²` per (patch, channel), in one pass over the map without per-cell
+/// division: each map row is cut into `cols` contiguous runs.
+fn patch_sums(probe: &[f32], layout: &ProbeLayout) -> (Vec<f32>, Vec<f32>) {
+    let patches = layout.patches();
+    let mut sum = vec![0.0f32; patches * layout.channels];
+    let mut sq = vec![0.0f32; patches * layout.channels];
+    let plane = layout.height * layout.width;
+    let (ph, pw) = (layout.height / layout.rows, layout.width / layout.cols);
+    for (c, channel) in probe.chunks_exact(plane).enumerate() {
+        for (y, row) in channel.chunks_exact(layout.width).enumerate() {
+            let base = (y / ph) * layout.cols;
+            for (k, run) in row.chunks_exact(pw).enumerate() {
+                let i = (base + k) * layout.channels + c;
+                let (mut s, mut q) = (0.0f32, 0.0f32);
+                for v in run {
+                    s += v;
+                    q += v * v;
+                }
+                sum[i] += s;
+                sq[i] += q;
+            }
+        }
     }
+    (sum, sq)
 }
 
 /// Mean squared activation per patch (row-major patch order).
 pub fn patch_energy(probe: &[f32], layout: &ProbeLayout) -> Result<Vec<f32>, MasError> {
     layout.check(probe)?;
-    let mut sums = vec![0.0f64; layout.patches()];
-    let plane = layout.height * layout.width;
-    for c in 0..layout.channels {
-        let channel = &probe[c * plane..(c + 1) * plane];
-        for y in 0..layout.height {
-            let row = &channel[y * layout.width..(y + 1) * layout.width];
-            for (x, v) in row.iter().enumerate() {
-                sums[layout.patch_of(y, x)] += f64::from(*v) * f64::from(*v);
-            }
-        }
-    }
-    let cells = (layout.channels * plane / layout.patches()) as f64;
-    Ok(sums.into_iter().map(|s| (s / cells) as f32).collect())
+    let (_, sq) = patch_sums(probe, layout);
+    Ok(energy_of(&sq, layout))
+}
+
+fn energy_of(sq: &[f32], layout: &ProbeLayout) -> Vec<f32> {
+    let cells = (layout.channels * layout.height * layout.width / layout.patches()) as f32;
+    sq.chunks_exact(layout.channels)
+        .map(|c| c.iter().sum::<f32>() / cells)
+        .collect()
 }
 
 /// Per-patch, per-channel mean activation (`patches × channels`, patch-major): the
 /// descriptor temporal MAS compares between frames.
 pub fn patch_descriptor(probe: &[f32], layout: &ProbeLayout) -> Result<Vec<f32>, MasError> {
     layout.check(probe)?;
-    let patches = layout.patches();
-    let mut out = vec![0.0f32; patches * layout.channels];
-    let plane = layout.height * layout.width;
-    let cells = (plane / patches) as f32;
-    for c in 0..layout.channels {
-        let channel = &probe[c * plane..(c + 1) * plane];
-        for y in 0..layout.height {
-            for x in 0..layout.width {
-                out[layout.patch_of(y, x) * layout.channels + c] += channel[y * layout.width + x];
-            }
-        }
-    }
-    for v in &mut out {
+    let (sum, _) = patch_sums(probe, layout);
+    Ok(descriptor_of(sum, layout))
+}
+
+fn descriptor_of(mut sum: Vec<f32>, layout: &ProbeLayout) -> Vec<f32> {
+    let cells = (layout.height * layout.width / layout.patches()) as f32;
+    for v in &mut sum {
         *v /= cells;
     }
-    Ok(out)
+    sum
 }
 
 /// The spatial score of one frame.
@@ -191,6 +202,23 @@ pub fn spatial(
     config: &SpatialConfig,
 ) -> Result<SpatialScore, MasError> {
     let energy = patch_energy(probe, layout)?;
+    Ok(score(energy, config))
+}
+
+/// [`spatial`] and [`patch_descriptor`] from one pass over the probe (what the edge brain
+/// runs per frame).
+pub fn spatial_with_descriptor(
+    probe: &[f32],
+    layout: &ProbeLayout,
+    config: &SpatialConfig,
+) -> Result<(SpatialScore, Vec<f32>), MasError> {
+    layout.check(probe)?;
+    let (sum, sq) = patch_sums(probe, layout);
+    let energy = energy_of(&sq, layout);
+    Ok((score(energy, config), descriptor_of(sum, layout)))
+}
+
+fn score(energy: Vec<f32>, config: &SpatialConfig) -> SpatialScore {
     let max = energy.iter().copied().fold(f32::MIN, f32::max);
     let min = energy.iter().copied().fold(f32::MAX, f32::min);
     let spread = (max - min).max(0.0);
@@ -203,13 +231,13 @@ pub fn spatial(
     } else {
         1.0
     };
-    Ok(SpatialScore {
+    SpatialScore {
         energy,
         keep,
         kept,
         spread,
         activity,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -265,8 +293,24 @@ mod tests {
 
     #[test]
     fn descriptor_is_mean_per_patch_and_channel() {
-        let d = patch_descriptor(&probe_with([1.0, 2.0, 0.0, 3.0]), &L).unwrap();
+        let p = probe_with([1.0, 2.0, 0.0, 3.0]);
+        let d = patch_descriptor(&p, &L).unwrap();
         assert_eq!(d, vec![1.0, 1.0, 2.0, 2.0, 0.0, 0.0, 3.0, 3.0]);
+        let (s, d2) = spatial_with_descriptor(&p, &L, &SpatialConfig::default()).unwrap();
+        assert_eq!(d2, d);
+        assert_eq!(s, spatial(&p, &L, &SpatialConfig::default()).unwrap());
+    }
+
+    #[test]
+    fn channels_and_rows_land_in_their_patch() {
+        // One hot cell per channel, in different patches.
+        let mut p = vec![0.0; L.len()];
+        p[0] = 2.0; // channel 0, (0, 0) → patch 0
+        p[16 + 3 * 4 + 1] = 4.0; // channel 1, (3, 1) → patch 2
+        let d = patch_descriptor(&p, &L).unwrap();
+        assert_eq!(d, vec![0.5, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
+        let e = patch_energy(&p, &L).unwrap();
+        assert_eq!(e, vec![0.5, 0.0, 2.0, 0.0]);
     }
 
     #[test]

@@ -125,6 +125,7 @@ sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
 licence = "MIT"
 provenance = { source = "test" }
 dims = { samples = 8 }
+preprocess = { kind = "audio", sample_rate = 16000, chunk = 8 }
 [[inputs]]
 name = "x"
 dtype = "f32"

@@ -5,6 +5,7 @@
 //! capture, bind failures), 2 usage errors (clap).
 pub mod decode;
 pub mod demo;
+pub mod eval;
 pub mod listen;
 pub mod profile;
 pub mod record;
@@ -41,6 +42,9 @@ pub enum Command {
     /// Measure model latency/throughput here or on an agent; write or compare capability
     /// documents.
     Profile(profile::Cmd),
+    /// Evaluate the edge (FP32, INT8) and cloud models on easy-VQA: accuracy, stage times,
+    /// MAS overhead, compact-tensor size.
+    Eval(eval::Cmd),
     /// Generate the camera-size workload (easy-VQA shapes in 640×480 frames) from a seed.
     Workload(workload::Cmd),
 }
@@ -55,6 +59,7 @@ impl Command {
             Self::Decode(c) => c.run(out, env),
             Self::Demo(c) => c.run(out, env),
             Self::Profile(c) => c.run(out, env),
+            Self::Eval(c) => c.run(out, env),
             Self::Workload(c) => c.run(out, env),
         }
     }

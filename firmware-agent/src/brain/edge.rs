@@ -1,0 +1,416 @@
+//! [`EdgeBrain`]: encoders → MAS → local answer and compact tensor for one request.
+
+use super::cloud::argmax;
+use super::{BrainError, TEMPERATURE_FILE, Temperature};
+use crate::encoders::{
+    AudioEncoder, ImageEncoder, TextEncoder, decode_image, open_image, read_wav,
+};
+use crate::mas::{self, AudioActivity, ImageMas, MasConfig, Relevance, TemporalTracker};
+use crate::runtime::{InferenceRuntime, ModelCatalog};
+use image::RgbImage;
+use msao::compact;
+use msao::message::{
+    Decision, ExecProvider, MasScore, Modality, ModalitySet, Outcome, Precision, RequestTrace,
+    StageTimings,
+};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Question embeddings remembered (questions repeat; the cache is cleared when full).
+const QUESTION_CACHE: usize = 1024;
+
+/// What to load and how to score.
+#[derive(Debug, Clone)]
+pub struct BrainOptions {
+    /// Precision of the edge image model (`int8` on the device).
+    pub image_precision: Precision,
+    /// Precision of the text encoder.
+    pub text_precision: Precision,
+    /// Execution provider asked for (the one that runs is reported).
+    pub provider: ExecProvider,
+    /// MAS parameters.
+    pub mas: MasConfig,
+    /// Directory holding [`TEMPERATURE_FILE`]; `None`: `<models>/../calibration`.
+    pub calibration_dir: Option<PathBuf>,
+    /// Load the audio probe (Silero VAD FP32).
+    pub audio: bool,
+}
+
+impl Default for BrainOptions {
+    fn default() -> Self {
+        Self {
+            image_precision: Precision::Int8,
+            text_precision: Precision::Int8,
+            provider: ExecProvider::Cpu,
+            mas: MasConfig::default(),
+            calibration_dir: None,
+            audio: true,
+        }
+    }
+}
+
+/// A frame, as a file, encoded bytes or already decoded.
+#[derive(Debug, Clone, Copy)]
+pub enum ImageInput<'a> {
+    /// A PNG or JPEG file.
+    File(&'a Path),
+    /// Encoded bytes, named for errors.
+    Bytes {
+        /// The bytes.
+        bytes: &'a [u8],
+        /// What they are (file or stream position), for errors.
+        name: &'a str,
+    },
+    /// A decoded frame.
+    Decoded(&'a RgbImage),
+}
+
+/// An audio track, as a WAV file or samples.
+#[derive(Debug, Clone, Copy)]
+pub enum AudioInput<'a> {
+    /// A mono WAV file at the probe's sample rate.
+    File(&'a Path),
+    /// Mono samples in [-1, 1] at the probe's sample rate.
+    Samples(&'a [f32]),
+}
+
+/// One request.
+#[derive(Debug, Clone, Copy)]
+pub struct EdgeRequest<'a> {
+    /// Request id.
+    pub request_id: u32,
+    /// The frame.
+    pub image: ImageInput<'a>,
+    /// The question.
+    pub question: &'a str,
+    /// Audio, when the request has any.
+    pub audio: Option<AudioInput<'a>>,
+}
+
+/// Stage times of one request.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EdgeTimings {
+    /// Image decode and preprocessing (resize, normalise).
+    pub preprocess: Duration,
+    /// Question → embedding (a cache hit is near zero, see `text_cached`).
+    pub text: Duration,
+    /// True when the question embedding came from the cache.
+    pub text_cached: bool,
+    /// The edge graph: image encoder and local head in one run.
+    pub image: Duration,
+    /// Audio decode and VAD, when there was audio.
+    pub audio: Option<Duration>,
+    /// MAS: spatial, temporal, modal, combined.
+    pub mas: Duration,
+    /// Quantising and encoding the compact tensor.
+    pub compact: Duration,
+    /// Request in → result out.
+    pub total: Duration,
+}
+
+/// What MAS says about the audio of one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioMas {
+    /// VAD activity.
+    pub activity: AudioActivity,
+    /// Relevance to the question.
+    pub relevance: Relevance,
+    /// Wire form.
+    pub score: MasScore,
+    /// True when the answer needs the audio.
+    pub needed: bool,
+}
+
+/// The edge's view of one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeResult {
+    /// Request id.
+    pub request_id: u32,
+    /// Local answer (class index).
+    pub answer: usize,
+    /// Calibrated confidence of the local answer.
+    pub confidence: f32,
+    /// Calibrated probabilities.
+    pub probabilities: Vec<f32>,
+    /// Image MAS.
+    pub image: ImageMas,
+    /// Question MAS.
+    pub text: MasScore,
+    /// Audio MAS, when the request had audio.
+    pub audio: Option<AudioMas>,
+    /// The encoded compact tensor (kept patches only): what an offload uploads.
+    pub compact: Vec<u8>,
+    /// The question embedding (sent alongside the compact tensor).
+    pub question_embedding: Vec<f32>,
+    /// Bytes of the raw RGB frame as received (width × height × 3).
+    pub raw_frame_bytes: usize,
+    /// Stage times.
+    pub timings: EdgeTimings,
+    /// Provider that ran the edge graph.
+    pub provider: ExecProvider,
+}
+
+fn micros(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
+}
+
+impl EdgeResult {
+    /// The telemetry record of this request answered locally.
+    pub fn trace(&self) -> RequestTrace {
+        let mut modalities = ModalitySet::default()
+            .with(Modality::Image)
+            .with(Modality::Text);
+        let mut mas = heapless::Vec::new();
+        // Capacity 3 = one per modality: these pushes cannot fail.
+        let _ = mas.push(self.image.to_wire());
+        let _ = mas.push(self.text.clone());
+        if let Some(a) = &self.audio {
+            modalities = modalities.with(Modality::Audio);
+            let _ = mas.push(a.score.clone());
+        }
+        let t = &self.timings;
+        RequestTrace {
+            request_id: self.request_id,
+            modalities,
+            mas,
+            decision: Decision::Local,
+            local_confidence_pm: Some(mas::permille(self.confidence)),
+            answer: u16::try_from(self.answer).ok(),
+            bytes_up: 0,
+            bytes_down: 0,
+            bytes_wasted: 0,
+            timings: StageTimings {
+                encode_us: Some(micros(
+                    t.preprocess + t.text + t.image + t.audio.unwrap_or_default(),
+                )),
+                mas_us: Some(micros(t.mas)),
+                policy_us: None,
+                local_us: None,
+                upload_us: None,
+                cloud_us: None,
+                total_us: Some(micros(t.total)),
+            },
+            outcome: Outcome::LocalCommitted,
+            provider: self.provider,
+        }
+    }
+}
+
+/// Text, image and (optionally) audio encoders with MAS state for one stream.
+pub struct EdgeBrain {
+    text: TextEncoder,
+    image: ImageEncoder,
+    audio: Option<AudioEncoder>,
+    mas: MasConfig,
+    image_prompts: Vec<Vec<f32>>,
+    audio_prompts: Vec<Vec<f32>>,
+    temporal: TemporalTracker,
+    temperature: Temperature,
+    questions: HashMap<String, Vec<f32>>,
+}
+
+impl EdgeBrain {
+    /// Loads the encoders from a catalog and embeds the MAS relevance prompts.
+    pub fn load(
+        runtime: &dyn InferenceRuntime,
+        catalog: &ModelCatalog,
+        options: &BrainOptions,
+    ) -> Result<Self, BrainError> {
+        options.mas.validate()?;
+        let mut text =
+            TextEncoder::from_catalog(runtime, catalog, options.text_precision, options.provider)?;
+        let image = ImageEncoder::from_catalog(
+            runtime,
+            catalog,
+            options.image_precision,
+            options.provider,
+        )?;
+        let audio = if options.audio {
+            Some(AudioEncoder::from_catalog(
+                runtime,
+                catalog,
+                Precision::Fp32,
+                options.provider,
+            )?)
+        } else {
+            None
+        };
+        let dir = options
+            .calibration_dir
+            .clone()
+            .unwrap_or_else(|| catalog.dir().join("..").join("calibration"));
+        let manifest = catalog
+            .find(crate::encoders::IMAGE_MODEL_NAME, options.image_precision)
+            .ok_or_else(|| BrainError::Calibration {
+                path: dir.display().to_string(),
+                reason: "image model missing from the catalog".into(),
+            })?;
+        let temperature = Temperature::load(&dir.join(TEMPERATURE_FILE), manifest)?;
+        let embed_all =
+            |text: &mut TextEncoder, prompts: &[String]| -> Result<Vec<Vec<f32>>, BrainError> {
+                let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
+                Ok(text.embed_batch(&refs)?)
+            };
+        let image_prompts = embed_all(&mut text, &options.mas.modal.image_prompts)?;
+        let audio_prompts = embed_all(&mut text, &options.mas.modal.audio_prompts)?;
+        Ok(Self {
+            text,
+            image,
+            audio,
+            temporal: TemporalTracker::new(options.mas.temporal),
+            mas: options.mas.clone(),
+            image_prompts,
+            audio_prompts,
+            temperature,
+            questions: HashMap::new(),
+        })
+    }
+
+    /// The image encoder (for its labels and layout).
+    pub fn image_encoder(&self) -> &ImageEncoder {
+        &self.image
+    }
+
+    /// The image encoder, to run it outside [`Self::process`] (evaluation, benches).
+    pub fn image_encoder_mut(&mut self) -> &mut ImageEncoder {
+        &mut self.image
+    }
+
+    /// The text encoder.
+    pub fn text_encoder(&self) -> &TextEncoder {
+        &self.text
+    }
+
+    /// The calibration in use.
+    pub fn temperature(&self) -> Temperature {
+        self.temperature
+    }
+
+    /// Forgets the stream's previous frames (a new camera or sequence).
+    pub fn reset_stream(&mut self) {
+        self.temporal.reset();
+    }
+
+    /// The question's embedding, from the cache when it was seen before.
+    pub fn question_embedding(&mut self, question: &str) -> Result<(Vec<f32>, bool), BrainError> {
+        if let Some(e) = self.questions.get(question) {
+            return Ok((e.clone(), true));
+        }
+        let e = self.text.embed(question)?;
+        if self.questions.len() >= QUESTION_CACHE {
+            self.questions.clear();
+        }
+        self.questions.insert(question.to_string(), e.clone());
+        Ok((e, false))
+    }
+
+    /// Handles one request. Errors concern this request only.
+    pub fn process(&mut self, request: &EdgeRequest<'_>) -> Result<EdgeResult, BrainError> {
+        let start = Instant::now();
+        let mut timings = EdgeTimings::default();
+
+        let t = Instant::now();
+        let decoded;
+        let frame = match request.image {
+            ImageInput::File(path) => {
+                decoded = open_image(path)?;
+                &decoded
+            }
+            ImageInput::Bytes { bytes, name } => {
+                decoded = decode_image(bytes, name)?;
+                &decoded
+            }
+            ImageInput::Decoded(img) => img,
+        };
+        let raw_frame_bytes = frame.width() as usize * frame.height() as usize * 3;
+        let pixels = self.image.preprocess(frame);
+        timings.preprocess = t.elapsed();
+
+        let t = Instant::now();
+        let (question, cached) = self.question_embedding(request.question)?;
+        let tokens = self
+            .text
+            .token_ids(request.question)?
+            .len()
+            .saturating_sub(2);
+        timings.text = t.elapsed();
+        timings.text_cached = cached;
+
+        let vad = match request.audio {
+            None => None,
+            Some(input) => {
+                let t = Instant::now();
+                let audio = self.audio.as_mut().ok_or(BrainError::NoAudioModel)?;
+                let owned;
+                let samples = match input {
+                    AudioInput::File(path) => {
+                        owned = read_wav(path, audio.sample_rate())?;
+                        &owned[..]
+                    }
+                    AudioInput::Samples(s) => s,
+                };
+                let p = audio.speech_probabilities(samples)?;
+                timings.audio = Some(t.elapsed());
+                Some(p)
+            }
+        };
+
+        let t = Instant::now();
+        let out = self.image.run(pixels, &question)?;
+        timings.image = t.elapsed();
+
+        let t = Instant::now();
+        let layout = self.image.probe_layout();
+        let (spatial, descriptor) =
+            mas::spatial_with_descriptor(&out.probe, &layout, &self.mas.spatial)?;
+        let temporal = self.temporal.observe(&descriptor)?;
+        let image_rel = mas::relevance(&question, &self.image_prompts, &self.mas.modal)?;
+        let image_mas = mas::combine_image(spatial, temporal, image_rel, &self.mas.modal);
+        let text_mas = mas::combine_text(tokens);
+        let audio_mas = match vad {
+            None => None,
+            Some(p) => {
+                let activity = mas::audio_activity(&p, &self.mas.modal);
+                let relevance = mas::relevance(&question, &self.audio_prompts, &self.mas.modal)?;
+                let (score, needed) = mas::combine_audio(&activity, relevance, &self.mas.modal);
+                Some(AudioMas {
+                    activity,
+                    relevance,
+                    score,
+                    needed,
+                })
+            }
+        };
+        timings.mas = t.elapsed();
+
+        let t = Instant::now();
+        let dim = self.image.feature_dim();
+        let patches = layout.patches();
+        let mut patch_major = vec![0.0f32; dim * patches];
+        compact::channel_major_to_patch_major(&out.features, dim, patches, &mut patch_major)?;
+        let mut buf = vec![0u8; compact::encoded_len(patches, dim, image_mas.spatial.kept)];
+        let n = compact::encode_features(&mut buf, &patch_major, dim, &image_mas.spatial.keep)?;
+        buf.truncate(n);
+        timings.compact = t.elapsed();
+
+        let probabilities = self.temperature.probabilities(&out.logits);
+        let answer = argmax(&probabilities);
+        let confidence = probabilities.get(answer).copied().unwrap_or(0.0);
+        timings.total = start.elapsed();
+        Ok(EdgeResult {
+            request_id: request.request_id,
+            answer,
+            confidence,
+            probabilities,
+            image: image_mas,
+            text: text_mas,
+            audio: audio_mas,
+            compact: buf,
+            question_embedding: question,
+            raw_frame_bytes,
+            timings,
+            provider: self.image.provider(),
+        })
+    }
+}

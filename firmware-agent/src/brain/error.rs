@@ -1,0 +1,39 @@
+//! [`BrainError`].
+
+use crate::encoders::{AudioEncoderError, ImageEncoderError, TextEncoderError};
+use crate::mas::MasError;
+use msao::compact::CompactError;
+
+/// Why the edge brain could not load, or could not handle one request.
+#[derive(Debug, thiserror::Error)]
+pub enum BrainError {
+    /// Text encoder.
+    #[error(transparent)]
+    Text(#[from] TextEncoderError),
+    /// Image encoder (including a corrupt image file).
+    #[error(transparent)]
+    Image(#[from] ImageEncoderError),
+    /// Audio probe (including an unreadable audio file).
+    #[error(transparent)]
+    Audio(#[from] AudioEncoderError),
+    /// MAS scoring.
+    #[error(transparent)]
+    Mas(#[from] MasError),
+    /// Compact tensor encoding or decoding.
+    #[error("compact tensor: {0}")]
+    Compact(#[from] CompactError),
+    /// The request asks for audio but no audio model is loaded.
+    #[error("request has audio but no audio model is loaded (silero-vad missing from the catalog)")]
+    NoAudioModel,
+    /// The calibration file is unusable.
+    #[error("calibration {path}: {reason}")]
+    Calibration {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Loading or running the cloud model failed.
+    #[error("cloud model: {0}")]
+    Cloud(String),
+}

@@ -1,0 +1,183 @@
+//! Audio activity probe: Silero VAD (`models/silero-vad/`) over a mono 16 kHz track, one
+//! speech probability per chunk. The manifest's `[preprocess]` (kind `audio`) gives the
+//! sample rate, the chunk and the context carried over from the previous chunk (Silero v5+:
+//! 512 new samples + 64 of context at 16 kHz); the recurrent state is carried across chunks.
+//!
+//! WAV files are read with `hound` (16-bit PCM or 32-bit float, mono, at the manifest's
+//! rate); anything else is an [`AudioEncoderError::Read`] naming the file, for that request
+//! only.
+
+use super::error::AudioEncoderError;
+use crate::runtime::manifest::AudioPreprocess;
+use crate::runtime::{
+    InferenceRuntime, LoadedModel, ModelCatalog, ModelManifest, NamedTensor, Tensor,
+};
+use msao::message::{ExecProvider, Modality, Precision};
+use std::path::Path;
+
+/// Catalog name of the VAD model.
+pub const VAD_MODEL_NAME: &str = "silero-vad";
+const INPUT: &str = "input";
+const STATE: &str = "state";
+const SR: &str = "sr";
+const OUTPUT: &str = "output";
+const STATE_OUT: &str = "stateN";
+const STATE_LEN: usize = 2 * 128;
+
+/// Silero VAD, loaded.
+pub struct AudioEncoder {
+    model: Box<dyn LoadedModel>,
+    pre: AudioPreprocess,
+    label: String,
+}
+
+impl AudioEncoder {
+    /// Loads [`VAD_MODEL_NAME`] at `precision` from a catalog.
+    pub fn from_catalog(
+        runtime: &dyn InferenceRuntime,
+        catalog: &ModelCatalog,
+        precision: Precision,
+        provider: ExecProvider,
+    ) -> Result<Self, AudioEncoderError> {
+        let manifest = catalog.find(VAD_MODEL_NAME, precision).ok_or_else(|| {
+            AudioEncoderError::NotInCatalog {
+                name: VAD_MODEL_NAME.into(),
+                precision: format!("{precision:?}").to_lowercase(),
+            }
+        })?;
+        Self::load(runtime, manifest, provider)
+    }
+
+    /// Loads the model an audio manifest describes.
+    pub fn load(
+        runtime: &dyn InferenceRuntime,
+        manifest: &ModelManifest,
+        provider: ExecProvider,
+    ) -> Result<Self, AudioEncoderError> {
+        let label = manifest.label();
+        let bad = |reason: String| AudioEncoderError::Manifest {
+            model: label.clone(),
+            reason,
+        };
+        if manifest.modality != Modality::Audio {
+            return Err(bad("is not an audio model".into()));
+        }
+        let pre = *manifest.preprocess.as_audio().ok_or_else(|| {
+            bad(format!(
+                "[preprocess] kind is `{}`, not `audio`",
+                manifest.preprocess.kind()
+            ))
+        })?;
+        for (kind, name, present) in [
+            ("input", INPUT, manifest.input(INPUT).is_some()),
+            ("input", STATE, manifest.input(STATE).is_some()),
+            ("input", SR, manifest.input(SR).is_some()),
+            ("output", OUTPUT, manifest.output(OUTPUT).is_some()),
+            ("output", STATE_OUT, manifest.output(STATE_OUT).is_some()),
+        ] {
+            if !present {
+                return Err(bad(format!("has no {kind} `{name}`")));
+            }
+        }
+        let model = runtime.load(manifest, provider)?;
+        Ok(Self { model, pre, label })
+    }
+
+    /// Model label, e.g. `silero-vad (fp32)`.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The sample rate the model takes.
+    pub fn sample_rate(&self) -> u32 {
+        self.pre.sample_rate
+    }
+
+    /// Samples per chunk (one probability each).
+    pub fn chunk(&self) -> usize {
+        self.pre.chunk
+    }
+
+    /// Speech probability per chunk of `samples` (mono, at [`Self::sample_rate`], in
+    /// [-1, 1]); a last partial chunk is zero-padded. An empty track gives no chunks.
+    pub fn speech_probabilities(&mut self, samples: &[f32]) -> Result<Vec<f32>, AudioEncoderError> {
+        let (chunk, context) = (self.pre.chunk, self.pre.context);
+        let mut state = vec![0.0f32; STATE_LEN];
+        let mut window = vec![0.0f32; context + chunk];
+        let mut out = Vec::with_capacity(samples.len().div_ceil(chunk));
+        for piece in samples.chunks(chunk) {
+            // Slide: the last `context` samples of the previous window lead the new one.
+            window.copy_within(chunk.., 0);
+            window[context..].fill(0.0);
+            window[context..context + piece.len()].copy_from_slice(piece);
+            let shape_err =
+                |e: crate::runtime::tensor::ShapeMismatch| AudioEncoderError::Manifest {
+                    model: self.label.clone(),
+                    reason: e.to_string(),
+                };
+            let inputs = [
+                NamedTensor::new(
+                    INPUT,
+                    Tensor::f32(vec![1, context + chunk], window.clone()).map_err(shape_err)?,
+                ),
+                NamedTensor::new(
+                    STATE,
+                    Tensor::f32(vec![2, 1, 128], state.clone()).map_err(shape_err)?,
+                ),
+                NamedTensor::new(
+                    SR,
+                    Tensor::i64(vec![], vec![i64::from(self.pre.sample_rate)])
+                        .map_err(shape_err)?,
+                ),
+            ];
+            let outputs = self.model.run(&inputs)?;
+            let get = |name: &str, len: usize| -> Result<&[f32], AudioEncoderError> {
+                outputs
+                    .iter()
+                    .find(|o| o.name == name)
+                    .and_then(|o| o.tensor.as_f32())
+                    .filter(|v| v.len() == len)
+                    .ok_or_else(|| AudioEncoderError::BadOutput {
+                        model: self.label.clone(),
+                        tensor: name.to_string(),
+                        reason: format!("missing or not {len} f32 values"),
+                    })
+            };
+            out.push(get(OUTPUT, 1)?[0]);
+            state.copy_from_slice(get(STATE_OUT, STATE_LEN)?);
+        }
+        Ok(out)
+    }
+}
+
+/// Reads a mono WAV file at `sample_rate` into samples in [-1, 1]; errors name the file.
+pub fn read_wav(path: &Path, sample_rate: u32) -> Result<Vec<f32>, AudioEncoderError> {
+    let name = path.display().to_string();
+    let err = |reason: String| AudioEncoderError::Read {
+        source_name: name.clone(),
+        reason,
+    };
+    let mut reader = hound::WavReader::open(path).map_err(|e| err(e.to_string()))?;
+    let spec = reader.spec();
+    if spec.channels != 1 || spec.sample_rate != sample_rate {
+        return Err(err(format!(
+            "expected mono at {sample_rate} Hz, got {} channel(s) at {} Hz",
+            spec.channels, spec.sample_rate
+        )));
+    }
+    match (spec.sample_format, spec.bits_per_sample) {
+        (hound::SampleFormat::Int, 16) => reader
+            .samples::<i16>()
+            .map(|s| s.map(|v| f32::from(v) / 32768.0))
+            .collect::<Result<_, _>>()
+            .map_err(|e| err(e.to_string())),
+        (hound::SampleFormat::Float, 32) => reader
+            .samples::<f32>()
+            .map(|s| s.map(|v| v.clamp(-1.0, 1.0)))
+            .collect::<Result<_, _>>()
+            .map_err(|e| err(e.to_string())),
+        (format, bits) => Err(err(format!(
+            "unsupported sample format {format:?} {bits}-bit (16-bit PCM or 32-bit float)"
+        ))),
+    }
+}

@@ -1,0 +1,400 @@
+//! Image encoder and local answer head: one ONNX graph (the easy-VQA edge model,
+//! `models/vqa/`) that takes a preprocessed frame and the question embedding and gives the
+//! probe (early activations for MAS), the patch features (the compact tensor's source), the
+//! pooled image embedding and the answer logits.
+//!
+//! Preprocessing follows the manifest's `[preprocess]` (kind `image`): decode (PNG, JPEG),
+//! convert to RGB, resize to `resize` with `interpolation`, then
+//! `value = (pixel · scale − mean) / std` per channel, in `layout` and `color` order.
+//! A file that cannot be read or decoded is an [`ImageEncoderError::Decode`] naming it: the
+//! request fails, the agent goes on.
+
+use super::error::ImageEncoderError;
+use crate::mas::ProbeLayout;
+use crate::runtime::manifest::{ColorOrder, ImagePreprocess, Interpolation, Layout};
+use crate::runtime::{
+    InferenceRuntime, LoadedModel, ModelCatalog, ModelManifest, NamedTensor, Tensor,
+};
+use image::{RgbImage, imageops::FilterType};
+use msao::message::{ExecProvider, Modality, Precision};
+use std::path::Path;
+
+/// Catalog name of the edge model.
+pub const MODEL_NAME: &str = "vqa-edge";
+/// Input: the preprocessed frame.
+pub const IMAGE: &str = "image";
+/// Input: the question embedding.
+pub const QUESTION: &str = "question";
+/// Output: patch features `[batch, dim, rows, cols]`.
+pub const FEATURES: &str = "features";
+/// Output: pooled image embedding.
+pub const IMAGE_EMBEDDING: &str = "image_embedding";
+/// Output: answer logits.
+pub const LOGITS: &str = "logits";
+
+/// What one run of the edge graph gives (batch 1, row-major).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeOutput {
+    /// The probe map, `[channels, height, width]`.
+    pub probe: Vec<f32>,
+    /// Patch features, `[dim, rows, cols]` (channel-major).
+    pub features: Vec<f32>,
+    /// Pooled image embedding.
+    pub image_embedding: Vec<f32>,
+    /// Answer logits (uncalibrated).
+    pub logits: Vec<f32>,
+}
+
+/// The edge model, loaded. Not `Sync` (one run at a time).
+pub struct ImageEncoder {
+    model: Box<dyn LoadedModel>,
+    pre: ImagePreprocess,
+    probe_name: String,
+    probe: ProbeLayout,
+    feature_dim: usize,
+    question_dim: usize,
+    answers: usize,
+    label: String,
+}
+
+impl ImageEncoder {
+    /// Loads [`MODEL_NAME`] at `precision` from a catalog.
+    pub fn from_catalog(
+        runtime: &dyn InferenceRuntime,
+        catalog: &ModelCatalog,
+        precision: Precision,
+        provider: ExecProvider,
+    ) -> Result<Self, ImageEncoderError> {
+        let manifest =
+            catalog
+                .find(MODEL_NAME, precision)
+                .ok_or_else(|| ImageEncoderError::NotInCatalog {
+                    name: MODEL_NAME.into(),
+                    precision: format!("{precision:?}").to_lowercase(),
+                })?;
+        Self::load(runtime, manifest, provider)
+    }
+
+    /// Loads the model an image manifest describes. The manifest must name a probe output
+    /// of shape `[batch, C, H, W]` and give `features` `[batch, D, R, K]`; MAS splits the
+    /// probe into the same R × K patches.
+    pub fn load(
+        runtime: &dyn InferenceRuntime,
+        manifest: &ModelManifest,
+        provider: ExecProvider,
+    ) -> Result<Self, ImageEncoderError> {
+        let label = manifest.label();
+        let bad = |reason: String| ImageEncoderError::Manifest {
+            model: label.clone(),
+            reason,
+        };
+        if manifest.modality != Modality::Image {
+            return Err(bad("is not an image model".into()));
+        }
+        let pre = manifest
+            .preprocess
+            .as_image()
+            .ok_or_else(|| {
+                bad(format!(
+                    "[preprocess] kind is `{}`, not `image`",
+                    manifest.preprocess.kind()
+                ))
+            })?
+            .clone();
+        let probe_name = manifest
+            .probe
+            .clone()
+            .ok_or_else(|| bad("names no `probe` output".into()))?;
+        let fixed =
+            |kind: &str, name: &str, rank: usize| -> Result<Vec<usize>, ImageEncoderError> {
+                let spec = match kind {
+                    "input" => manifest.input(name),
+                    _ => manifest.output(name),
+                }
+                .ok_or_else(|| bad(format!("has no {kind} `{name}`")))?;
+                let dims: Option<Vec<usize>> = spec
+                    .shape
+                    .iter()
+                    .skip(1)
+                    .map(|d| match d {
+                        crate::runtime::manifest::Dim::Fixed(n) => Some(*n),
+                        crate::runtime::manifest::Dim::Named(_) => None,
+                    })
+                    .collect();
+                match dims {
+                    Some(d) if d.len() == rank => Ok(d),
+                    _ => Err(bad(format!(
+                        "{kind} `{name}` must be [batch, {rank} fixed dims], is {}",
+                        crate::runtime::manifest::format_dims(&spec.shape)
+                    ))),
+                }
+            };
+        let image = fixed("input", IMAGE, 3)?;
+        let expected = match pre.layout {
+            Layout::Nchw => [3, pre.height as usize, pre.width as usize],
+            Layout::Nhwc => [pre.height as usize, pre.width as usize, 3],
+        };
+        if image != expected {
+            return Err(bad(format!(
+                "input `{IMAGE}` is {image:?} but [preprocess] makes {expected:?}"
+            )));
+        }
+        let question_dim = fixed("input", QUESTION, 1)?[0];
+        let p = fixed("output", &probe_name, 3)?;
+        let f = fixed("output", FEATURES, 3)?;
+        fixed("output", IMAGE_EMBEDDING, 1)?;
+        let answers = fixed("output", LOGITS, 1)?[0];
+        let probe = ProbeLayout {
+            channels: p[0],
+            height: p[1],
+            width: p[2],
+            rows: f[1],
+            cols: f[2],
+        };
+        if probe.rows == 0
+            || probe.cols == 0
+            || !probe.height.is_multiple_of(probe.rows)
+            || !probe.width.is_multiple_of(probe.cols)
+        {
+            return Err(bad(format!(
+                "probe {}×{} does not split into the {}×{} feature patches",
+                probe.height, probe.width, probe.rows, probe.cols
+            )));
+        }
+        let model = runtime.load(manifest, provider)?;
+        Ok(Self {
+            model,
+            pre,
+            probe_name,
+            probe,
+            feature_dim: f[0],
+            question_dim,
+            answers,
+            label,
+        })
+    }
+
+    /// Model label, e.g. `vqa-edge (int8)`.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The execution provider that actually runs the model.
+    pub fn provider(&self) -> ExecProvider {
+        self.model.provider()
+    }
+
+    /// How the probe splits into patches (for MAS).
+    pub fn probe_layout(&self) -> ProbeLayout {
+        self.probe
+    }
+
+    /// Features per patch.
+    pub fn feature_dim(&self) -> usize {
+        self.feature_dim
+    }
+
+    /// Answer classes.
+    pub fn answers(&self) -> usize {
+        self.answers
+    }
+
+    /// Question embedding width.
+    pub fn question_dim(&self) -> usize {
+        self.question_dim
+    }
+
+    /// The manifest's preprocessing.
+    pub fn preprocessing(&self) -> &ImagePreprocess {
+        &self.pre
+    }
+
+    /// Preprocesses a decoded frame into the model's input values.
+    pub fn preprocess(&self, frame: &RgbImage) -> Vec<f32> {
+        preprocess(frame, &self.pre)
+    }
+
+    /// Runs the graph on preprocessed values and a question embedding.
+    pub fn run(
+        &mut self,
+        pixels: Vec<f32>,
+        question: &[f32],
+    ) -> Result<EdgeOutput, ImageEncoderError> {
+        if question.len() != self.question_dim {
+            return Err(ImageEncoderError::QuestionLength {
+                model: self.label.clone(),
+                got: question.len(),
+                expected: self.question_dim,
+            });
+        }
+        let shape = match self.pre.layout {
+            Layout::Nchw => vec![1, 3, self.pre.height as usize, self.pre.width as usize],
+            Layout::Nhwc => vec![1, self.pre.height as usize, self.pre.width as usize, 3],
+        };
+        let image = Tensor::f32(shape, pixels).map_err(|e| ImageEncoderError::Manifest {
+            model: self.label.clone(),
+            reason: e.to_string(),
+        })?;
+        let question = Tensor::f32(vec![1, self.question_dim], question.to_vec()).map_err(|e| {
+            ImageEncoderError::Manifest {
+                model: self.label.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        let outputs = self.model.run(&[
+            NamedTensor::new(IMAGE, image),
+            NamedTensor::new(QUESTION, question),
+        ])?;
+        let take = |name: &str, len: usize| -> Result<Vec<f32>, ImageEncoderError> {
+            let t = outputs.iter().find(|o| o.name == name).ok_or_else(|| {
+                ImageEncoderError::BadOutput {
+                    model: self.label.clone(),
+                    tensor: name.to_string(),
+                    reason: "missing".into(),
+                }
+            })?;
+            match t.tensor.as_f32() {
+                Some(v) if v.len() == len => Ok(v.to_vec()),
+                _ => Err(ImageEncoderError::BadOutput {
+                    model: self.label.clone(),
+                    tensor: name.to_string(),
+                    reason: format!("shape {:?}, expected {len} f32 values", t.tensor.shape()),
+                }),
+            }
+        };
+        let patches = self.probe.patches();
+        Ok(EdgeOutput {
+            probe: take(&self.probe_name, self.probe.len())?,
+            features: take(FEATURES, self.feature_dim * patches)?,
+            image_embedding: take(IMAGE_EMBEDDING, self.feature_dim)?,
+            logits: take(LOGITS, self.answers)?,
+        })
+    }
+
+    /// Decodes, preprocesses and runs one image file.
+    pub fn run_file(
+        &mut self,
+        path: &Path,
+        question: &[f32],
+    ) -> Result<EdgeOutput, ImageEncoderError> {
+        let frame = open_image(path)?;
+        let pixels = self.preprocess(&frame);
+        self.run(pixels, question)
+    }
+}
+
+/// Reads and decodes an image file to RGB; errors name the file.
+pub fn open_image(path: &Path) -> Result<RgbImage, ImageEncoderError> {
+    let bytes = std::fs::read(path).map_err(|e| ImageEncoderError::Decode {
+        source_name: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    decode_image(&bytes, &path.display().to_string())
+}
+
+/// Decodes image bytes (PNG or JPEG) to RGB; `source_name` names them in errors.
+pub fn decode_image(bytes: &[u8], source_name: &str) -> Result<RgbImage, ImageEncoderError> {
+    image::load_from_memory(bytes)
+        .map(|img| img.to_rgb8())
+        .map_err(|e| ImageEncoderError::Decode {
+            source_name: source_name.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+fn filter(i: Interpolation) -> FilterType {
+    match i {
+        Interpolation::Nearest => FilterType::Nearest,
+        Interpolation::Triangle => FilterType::Triangle,
+        Interpolation::CatmullRom => FilterType::CatmullRom,
+        Interpolation::Lanczos3 => FilterType::Lanczos3,
+    }
+}
+
+/// Resizes (when the size differs) and normalises a frame as `pre` says.
+pub fn preprocess(frame: &RgbImage, pre: &ImagePreprocess) -> Vec<f32> {
+    let resized;
+    let img = if frame.width() == pre.width && frame.height() == pre.height {
+        frame
+    } else {
+        resized = image::imageops::resize(frame, pre.width, pre.height, filter(pre.interpolation));
+        &resized
+    };
+    let (w, h) = (pre.width as usize, pre.height as usize);
+    let mut out = vec![0.0f32; 3 * w * h];
+    let order: [usize; 3] = match pre.color {
+        ColorOrder::Rgb => [0, 1, 2],
+        ColorOrder::Bgr => [2, 1, 0],
+    };
+    // `scale = 1/255` cannot be held exactly in f32, and `pixel · fl(1/255)` differs from the
+    // reference `pixel / 255` in the last bit for half the byte values: divide by the
+    // integer when the scale is the reciprocal of one.
+    let inverse = 1.0 / f64::from(pre.scale);
+    let divisor = ((inverse - inverse.round()).abs() < 1.0e-3 && inverse >= 1.0)
+        .then_some(inverse.round() as f32);
+    for (x, y, px) in img.enumerate_pixels() {
+        let (x, y) = (x as usize, y as usize);
+        for (c, &src) in order.iter().enumerate() {
+            let scaled = match divisor {
+                Some(d) => f32::from(px[src]) / d,
+                None => f32::from(px[src]) * pre.scale,
+            };
+            let v = (scaled - pre.mean[c]) / pre.std[c];
+            let i = match pre.layout {
+                Layout::Nchw => c * w * h + y * w + x,
+                Layout::Nhwc => (y * w + x) * 3 + c,
+            };
+            out[i] = v;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pre(layout: Layout, color: ColorOrder) -> ImagePreprocess {
+        ImagePreprocess {
+            width: 2,
+            height: 1,
+            layout,
+            color,
+            scale: 1.0 / 255.0,
+            mean: [0.0, 0.5, 0.0],
+            std: [1.0, 0.5, 1.0],
+            interpolation: Interpolation::Triangle,
+        }
+    }
+
+    #[test]
+    fn normalises_in_layout_and_colour_order() {
+        let img = RgbImage::from_raw(2, 1, vec![255, 0, 51, 0, 255, 102]).unwrap();
+        let nchw = preprocess(&img, &pre(Layout::Nchw, ColorOrder::Rgb));
+        // R plane, G plane ((g/255 − 0.5) / 0.5), B plane.
+        let expect = [1.0, 0.0, -1.0, 1.0, 0.2, 0.4];
+        for (a, b) in nchw.iter().zip(expect) {
+            assert!((a - b).abs() < 1e-6, "{nchw:?}");
+        }
+        let nhwc = preprocess(&img, &pre(Layout::Nhwc, ColorOrder::Bgr));
+        let expect = [0.2, -1.0, 1.0, 0.4, 1.0, 0.0];
+        for (a, b) in nhwc.iter().zip(expect) {
+            assert!((a - b).abs() < 1e-6, "{nhwc:?}");
+        }
+    }
+
+    #[test]
+    fn resizes_to_the_manifest_size() {
+        let img = RgbImage::from_pixel(8, 4, image::Rgb([10, 20, 30]));
+        let v = preprocess(&img, &pre(Layout::Nchw, ColorOrder::Rgb));
+        assert_eq!(v.len(), 6);
+        assert!((v[0] - 10.0 / 255.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn corrupt_bytes_are_a_named_error() {
+        let err = decode_image(b"\x89PNG\r\n\x1a\nnot really", "frame 7").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("frame 7"), "{text}");
+    }
+}
