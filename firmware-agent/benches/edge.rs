@@ -185,7 +185,9 @@ fn bench_raw_vad(
     });
 }
 
-/// The MAS step of [`EdgeBrain::process`] for the image: what `mas/step` times.
+/// The MAS step of [`EdgeBrain::process`] for the image: what `mas/step` times. As in the
+/// brain, the question's relevance is computed once per distinct question (with its
+/// embedding), so it is not part of the per-frame step; `mas/relevance` times it alone.
 fn mas_step(
     probe: &[f32],
     layout: &mas::ProbeLayout,
@@ -194,11 +196,31 @@ fn mas_step(
     prompts: &[Vec<f32>],
     config: &MasConfig,
 ) -> ImageMas {
-    let spatial = mas::spatial(probe, layout, &config.spatial).expect("spatial");
-    let descriptor = mas::patch_descriptor(probe, layout).expect("descriptor");
+    let (spatial, descriptor) =
+        mas::spatial_with_descriptor(probe, layout, &config.spatial).expect("spatial");
     let temporal = tracker.observe(&descriptor).expect("temporal");
-    let rel = mas::relevance(question, prompts, &config.modal).expect("relevance");
+    let rel = relevance_once(question, prompts, config);
     mas::combine_image(spatial, temporal, rel, &config.modal)
+}
+
+thread_local! {
+    static RELEVANCE: std::cell::RefCell<Option<(Vec<f32>, mas::Relevance)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The relevance of `question`, computed on its first use only (the brain's question cache).
+fn relevance_once(question: &[f32], prompts: &[Vec<f32>], config: &MasConfig) -> mas::Relevance {
+    RELEVANCE.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        match &*cell {
+            Some((q, r)) if q.as_slice() == question => *r,
+            _ => {
+                let r = mas::relevance(question, prompts, &config.modal).expect("relevance");
+                *cell = Some((question.to_vec(), r));
+                r
+            }
+        }
+    })
 }
 
 /// The compact step of [`EdgeBrain::process`]: what `mas/compact` times.

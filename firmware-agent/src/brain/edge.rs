@@ -207,7 +207,16 @@ pub struct EdgeBrain {
     audio_prompts: Vec<Vec<f32>>,
     temporal: TemporalTracker,
     temperature: Temperature,
-    questions: HashMap<String, Vec<f32>>,
+    questions: HashMap<String, Question>,
+}
+
+/// A question seen before: its embedding and its relevance to each modality (both depend
+/// on the text only, so they are computed once per distinct question).
+#[derive(Debug, Clone)]
+struct Question {
+    embedding: Vec<f32>,
+    image: Relevance,
+    audio: Relevance,
 }
 
 impl EdgeBrain {
@@ -294,15 +303,25 @@ impl EdgeBrain {
 
     /// The question's embedding, from the cache when it was seen before.
     pub fn question_embedding(&mut self, question: &str) -> Result<(Vec<f32>, bool), BrainError> {
-        if let Some(e) = self.questions.get(question) {
-            return Ok((e.clone(), true));
+        let (q, cached) = self.question(question)?;
+        Ok((q.embedding, cached))
+    }
+
+    fn question(&mut self, question: &str) -> Result<(Question, bool), BrainError> {
+        if let Some(q) = self.questions.get(question) {
+            return Ok((q.clone(), true));
         }
-        let e = self.text.embed(question)?;
+        let embedding = self.text.embed(question)?;
+        let q = Question {
+            image: mas::relevance(&embedding, &self.image_prompts, &self.mas.modal)?,
+            audio: mas::relevance(&embedding, &self.audio_prompts, &self.mas.modal)?,
+            embedding,
+        };
         if self.questions.len() >= QUESTION_CACHE {
             self.questions.clear();
         }
-        self.questions.insert(question.to_string(), e.clone());
-        Ok((e, false))
+        self.questions.insert(question.to_string(), q.clone());
+        Ok((q, false))
     }
 
     /// Handles one request. Errors concern this request only.
@@ -328,7 +347,8 @@ impl EdgeBrain {
         timings.preprocess = t.elapsed();
 
         let t = Instant::now();
-        let (question, cached) = self.question_embedding(request.question)?;
+        let (asked, cached) = self.question(request.question)?;
+        let question = asked.embedding;
         let tokens = self
             .text
             .token_ids(request.question)?
@@ -365,14 +385,13 @@ impl EdgeBrain {
         let (spatial, descriptor) =
             mas::spatial_with_descriptor(&out.probe, &layout, &self.mas.spatial)?;
         let temporal = self.temporal.observe(&descriptor)?;
-        let image_rel = mas::relevance(&question, &self.image_prompts, &self.mas.modal)?;
-        let image_mas = mas::combine_image(spatial, temporal, image_rel, &self.mas.modal);
+        let image_mas = mas::combine_image(spatial, temporal, asked.image, &self.mas.modal);
         let text_mas = mas::combine_text(tokens);
         let audio_mas = match vad {
             None => None,
             Some(p) => {
                 let activity = mas::audio_activity(&p, &self.mas.modal);
-                let relevance = mas::relevance(&question, &self.audio_prompts, &self.mas.modal)?;
+                let relevance = asked.audio;
                 let (score, needed) = mas::combine_audio(&activity, relevance, &self.mas.modal);
                 Some(AudioMas {
                     activity,

@@ -27,6 +27,8 @@ const STATE_LEN: usize = 2 * 128;
 /// Silero VAD, loaded.
 pub struct AudioEncoder {
     model: Box<dyn LoadedModel>,
+    /// Whether the graph takes the sample rate as an input (the FP16 export does not).
+    takes_sr: bool,
     pre: AudioPreprocess,
     label: String,
 }
@@ -71,7 +73,6 @@ impl AudioEncoder {
         for (kind, name, present) in [
             ("input", INPUT, manifest.input(INPUT).is_some()),
             ("input", STATE, manifest.input(STATE).is_some()),
-            ("input", SR, manifest.input(SR).is_some()),
             ("output", OUTPUT, manifest.output(OUTPUT).is_some()),
             ("output", STATE_OUT, manifest.output(STATE_OUT).is_some()),
         ] {
@@ -80,7 +81,13 @@ impl AudioEncoder {
             }
         }
         let model = runtime.load(manifest, provider)?;
-        Ok(Self { model, pre, label })
+        let takes_sr = manifest.input(SR).is_some();
+        Ok(Self {
+            model,
+            takes_sr,
+            pre,
+            label,
+        })
     }
 
     /// Model label, e.g. `silero-vad (fp32)`.
@@ -115,7 +122,7 @@ impl AudioEncoder {
                     model: self.label.clone(),
                     reason: e.to_string(),
                 };
-            let inputs = [
+            let mut inputs = vec![
                 NamedTensor::new(
                     INPUT,
                     Tensor::f32(vec![1, context + chunk], window.clone()).map_err(shape_err)?,
@@ -124,12 +131,14 @@ impl AudioEncoder {
                     STATE,
                     Tensor::f32(vec![2, 1, 128], state.clone()).map_err(shape_err)?,
                 ),
-                NamedTensor::new(
+            ];
+            if self.takes_sr {
+                inputs.push(NamedTensor::new(
                     SR,
                     Tensor::i64(vec![], vec![i64::from(self.pre.sample_rate)])
                         .map_err(shape_err)?,
-                ),
-            ];
+                ));
+            }
             let outputs = self.model.run(&inputs)?;
             let get = |name: &str, len: usize| -> Result<&[f32], AudioEncoderError> {
                 outputs

@@ -113,26 +113,35 @@ impl ProbeLayout {
     }
 }
 
-/// Sum of `a` and of `a²` per (patch, channel), in one pass over the map without per-cell
-/// division: each map row is cut into `cols` contiguous runs.
+/// Sum of `a` and of `a²` per (patch, channel), in one pass over the map: the rows of one
+/// patch row are added column-wise into two width-long accumulators (a loop the compiler
+/// vectorises), then each accumulator is cut into `cols` runs.
 fn patch_sums(probe: &[f32], layout: &ProbeLayout) -> (Vec<f32>, Vec<f32>) {
     let patches = layout.patches();
     let mut sum = vec![0.0f32; patches * layout.channels];
     let mut sq = vec![0.0f32; patches * layout.channels];
     let plane = layout.height * layout.width;
     let (ph, pw) = (layout.height / layout.rows, layout.width / layout.cols);
+    let mut acc_s = vec![0.0f32; layout.width];
+    let mut acc_q = vec![0.0f32; layout.width];
     for (c, channel) in probe.chunks_exact(plane).enumerate() {
-        for (y, row) in channel.chunks_exact(layout.width).enumerate() {
-            let base = (y / ph) * layout.cols;
-            for (k, run) in row.chunks_exact(pw).enumerate() {
-                let i = (base + k) * layout.channels + c;
-                let (mut s, mut q) = (0.0f32, 0.0f32);
-                for v in run {
-                    s += v;
-                    q += v * v;
+        for (r, band) in channel.chunks_exact(ph * layout.width).enumerate() {
+            acc_s.fill(0.0);
+            acc_q.fill(0.0);
+            for row in band.chunks_exact(layout.width) {
+                for ((s, q), v) in acc_s.iter_mut().zip(acc_q.iter_mut()).zip(row) {
+                    *s += v;
+                    *q += v * v;
                 }
-                sum[i] += s;
-                sq[i] += q;
+            }
+            for (k, (s, q)) in acc_s
+                .chunks_exact(pw)
+                .zip(acc_q.chunks_exact(pw))
+                .enumerate()
+            {
+                let i = (r * layout.cols + k) * layout.channels + c;
+                sum[i] = s.iter().sum();
+                sq[i] = q.iter().sum();
             }
         }
     }
