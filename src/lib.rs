@@ -12,6 +12,7 @@
 //! | [`frame`]     | encoding one frame into a caller buffer, without the heap |
 //! | [`decoder`]   | the streaming decoder that resynchronises on `0x00` and counts drops |
 //! | [`build_info`]| version, git revision, target, profile and fingerprint of this build |
+//! | [`compact`]   | the compact tensor: kept patch features as int8 + scale + bitmask (what an offload uploads) |
 //! | `transport`   | (feature `std`) serial, UDP and TCP byte transports and their URLs |
 //!
 //! The crate is `no_std` and heap-free unless the `std` feature is enabled.
