@@ -141,6 +141,8 @@ pub struct EdgeResult {
     pub audio: Option<AudioMas>,
     /// The encoded compact tensor (kept patches only): what an offload uploads.
     pub compact: Vec<u8>,
+    /// Every patch's features, patch-major (`patches × dim`), before MAS drops any.
+    pub features: Vec<f32>,
     /// The question embedding (sent alongside the compact tensor).
     pub question_embedding: Vec<f32>,
     /// Bytes of the raw RGB frame as received (width × height × 3).
@@ -426,6 +428,7 @@ impl EdgeBrain {
             text: text_mas,
             audio: audio_mas,
             compact: buf,
+            features: patch_major,
             question_embedding: question,
             raw_frame_bytes,
             timings,

@@ -371,7 +371,8 @@ impl Cmd {
             correct[2] += usize::from(c.answer == q.answer);
 
             // Dense reference: every patch of the same INT8 features.
-            let dense = dense_compact(&mut int8, &frame, &q.text, &mut dense_buf)?;
+            let dense =
+                compact::encode_features(&mut dense_buf, &r8.features, dim, &vec![true; total])?;
             let d = cloud.run(&dense_buf[..dense], &r8.question_embedding)?;
             correct[3] += usize::from(d.answer == q.answer);
             bar.inc(1);
@@ -417,29 +418,6 @@ impl Cmd {
             wall_s: started.elapsed().as_secs_f64(),
         })
     }
-}
-
-/// The dense compact tensor (all patches kept) of a frame's INT8 features.
-fn dense_compact(
-    brain: &mut EdgeBrain,
-    frame: &image::RgbImage,
-    question: &str,
-    out: &mut [u8],
-) -> anyhow::Result<usize> {
-    let (embedding, _) = brain.question_embedding(question)?;
-    let encoder = brain.image_encoder_mut();
-    let pixels = encoder.preprocess(frame);
-    let edge = encoder.run(pixels, &embedding)?;
-    let dim = encoder.feature_dim();
-    let patches = encoder.probe_layout().patches();
-    let mut patch_major = vec![0.0f32; dim * patches];
-    compact::channel_major_to_patch_major(&edge.features, dim, patches, &mut patch_major)?;
-    Ok(compact::encode_features(
-        out,
-        &patch_major,
-        dim,
-        &vec![true; patches],
-    )?)
 }
 
 fn write_table(out: &mut impl Write, r: &Report) -> anyhow::Result<()> {
