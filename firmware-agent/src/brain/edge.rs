@@ -1,6 +1,7 @@
 //! [`EdgeBrain`]: encoders → MAS → local answer and compact tensor for one request.
 
 use super::cloud::argmax;
+use super::region::{self, Region, RegionConfig};
 use super::{BrainError, TEMPERATURE_FILE, Temperature};
 use crate::encoders::{
     AudioEncoder, ImageEncoder, TextEncoder, decode_image, open_image, read_wav,
@@ -35,6 +36,8 @@ pub struct BrainOptions {
     pub calibration_dir: Option<PathBuf>,
     /// Load the audio probe (Silero VAD FP32).
     pub audio: bool,
+    /// The region step for frames larger than the model input.
+    pub region: RegionConfig,
 }
 
 impl Default for BrainOptions {
@@ -46,6 +49,7 @@ impl Default for BrainOptions {
             mas: MasConfig::default(),
             calibration_dir: None,
             audio: true,
+            region: RegionConfig::default(),
         }
     }
 }
@@ -147,6 +151,10 @@ pub struct EdgeResult {
     pub question_embedding: Vec<f32>,
     /// Bytes of the raw RGB frame as received (width × height × 3).
     pub raw_frame_bytes: usize,
+    /// Where the region step found the object in a camera-size frame (`None`: the whole
+    /// frame was encoded, because it already had the model's size, the step is disabled,
+    /// or nothing card-like was found).
+    pub region: Option<Region>,
     /// Stage times.
     pub timings: EdgeTimings,
     /// Provider that ran the edge graph.
@@ -210,6 +218,7 @@ pub struct EdgeBrain {
     temporal: TemporalTracker,
     temperature: Temperature,
     questions: HashMap<String, Question>,
+    region: RegionConfig,
 }
 
 /// A question seen before: its embedding and its relevance to each modality (both depend
@@ -275,6 +284,7 @@ impl EdgeBrain {
             audio_prompts,
             temperature,
             questions: HashMap::new(),
+            region: options.region,
         })
     }
 
@@ -345,7 +355,20 @@ impl EdgeBrain {
             ImageInput::Decoded(img) => img,
         };
         let raw_frame_bytes = frame.width() as usize * frame.height() as usize * 3;
-        let pixels = self.image.preprocess(frame);
+        let pre = self.image.preprocessing();
+        let region =
+            if self.region.enabled && (frame.width() > pre.width || frame.height() > pre.height) {
+                region::locate(frame, &self.region)
+            } else {
+                None
+            };
+        let pixels = match region {
+            Some(r) => {
+                let crop = image::imageops::crop_imm(frame, r.x, r.y, r.width, r.height).to_image();
+                self.image.preprocess(&crop)
+            }
+            None => self.image.preprocess(frame),
+        };
         timings.preprocess = t.elapsed();
 
         let t = Instant::now();
@@ -431,6 +454,7 @@ impl EdgeBrain {
             features: patch_major,
             question_embedding: question,
             raw_frame_bytes,
+            region,
             timings,
             provider: self.image.provider(),
         })

@@ -6,6 +6,7 @@
 //! | `edge`        | [`EdgeBrain`]: encoders → MAS → local answer + compact tensor; [`EdgeResult`] |
 //! | `cloud`       | [`CloudHead`]: the cloud model run on a compact tensor (reference side) |
 //! | `calibration` | [`Temperature`]: the local head's confidence calibration from `calibration/` |
+//! | `region`      | [`locate`]: the region step finding the object in a camera-size frame |
 //! | `error`       | [`BrainError`]: per-request and load errors |
 //!
 //! A bad input (corrupt image, unreadable audio, empty question) fails that request with a
@@ -15,6 +16,7 @@ mod calibration;
 mod cloud;
 mod edge;
 mod error;
+mod region;
 
 pub use calibration::{TEMPERATURE_FILE, Temperature, softmax};
 pub use cloud::{CLOUD_MODEL_NAME, CloudHead, CloudOutput};
@@ -22,3 +24,4 @@ pub use edge::{
     AudioInput, AudioMas, BrainOptions, EdgeBrain, EdgeRequest, EdgeResult, EdgeTimings, ImageInput,
 };
 pub use error::BrainError;
+pub use region::{Region, RegionConfig, locate};
