@@ -15,6 +15,7 @@
 //! | [`runtime`]   | the inference runtime seam, ONNX Runtime (CPU/CUDA/TensorRT), model manifests, GPU query |
 //! | [`encoders`]  | text (MiniLM-L6), image (easy-VQA edge CNN) and audio (Silero VAD) encoders, `cosine` |
 //! | [`brain`]     | one request through encoders, MAS, local head and compact tensor; the cloud head on a compact tensor |
+//! | [`cloud`]     | the Open Inference Protocol v2 (KServe/Triton REST) client: JSON and binary tensors, deadlines |
 //! | [`mas`]       | Modality Activation Sparsity: spatial keep-mask, temporal change, modal relevance, combined score |
 //! | [`profile`]   | the profiling routine: warm-up, timed runs, percentiles, memory, energy, conditions |
 //!
@@ -32,6 +33,7 @@ pub mod agent;
 pub mod brain;
 pub mod cli;
 pub mod clock;
+pub mod cloud;
 pub mod config;
 pub mod control;
 pub mod encoders;

@@ -11,6 +11,7 @@
 //! | [`live`]    | the shared receive loop: stop conditions (count, duration, Ctrl-C) and feeding the view |
 //! | [`monitor`] | per-peer decoders, the device table, drop counters, once-per-device schema warnings |
 //! | [`render`]  | output: JSON lines, human frame lines, the live device table, summaries |
+//! | [`cloud`]   | the reference cloud endpoint: OIP v2 REST server for the cloud models (`cloud` command) |
 //! | [`capture`] | the capture file format (`spec/capture-format.md`): header, records, writer, reader |
 //! | [`split`]   | cutting received byte chunks into frames at `0x00`, per source |
 //! | [`ingest`]  | one receiver thread per transport URL, all feeding one bounded channel |
@@ -27,6 +28,7 @@
 pub mod args;
 pub mod capability;
 pub mod capture;
+pub mod cloud;
 pub mod cmd;
 pub mod env;
 pub mod ingest;

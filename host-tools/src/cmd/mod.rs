@@ -3,6 +3,7 @@
 //!
 //! Exit codes: 0 success (drops in the data are results, not failures), 1 errors (I/O, bad
 //! capture, bind failures), 2 usage errors (clap).
+pub mod cloud;
 pub mod decode;
 pub mod demo;
 pub mod eval;
@@ -45,6 +46,9 @@ pub enum Command {
     /// Evaluate the edge (FP32, INT8) and cloud models on easy-VQA: accuracy, stage times,
     /// MAS overhead, compact-tensor size.
     Eval(eval::Cmd),
+    /// Serve the cloud models over the Open Inference Protocol v2 (REST, binary and JSON
+    /// tensors): the reference cloud endpoint.
+    Cloud(cloud::Cmd),
     /// Generate the camera-size workload (easy-VQA shapes in 640×480 frames) from a seed.
     Workload(workload::Cmd),
 }
@@ -61,6 +65,7 @@ impl Command {
             Self::Profile(c) => c.run(out, env),
             Self::Eval(c) => c.run(out, env),
             Self::Workload(c) => c.run(out, env),
+            Self::Cloud(c) => c.run(out, env),
         }
     }
 }

@@ -1,0 +1,347 @@
+//! The OIP v2 REST JSON bodies (server metadata, model metadata, infer request and
+//! response, errors) and JSON tensor data ↔ [`TensorData`]. Shared by the client and the
+//! reference server (`msao-host cloud`).
+
+use super::CloudError;
+use super::tensor::{DataType, InferTensor, ModelMetadata, TensorData, TensorSpec};
+use half::f16;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Name of the binary tensor extension in the server metadata.
+pub const BINARY_EXTENSION: &str = "binary_tensor_data";
+
+/// `GET /v2`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerMetadata {
+    /// Server name.
+    pub name: String,
+    /// Server version.
+    #[serde(default)]
+    pub version: String,
+    /// Protocol extensions (`binary_tensor_data`, …).
+    #[serde(default)]
+    pub extensions: Vec<String>,
+}
+
+/// One tensor in the model metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetadataTensor {
+    /// Name.
+    pub name: String,
+    /// Wire datatype (`FP32`).
+    pub datatype: String,
+    /// Shape; `-1` = variable.
+    pub shape: Vec<i64>,
+}
+
+/// `GET /v2/models/{model}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelMetadataBody {
+    /// Model name.
+    pub name: String,
+    /// Versions.
+    #[serde(default)]
+    pub versions: Vec<String>,
+    /// Backend.
+    #[serde(default)]
+    pub platform: String,
+    /// Inputs.
+    #[serde(default)]
+    pub inputs: Vec<MetadataTensor>,
+    /// Outputs.
+    #[serde(default)]
+    pub outputs: Vec<MetadataTensor>,
+}
+
+impl MetadataTensor {
+    /// From a spec.
+    pub fn from_spec(spec: &TensorSpec) -> Self {
+        Self {
+            name: spec.name.clone(),
+            datatype: spec.datatype.wire_name().into(),
+            shape: spec.shape.clone(),
+        }
+    }
+
+    /// To a spec; an unknown datatype is [`CloudError::Malformed`].
+    pub fn to_spec(&self) -> Result<TensorSpec, CloudError> {
+        Ok(TensorSpec {
+            name: self.name.clone(),
+            datatype: DataType::from_wire(&self.datatype).map_err(|_| {
+                CloudError::malformed(format!(
+                    "tensor `{}`: unsupported datatype `{}`",
+                    self.name, self.datatype
+                ))
+            })?,
+            shape: self.shape.clone(),
+        })
+    }
+}
+
+impl ModelMetadataBody {
+    /// From metadata.
+    pub fn from_metadata(m: &ModelMetadata) -> Self {
+        Self {
+            name: m.name.clone(),
+            versions: m.versions.clone(),
+            platform: m.platform.clone(),
+            inputs: m.inputs.iter().map(MetadataTensor::from_spec).collect(),
+            outputs: m.outputs.iter().map(MetadataTensor::from_spec).collect(),
+        }
+    }
+
+    /// To metadata.
+    pub fn to_metadata(&self) -> Result<ModelMetadata, CloudError> {
+        Ok(ModelMetadata {
+            name: self.name.clone(),
+            versions: self.versions.clone(),
+            platform: self.platform.clone(),
+            inputs: self
+                .inputs
+                .iter()
+                .map(MetadataTensor::to_spec)
+                .collect::<Result<_, _>>()?,
+            outputs: self
+                .outputs
+                .iter()
+                .map(MetadataTensor::to_spec)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+/// One input of an infer request (JSON data, or `parameters.binary_data_size`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestInput {
+    /// Name.
+    pub name: String,
+    /// Shape.
+    pub shape: Vec<i64>,
+    /// Wire datatype.
+    pub datatype: String,
+    /// Parameters (`binary_data_size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Map<String, Value>>,
+    /// JSON data (flat or nested, row-major); absent when the data is binary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+/// One requested output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestOutput {
+    /// Name.
+    pub name: String,
+    /// Parameters (`binary_data`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Map<String, Value>>,
+}
+
+/// `POST /v2/models/{model}/infer` body (or its JSON header).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InferRequestBody {
+    /// Request id, echoed back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Parameters (`binary_data_output`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Map<String, Value>>,
+    /// Inputs.
+    pub inputs: Vec<RequestInput>,
+    /// Outputs asked for; absent = all, in JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<Vec<RequestOutput>>,
+}
+
+/// One output of an infer response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponseOutput {
+    /// Name.
+    pub name: String,
+    /// Shape.
+    pub shape: Vec<i64>,
+    /// Wire datatype.
+    pub datatype: String,
+    /// Parameters (`binary_data_size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Map<String, Value>>,
+    /// JSON data; absent when binary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+/// Infer response body (or its JSON header).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InferResponseBody {
+    /// Model name.
+    pub model_name: String,
+    /// Model version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<String>,
+    /// Request id, echoed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Map<String, Value>>,
+    /// Outputs.
+    pub outputs: Vec<ResponseOutput>,
+}
+
+/// `{"error": "…"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The message.
+    pub error: String,
+}
+
+/// `parameters[key]` as a non-negative integer; `Ok(None)` when absent.
+pub fn param_usize(
+    params: Option<&Map<String, Value>>,
+    key: &str,
+    tensor: &str,
+) -> Result<Option<usize>, CloudError> {
+    match params.and_then(|p| p.get(key)) {
+        None => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                CloudError::malformed(format!(
+                    "tensor `{tensor}`: parameters.{key} must be a non-negative integer, got {v}"
+                ))
+            }),
+    }
+}
+
+/// `parameters[key]` as a bool (absent = false).
+pub fn param_bool(params: Option<&Map<String, Value>>, key: &str) -> bool {
+    params
+        .and_then(|p| p.get(key))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// A tensor's values as JSON (flat array; `BYTES` as UTF-8 strings, non-UTF-8 bytes are a
+/// [`CloudError::Config`]: send them with the binary extension).
+pub fn data_to_json(name: &str, data: &TensorData) -> Result<Value, CloudError> {
+    fn nums<T: Copy + Into<Value>>(v: &[T]) -> Value {
+        Value::Array(v.iter().map(|x| (*x).into()).collect())
+    }
+    Ok(match data {
+        TensorData::U8(v) => nums(v),
+        TensorData::I8(v) => nums(v),
+        TensorData::I32(v) => nums(v),
+        TensorData::I64(v) => nums(v),
+        TensorData::F32(v) => nums(v),
+        TensorData::F64(v) => nums(v),
+        TensorData::F16(v) => Value::Array(v.iter().map(|x| x.to_f32().into()).collect()),
+        TensorData::Bool(v) => nums(v),
+        TensorData::Bytes(v) => Value::Array(
+            v.iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    std::str::from_utf8(b)
+                        .map(|s| Value::String(s.to_owned()))
+                        .map_err(|_| {
+                            CloudError::config(format!(
+                                "tensor `{name}`: BYTES element {i} is not UTF-8; JSON tensors carry text only (use the binary format)"
+                            ))
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
+/// Flattens nested arrays (row-major) into `out`.
+fn flatten<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
+    match v {
+        Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
+        other => out.push(other),
+    }
+}
+
+/// JSON data (flat or nested) → values of `datatype`; an element of the wrong kind or out
+/// of range is [`CloudError::Malformed`] naming the tensor and the element.
+pub fn data_from_json(name: &str, datatype: DataType, v: &Value) -> Result<TensorData, CloudError> {
+    let mut flat = Vec::new();
+    flatten(v, &mut flat);
+    let bad = |i: usize, x: &Value| {
+        let mut shown = x.to_string();
+        shown.truncate(40);
+        CloudError::malformed(format!(
+            "tensor `{name}`: element {i} ({shown}) is not a valid {datatype}"
+        ))
+    };
+    fn ints<T: TryFrom<i64>>(
+        flat: &[&Value],
+        bad: &dyn Fn(usize, &Value) -> CloudError,
+    ) -> Result<Vec<T>, CloudError> {
+        flat.iter()
+            .enumerate()
+            .map(|(i, x)| {
+                x.as_i64()
+                    .and_then(|n| T::try_from(n).ok())
+                    .ok_or_else(|| bad(i, x))
+            })
+            .collect()
+    }
+    let floats = |flat: &[&Value]| -> Result<Vec<f64>, CloudError> {
+        flat.iter()
+            .enumerate()
+            .map(|(i, x)| x.as_f64().ok_or_else(|| bad(i, x)))
+            .collect()
+    };
+    Ok(match datatype {
+        DataType::U8 => TensorData::U8(ints(&flat, &bad)?),
+        DataType::I8 => TensorData::I8(ints(&flat, &bad)?),
+        DataType::I32 => TensorData::I32(ints(&flat, &bad)?),
+        DataType::I64 => TensorData::I64(ints(&flat, &bad)?),
+        DataType::F32 => TensorData::F32(floats(&flat)?.into_iter().map(|x| x as f32).collect()),
+        DataType::F64 => TensorData::F64(floats(&flat)?),
+        DataType::F16 => TensorData::F16(floats(&flat)?.into_iter().map(f16::from_f64).collect()),
+        DataType::Bool => TensorData::Bool(
+            flat.iter()
+                .enumerate()
+                .map(|(i, x)| x.as_bool().ok_or_else(|| bad(i, x)))
+                .collect::<Result<_, _>>()?,
+        ),
+        DataType::Bytes => TensorData::Bytes(
+            flat.iter()
+                .enumerate()
+                .map(|(i, x)| {
+                    x.as_str()
+                        .map(|s| s.as_bytes().to_vec())
+                        .ok_or_else(|| bad(i, x))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
+/// A JSON tensor (request input or response output) from its parts.
+pub fn tensor_from_json(
+    name: &str,
+    datatype: &str,
+    shape: &[i64],
+    data: Option<&Value>,
+) -> Result<InferTensor, CloudError> {
+    let dt = DataType::from_wire(datatype).map_err(|_| {
+        CloudError::malformed(format!(
+            "tensor `{name}`: unsupported datatype `{datatype}`"
+        ))
+    })?;
+    let data = data.ok_or_else(|| {
+        CloudError::malformed(format!(
+            "tensor `{name}`: no `data` and no parameters.binary_data_size"
+        ))
+    })?;
+    Ok(InferTensor::new(
+        name,
+        shape.to_vec(),
+        data_from_json(name, dt, data)?,
+    ))
+}
