@@ -15,6 +15,7 @@
 //! | [`runtime`]   | the inference runtime seam, ONNX Runtime (CPU/CUDA/TensorRT), model manifests, GPU query |
 //! | [`encoders`]  | text (MiniLM-L6), image (easy-VQA edge CNN) and audio (Silero VAD) encoders, `cosine` |
 //! | [`brain`]     | one request through encoders, MAS, local head and compact tensor; the cloud head on a compact tensor |
+//! | [`offload`]   | offload and speculation: policy, link estimator, the workload pipeline with one answer per request |
 //! | [`cloud`]     | the Open Inference Protocol v2 (KServe/Triton REST) client: JSON and binary tensors, deadlines |
 //! | [`mas`]       | Modality Activation Sparsity: spatial keep-mask, temporal change, modal relevance, combined score |
 //! | [`profile`]   | the profiling routine: warm-up, timed runs, percentiles, memory, energy, conditions |
@@ -39,6 +40,7 @@ pub mod control;
 pub mod encoders;
 pub mod hello;
 pub mod mas;
+pub mod offload;
 pub mod profile;
 pub mod runtime;
 pub mod shutdown;

@@ -24,4 +24,21 @@ pub use edge::{
     AudioInput, AudioMas, BrainOptions, EdgeBrain, EdgeRequest, EdgeResult, EdgeTimings, ImageInput,
 };
 pub use error::BrainError;
+
+/// Answer classes of the easy-VQA models, in logit order (models/vqa/MODEL.md).
+pub const ANSWERS: [&str; 13] = [
+    "circle",
+    "green",
+    "red",
+    "gray",
+    "yes",
+    "teal",
+    "black",
+    "rectangle",
+    "yellow",
+    "triangle",
+    "brown",
+    "blue",
+    "no",
+];
 pub use region::{Region, RegionConfig, locate};

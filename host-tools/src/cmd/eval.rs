@@ -22,21 +22,7 @@ use std::{
 };
 
 /// Answer classes of the easy-VQA models, in logit order (models/vqa/MODEL.md).
-pub const ANSWERS: [&str; 13] = [
-    "circle",
-    "green",
-    "red",
-    "gray",
-    "yes",
-    "teal",
-    "black",
-    "rectangle",
-    "yellow",
-    "triangle",
-    "brown",
-    "blue",
-    "no",
-];
+pub use msao_agent::brain::ANSWERS;
 
 /// Raw bytes of a 640×480 RGB camera frame, for scale.
 const CAMERA_FRAME_BYTES: usize = 640 * 480 * 3;

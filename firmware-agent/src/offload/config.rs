@@ -1,0 +1,212 @@
+//! [`OffloadConfig`]: the `[offload]` config table — policy, threshold, deadline, link
+//! prior, cloud endpoint — and the tuned threshold file in `calibration/`.
+
+use super::estimator::LinkPrior;
+use super::policy::{BanditConfig, PolicyKind};
+use crate::cloud::CloudConfig;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// File in `calibration/` holding the tuned commit threshold (`msao-host tune`).
+pub const THRESHOLD_FILE: &str = "offload-threshold.json";
+
+/// Offload and speculation settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OffloadConfig {
+    /// Which policy decides.
+    pub policy: PolicyKind,
+    /// Calibrated confidence at which a local answer is committed; `None`: read
+    /// [`THRESHOLD_FILE`] from the calibration directory.
+    pub threshold: Option<f32>,
+    /// How long a cloud answer is awaited before the local answer is returned, ms.
+    pub deadline_ms: u64,
+    /// Requests in flight at once (edge work is sequential; cloud calls overlap).
+    pub max_in_flight: usize,
+    /// Speculate (instead of offload) when the local head takes at least this fraction
+    /// of the predicted offload time.
+    pub speculate_head_fraction: f64,
+    /// After an unreachable cloud, how long MSAO answers locally before trying again, ms.
+    pub retry_after_ms: u64,
+    /// Link prior of the online estimator.
+    pub link: LinkPrior,
+    /// The bandit baseline.
+    pub bandit: BanditConfig,
+    /// The cloud endpoint (`model` is the compact-tensor model).
+    pub cloud: CloudConfig,
+    /// Model fed dense FP32 features (`cloud-features` baseline).
+    pub dense_model: String,
+    /// Model fed the raw frame and question text (`cloud-only` baseline).
+    pub full_model: String,
+}
+
+impl Default for OffloadConfig {
+    fn default() -> Self {
+        Self {
+            policy: PolicyKind::Msao,
+            threshold: None,
+            deadline_ms: 250,
+            max_in_flight: 8,
+            speculate_head_fraction: 0.1,
+            retry_after_ms: 1000,
+            link: LinkPrior::default(),
+            bandit: BanditConfig::default(),
+            cloud: CloudConfig::default(),
+            dense_model: "vqa-cloud-dense".into(),
+            full_model: "vqa-full".into(),
+        }
+    }
+}
+
+/// A config value is out of range, or the threshold file is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum OffloadConfigError {
+    /// A value is out of range.
+    #[error("[offload] {0}")]
+    Invalid(String),
+    /// The cloud table is invalid.
+    #[error("[offload.cloud] {0}")]
+    Cloud(#[from] crate::cloud::CloudError),
+    /// The threshold file is missing or malformed.
+    #[error("threshold file {path}: {reason} (run `msao-host tune`, or set [offload] threshold)")]
+    ThresholdFile {
+        /// The file.
+        path: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+impl OffloadConfig {
+    /// Checks every value.
+    pub fn validate(&self) -> Result<(), OffloadConfigError> {
+        let bad = |m: String| Err(OffloadConfigError::Invalid(m));
+        if let Some(t) = self.threshold
+            && !(0.0..=1.0).contains(&t)
+        {
+            return bad(format!("threshold must be in [0, 1], got {t}"));
+        }
+        if self.deadline_ms == 0 {
+            return bad("deadline_ms must be > 0".into());
+        }
+        if !(1..=1024).contains(&self.max_in_flight) {
+            return bad(format!(
+                "max_in_flight must be in 1..=1024, got {}",
+                self.max_in_flight
+            ));
+        }
+        if !(self.speculate_head_fraction.is_finite() && self.speculate_head_fraction >= 0.0) {
+            return bad(format!(
+                "speculate_head_fraction must be ≥ 0, got {}",
+                self.speculate_head_fraction
+            ));
+        }
+        if self.dense_model.is_empty() || self.full_model.is_empty() {
+            return bad("dense_model and full_model must be non-empty".into());
+        }
+        self.link.validate().map_err(OffloadConfigError::Invalid)?;
+        self.cloud.validate()?;
+        Ok(())
+    }
+
+    /// The commit threshold: the config value, else the tuned one in `calibration_dir`.
+    pub fn resolve_threshold(&self, calibration_dir: &Path) -> Result<f32, OffloadConfigError> {
+        match self.threshold {
+            Some(t) => Ok(t),
+            None => Ok(read_threshold(&calibration_dir.join(THRESHOLD_FILE))?.threshold),
+        }
+    }
+
+    /// The cloud config for `model`.
+    pub fn cloud_for(&self, model: &str) -> CloudConfig {
+        CloudConfig {
+            model: model.to_string(),
+            ..self.cloud.clone()
+        }
+    }
+}
+
+/// The tuned threshold, as stored in `calibration/` (the file holds more: how it was found).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ThresholdFile {
+    /// Commit threshold on the calibrated confidence.
+    pub threshold: f32,
+    /// Other fields (split, target, figures), kept as written.
+    #[serde(flatten)]
+    pub about: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Reads a [`THRESHOLD_FILE`].
+pub fn read_threshold(path: &Path) -> Result<ThresholdFile, OffloadConfigError> {
+    let err = |reason: String| OffloadConfigError::ThresholdFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let file: ThresholdFile = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+    if !(0.0..=1.0).contains(&file.threshold) {
+        return Err(err(format!(
+            "threshold {} is not in [0, 1]",
+            file.threshold
+        )));
+    }
+    Ok(file)
+}
+
+/// The default calibration directory for a models directory (`<models>/../calibration`).
+pub fn calibration_dir(models_dir: &Path) -> PathBuf {
+    models_dir.join("..").join("calibration")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_bad_values_are_named() {
+        OffloadConfig::default().validate().unwrap();
+        let c = OffloadConfig {
+            threshold: Some(1.5),
+            ..OffloadConfig::default()
+        };
+        assert!(c.validate().unwrap_err().to_string().contains("threshold"));
+        let c = OffloadConfig {
+            max_in_flight: 0,
+            ..OffloadConfig::default()
+        };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("max_in_flight")
+        );
+        let c: Result<OffloadConfig, _> = toml::from_str("polcy = \"msao\"");
+        assert!(c.unwrap_err().to_string().contains("polcy"));
+        let c: OffloadConfig =
+            toml::from_str("policy = \"edge-only\"\ndeadline_ms = 100\n[link]\nrtt_ms = 5.0")
+                .unwrap();
+        assert_eq!(c.policy, PolicyKind::EdgeOnly);
+        assert_eq!(c.link.rtt_ms, 5.0);
+    }
+
+    #[test]
+    fn threshold_file_is_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(THRESHOLD_FILE);
+        let c = OffloadConfig::default();
+        let e = c.resolve_threshold(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains(THRESHOLD_FILE) && e.contains("msao-host tune"),
+            "{e}"
+        );
+        std::fs::write(&p, r#"{"threshold": 0.93, "target": 0.3}"#).unwrap();
+        assert_eq!(c.resolve_threshold(dir.path()).unwrap(), 0.93);
+        std::fs::write(&p, r#"{"threshold": 7}"#).unwrap();
+        assert!(c.resolve_threshold(dir.path()).is_err());
+        let fixed = OffloadConfig {
+            threshold: Some(0.5),
+            ..c
+        };
+        assert_eq!(fixed.resolve_threshold(dir.path()).unwrap(), 0.5);
+    }
+}

@@ -1,0 +1,315 @@
+//! [`Policy`]: per request, answer locally, offload, or speculate — ours (MSAO) and the
+//! baselines the bench compares it with.
+//!
+//! MSAO's rule, in order (costs come from [`LinkEstimator`] and the request's own timings):
+//! 1. the frame has no kept patch (MAS spatial found nothing) → **local**: there is nothing
+//!    for the cloud to see that the local head did not;
+//! 2. the predicted offload time exceeds the deadline → **local**;
+//! 3. the calibrated local confidence clears the threshold → **local**;
+//! 4. otherwise the cloud is worth asking. When the local head is slow compared with the
+//!    predicted offload (`head ≥ speculate_head_fraction × offload`) the agent
+//!    **speculates** (upload and local head together, commit by confidence); when the head
+//!    is cheap its answer is already known, so it **offloads** (upload, await the cloud,
+//!    fall back to the local answer on failure).
+//!
+//! Baselines: `edge-only`, `cloud-only` (raw frame uploaded; the cloud runs everything),
+//! `cloud-features` (dense FP32 edge features uploaded), `offload-all` (compact tensor for
+//! every request), and `bandit`, a PerLLM-style constraint-aware UCB over {local, offload}.
+
+use super::estimator::LinkEstimator;
+use msao::message::Decision;
+use serde::{Deserialize, Serialize};
+
+/// Which policy runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyKind {
+    /// Ours: MAS + cost model + calibrated confidence.
+    #[default]
+    Msao,
+    /// Always the local head.
+    EdgeOnly,
+    /// The raw frame and question text go to the cloud, which runs everything.
+    CloudOnly,
+    /// Dense FP32 edge features go to the cloud (disaggregated encoder/head).
+    CloudFeatures,
+    /// The compact tensor goes to the cloud for every request.
+    OffloadAll,
+    /// Constraint-aware UCB bandit over {local, offload}.
+    Bandit,
+}
+
+impl PolicyKind {
+    /// Every policy, in the bench's row order.
+    pub const ALL: [Self; 6] = [
+        Self::EdgeOnly,
+        Self::CloudOnly,
+        Self::CloudFeatures,
+        Self::OffloadAll,
+        Self::Bandit,
+        Self::Msao,
+    ];
+
+    /// Config / CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Msao => "msao",
+            Self::EdgeOnly => "edge-only",
+            Self::CloudOnly => "cloud-only",
+            Self::CloudFeatures => "cloud-features",
+            Self::OffloadAll => "offload-all",
+            Self::Bandit => "bandit",
+        }
+    }
+
+    /// Parses a config / CLI name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// True when the policy runs the edge encoders on the device.
+    pub fn runs_edge(self) -> bool {
+        self != Self::CloudOnly
+    }
+}
+
+/// The bandit baseline's parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BanditConfig {
+    /// UCB exploration weight.
+    pub exploration: f64,
+    /// Reward = answer confidence − `latency_weight` × latency / deadline.
+    pub latency_weight: f64,
+}
+
+impl Default for BanditConfig {
+    fn default() -> Self {
+        Self {
+            exploration: 0.3,
+            latency_weight: 0.5,
+        }
+    }
+}
+
+/// What the policy sees of one request.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestView {
+    /// Calibrated local confidence.
+    pub confidence: f32,
+    /// Patches MAS kept (0: nothing worth sending).
+    pub kept: usize,
+    /// Bytes the offload would upload.
+    pub upload_bytes: usize,
+    /// Measured local head time, seconds (the fused edge graph on this model).
+    pub head_seconds: f64,
+}
+
+/// A policy with its state (the bandit learns).
+#[derive(Debug, Clone)]
+pub struct Policy {
+    kind: PolicyKind,
+    threshold: f32,
+    deadline_s: f64,
+    speculate_head_fraction: f64,
+    bandit: BanditConfig,
+    arms: [Arm; 2],
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Arm {
+    pulls: u64,
+    reward_sum: f64,
+    latency_sum: f64,
+}
+
+/// Bytes a reply carries besides the upload (OIP JSON header + logits), for predictions.
+pub const REPLY_BYTES: usize = 400;
+
+impl Policy {
+    /// A policy of `kind`: `threshold` is the calibrated confidence at which a local answer
+    /// is committed, `deadline_s` how long a cloud answer is awaited.
+    pub fn new(
+        kind: PolicyKind,
+        threshold: f32,
+        deadline_s: f64,
+        speculate_head_fraction: f64,
+        bandit: BanditConfig,
+    ) -> Self {
+        Self {
+            kind,
+            threshold,
+            deadline_s,
+            speculate_head_fraction,
+            bandit,
+            arms: [Arm::default(); 2],
+        }
+    }
+
+    /// The policy's kind.
+    pub fn kind(&self) -> PolicyKind {
+        self.kind
+    }
+
+    /// The commit threshold.
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// Decides one request.
+    pub fn decide(&self, request: &RequestView, link: &LinkEstimator) -> Decision {
+        match self.kind {
+            PolicyKind::EdgeOnly => Decision::Local,
+            PolicyKind::CloudOnly | PolicyKind::CloudFeatures | PolicyKind::OffloadAll => {
+                Decision::Offload
+            }
+            PolicyKind::Bandit => self.ucb(link, request),
+            PolicyKind::Msao => {
+                if request.kept == 0 {
+                    return Decision::Local;
+                }
+                let offload = link.predict(request.upload_bytes + REPLY_BYTES);
+                if offload > self.deadline_s || request.confidence >= self.threshold {
+                    return Decision::Local;
+                }
+                if request.head_seconds >= self.speculate_head_fraction * offload {
+                    Decision::Speculate
+                } else {
+                    Decision::Offload
+                }
+            }
+        }
+    }
+
+    fn ucb(&self, link: &LinkEstimator, request: &RequestView) -> Decision {
+        // Constraint: an arm whose (observed or predicted) latency breaks the deadline is
+        // not eligible; local always is.
+        let offload_latency = match self.arms[1].pulls {
+            0 => link.predict(request.upload_bytes + REPLY_BYTES),
+            n => self.arms[1].latency_sum / n as f64,
+        };
+        if offload_latency > self.deadline_s {
+            return Decision::Local;
+        }
+        for (i, arm) in self.arms.iter().enumerate() {
+            if arm.pulls == 0 {
+                return [Decision::Local, Decision::Offload][i];
+            }
+        }
+        let total: u64 = self.arms.iter().map(|a| a.pulls).sum();
+        let score = |a: &Arm| {
+            a.reward_sum / a.pulls as f64
+                + self.bandit.exploration * ((total as f64).ln() / a.pulls as f64).sqrt()
+        };
+        if score(&self.arms[1]) > score(&self.arms[0]) {
+            Decision::Offload
+        } else {
+            Decision::Local
+        }
+    }
+
+    /// Feeds back a committed request (the bandit learns from it; others ignore it).
+    /// `source_cloud`: the answer came from the cloud; `confidence`: of the committed answer.
+    pub fn feedback(&mut self, decision: Decision, confidence: f32, latency_s: f64) {
+        if self.kind != PolicyKind::Bandit {
+            return;
+        }
+        let arm = match decision {
+            Decision::Local => 0,
+            _ => 1,
+        };
+        let reward = f64::from(confidence)
+            - self.bandit.latency_weight * latency_s / self.deadline_s.max(1e-6);
+        let a = &mut self.arms[arm];
+        a.pulls += 1;
+        a.reward_sum += reward;
+        a.latency_sum += latency_s;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::offload::estimator::LinkPrior;
+
+    fn view(confidence: f32, kept: usize) -> RequestView {
+        RequestView {
+            confidence,
+            kept,
+            upload_bytes: 300,
+            head_seconds: 0.0002,
+        }
+    }
+
+    fn msao(fraction: f64) -> Policy {
+        Policy::new(
+            PolicyKind::Msao,
+            0.9,
+            0.25,
+            fraction,
+            BanditConfig::default(),
+        )
+    }
+
+    #[test]
+    fn msao_rules_in_order() {
+        let link = LinkEstimator::new(&LinkPrior::default());
+        let p = msao(0.1);
+        assert_eq!(p.decide(&view(0.95, 9), &link), Decision::Local);
+        assert_eq!(p.decide(&view(0.5, 9), &link), Decision::Offload);
+        assert_eq!(
+            p.decide(&view(0.5, 0), &link),
+            Decision::Local,
+            "nothing kept"
+        );
+        // A slow head relative to the link → speculate.
+        assert_eq!(msao(0.0).decide(&view(0.5, 9), &link), Decision::Speculate);
+        // A link slower than the deadline → local.
+        let slow = LinkEstimator::new(&LinkPrior {
+            rtt_ms: 400.0,
+            ..LinkPrior::default()
+        });
+        assert_eq!(p.decide(&view(0.5, 9), &slow), Decision::Local);
+    }
+
+    #[test]
+    fn baselines_are_fixed() {
+        let link = LinkEstimator::new(&LinkPrior::default());
+        let b = BanditConfig::default();
+        let d = |k| Policy::new(k, 0.9, 0.25, 0.1, b).decide(&view(0.99, 9), &link);
+        assert_eq!(d(PolicyKind::EdgeOnly), Decision::Local);
+        assert_eq!(d(PolicyKind::CloudOnly), Decision::Offload);
+        assert_eq!(d(PolicyKind::CloudFeatures), Decision::Offload);
+        assert_eq!(d(PolicyKind::OffloadAll), Decision::Offload);
+    }
+
+    #[test]
+    fn bandit_explores_then_prefers_the_better_arm() {
+        let link = LinkEstimator::new(&LinkPrior::default());
+        let mut p = Policy::new(PolicyKind::Bandit, 0.9, 0.25, 0.1, BanditConfig::default());
+        let v = view(0.9, 9);
+        assert_eq!(p.decide(&v, &link), Decision::Local);
+        p.feedback(Decision::Local, 0.9, 0.001);
+        assert_eq!(p.decide(&v, &link), Decision::Offload);
+        p.feedback(Decision::Offload, 0.95, 0.2);
+        // Offload's reward (0.95 − 0.5·0.8) is far below local's (0.9 − 0.002).
+        for _ in 0..50 {
+            let d = p.decide(&v, &link);
+            let (c, l) = if d == Decision::Local {
+                (0.9, 0.001)
+            } else {
+                (0.95, 0.2)
+            };
+            p.feedback(d, c, l);
+        }
+        assert!(p.arms[0].pulls > 40, "{:?}", p.arms);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for k in PolicyKind::ALL {
+            assert_eq!(PolicyKind::parse(k.name()), Some(k));
+        }
+        assert_eq!(PolicyKind::parse("nope"), None);
+    }
+}
