@@ -79,7 +79,7 @@ fn chunks<const N: usize, T>(bytes: &[u8], from: impl Fn([u8; N]) -> T) -> Vec<T
 /// [`CloudError::Malformed`] naming the tensor.
 pub fn parse(name: &str, datatype: DataType, bytes: &[u8]) -> Result<TensorData, CloudError> {
     if let Some(size) = datatype.element_size()
-        && bytes.len() % size != 0
+        && !bytes.len().is_multiple_of(size)
     {
         return Err(CloudError::malformed(format!(
             "tensor `{name}`: {} binary bytes is not a whole number of {datatype} elements ({size} bytes each)",
