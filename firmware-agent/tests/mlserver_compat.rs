@@ -37,6 +37,10 @@ const MODEL: &str = "vqa-cloud";
 const QUESTIONS: [&str; 2] = ["what is the red shape?", "what color is the circle?"];
 const FRAMES: [&str; 2] = ["easyvqa-test-0.png", "easyvqa-test-3.png"];
 const INFER_PATH: &str = "/v2/models/vqa-cloud/infer";
+/// `python -c THIS PROGRAM ARGS…`: PR_SET_PDEATHSIG (1) = SIGKILL (9), then exec PROGRAM.
+const EXEC_WITH_PDEATHSIG: &str = "import ctypes, os, sys\n\
+    ctypes.CDLL(None, use_errno=True).prctl(1, 9)\n\
+    os.execv(sys.argv[1], sys.argv[1:])";
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -182,17 +186,32 @@ fn start_server(mlserver: &Path) -> Server {
 
     let log = dir.path().join("mlserver.log");
     let out = std::fs::File::create(&log).unwrap();
-    let child = Command::new(mlserver)
+    // Through the venv's Python, which asks Linux to SIGKILL it when the test's thread dies
+    // (PR_SET_PDEATHSIG survives exec): no leak even if the test binary is killed and the
+    // drop guard never runs.
+    let python = mlserver.with_file_name("python");
+    let child = Command::new(&python)
+        .arg("-c")
+        .arg(EXEC_WITH_PDEATHSIG)
+        .arg(mlserver)
         .arg("start")
         .arg(dir.path())
         .current_dir(dir.path())
+        // The model is the one model-settings.json names (runtime.py's override is for by-hand runs).
+        .env_remove("MSAO_VQA_CLOUD_ONNX")
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("PYTHONUNBUFFERED", "1")
         .stdin(Stdio::null())
         .stdout(out.try_clone().unwrap())
         .stderr(out)
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", mlserver.display()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start {} via {}: {e}",
+                mlserver.display(),
+                python.display()
+            )
+        });
     eprintln!(
         "mlserver_compat: started MLServer pid {} on http {http}, grpc {grpc}",
         child.id()

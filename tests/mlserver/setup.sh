@@ -51,7 +51,7 @@ say "installing $PINS into $VENV (log: $LOG)"
 if ! "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input --quiet \
     --only-binary=:all: $PINS >"$LOG" 2>&1; then
   reason="$(grep -E 'ERROR|error:' "$LOG" | tail -n 1)"
-  die "pip install of $PINS failed: ${reason:-see $LOG}"
+  die "pip install of $PINS failed (is PyPI reachable?): ${reason:-see $LOG}"
 fi
 "$VENV/bin/python" -c 'import mlserver, onnxruntime, numpy' 2>>"$LOG" \
   || die "installed packages do not import (see $LOG)"
