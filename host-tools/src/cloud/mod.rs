@@ -104,31 +104,39 @@ fn find<'a>(
     state: &'a CloudState,
     model: &str,
     version: Option<&str>,
-) -> Result<&'a ServedModel, Response> {
+) -> Result<&'a ServedModel, NotFound> {
     let m = state.model(model).ok_or_else(|| {
         let served: Vec<&str> = state
             .models()
             .iter()
             .map(|m| m.metadata.name.as_str())
             .collect();
-        error(
-            StatusCode::NOT_FOUND,
-            format!("unknown model `{model}` (served: {})", served.join(", ")),
-        )
+        NotFound(format!(
+            "unknown model `{model}` (served: {})",
+            served.join(", ")
+        ))
     })?;
     match version {
-        Some(v) if v != VERSION => Err(error(
-            StatusCode::NOT_FOUND,
-            format!("model `{model}` has no version `{v}` (versions: {VERSION})"),
-        )),
+        Some(v) if v != VERSION => Err(NotFound(format!(
+            "model `{model}` has no version `{v}` (versions: {VERSION})"
+        ))),
         _ => Ok(m),
+    }
+}
+
+/// A 404 and its text.
+struct NotFound(String);
+
+impl IntoResponse for NotFound {
+    fn into_response(self) -> Response {
+        error(StatusCode::NOT_FOUND, self.0)
     }
 }
 
 fn metadata_response(state: &CloudState, model: &str, version: Option<&str>) -> Response {
     match find(state, model, version) {
         Ok(m) => axum::Json(ModelMetadataBody::from_metadata(&m.metadata)).into_response(),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -146,7 +154,7 @@ async fn model_metadata_v(
 async fn model_ready(State(s): State<Shared>, Path(model): Path<String>) -> Response {
     match find(&s, &model, None) {
         Ok(_) => StatusCode::OK.into_response(),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -156,7 +164,7 @@ async fn model_ready_v(
 ) -> Response {
     match find(&s, &model, Some(&version)) {
         Ok(_) => StatusCode::OK.into_response(),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -187,7 +195,7 @@ async fn infer_counted(
 ) -> Response {
     let m = match find(&state, &model, version.as_deref()) {
         Ok(m) => m,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     m.counters.request();
     match infer_one(&state, &model, &headers, &body).await {
