@@ -128,10 +128,10 @@ pub struct Report {
     pub wall_s: f64,
 }
 
-struct Question {
-    text: String,
-    answer: usize,
-    image: u32,
+pub(crate) struct Question {
+    pub(crate) text: String,
+    pub(crate) answer: usize,
+    pub(crate) image: u32,
 }
 
 fn default_data() -> Result<PathBuf, Vec<PathBuf>> {
@@ -151,7 +151,7 @@ fn default_data() -> Result<PathBuf, Vec<PathBuf>> {
     Err(tried)
 }
 
-fn load_questions(dir: &Path) -> anyhow::Result<Vec<Question>> {
+pub(crate) fn load_questions(dir: &Path) -> anyhow::Result<Vec<Question>> {
     let path = dir.join("questions.json");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;

@@ -10,6 +10,7 @@ pub mod eval;
 pub mod listen;
 pub mod profile;
 pub mod record;
+pub mod tune;
 pub mod replay;
 pub mod workload;
 
@@ -49,6 +50,8 @@ pub enum Command {
     /// Serve the cloud models over the Open Inference Protocol v2 (REST, binary and JSON
     /// tensors): the reference cloud endpoint.
     Cloud(cloud::Cmd),
+    /// Tune the local-commit confidence threshold on the calibration split.
+    Tune(tune::Cmd),
     /// Generate the camera-size workload (easy-VQA shapes in 640×480 frames) from a seed.
     Workload(workload::Cmd),
 }
@@ -65,6 +68,7 @@ impl Command {
             Self::Profile(c) => c.run(out, env),
             Self::Eval(c) => c.run(out, env),
             Self::Workload(c) => c.run(out, env),
+            Self::Tune(c) => c.run(out, env),
             Self::Cloud(c) => c.run(out, env),
         }
     }

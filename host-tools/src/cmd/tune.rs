@@ -1,0 +1,208 @@
+//! `msao-host tune`: finds the local-commit confidence threshold on the calibration split
+//! and stores it in `calibration/offload-threshold.json`.
+//!
+//! The search is exhaustive over the observed confidences (a documented grid search, not
+//! Bayesian optimisation: one scalar, a few thousand candidates, exact). For every held-out
+//! question the INT8 edge brain gives a calibrated confidence and a local answer, and the
+//! cloud model gives its answer from the compact tensor. A threshold τ answers locally when
+//! confidence ≥ τ and from the cloud otherwise; the chosen τ is the lowest (most local
+//! answers) whose accuracy is within `--max-gap` points of answering every question from
+//! the cloud.
+
+use super::eval::load_questions;
+use crate::env::Env;
+use anyhow::{Context as _, bail};
+use msao::message::ExecProvider;
+use msao_agent::brain::{BrainOptions, CloudHead, EdgeBrain, EdgeRequest, ImageInput};
+use msao_agent::offload::{THRESHOLD_FILE, calibration_dir};
+use msao_agent::runtime::{ModelCatalog, OrtRuntime, RuntimeOptions, manifest::find_models_dir};
+use serde::Serialize;
+use std::{io::Write, path::PathBuf};
+
+/// Tune the local-commit confidence threshold on the calibration split for an accuracy
+/// target.
+#[derive(Debug, clap::Args)]
+pub struct Cmd {
+    /// Directory in the easy-VQA layout holding the calibration images (the train split).
+    #[arg(long, value_name = "DIR", default_value = ".cache/easy-vqa/train")]
+    pub data: PathBuf,
+    /// The split file naming the held-out image ids.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "calibration/vqa-heldout-split.json"
+    )]
+    pub split: PathBuf,
+    /// Largest accuracy loss against cloud-only answers, in points.
+    #[arg(long, value_name = "POINTS", default_value_t = 0.3)]
+    pub max_gap: f64,
+    /// Where to write the result (default: calibration/offload-threshold.json next to the
+    /// models).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The models directory.
+    #[arg(long, value_name = "DIR")]
+    pub models: Option<PathBuf>,
+    /// The ONNX Runtime library.
+    #[arg(long, value_name = "PATH")]
+    pub onnxruntime: Option<PathBuf>,
+}
+
+/// The stored result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tuned {
+    /// Commit the local answer when its calibrated confidence is at least this.
+    pub threshold: f32,
+    /// How it was found.
+    pub method: &'static str,
+    /// Accuracy target: cloud-only accuracy minus this many points.
+    pub max_gap_points: f64,
+    /// Questions of the split.
+    pub questions: usize,
+    /// Images of the split.
+    pub images: usize,
+    /// The split file.
+    pub split: String,
+    /// Local (INT8) accuracy alone.
+    pub edge_accuracy: f64,
+    /// Cloud (compact tensor) accuracy alone.
+    pub cloud_accuracy: f64,
+    /// Accuracy at the chosen threshold.
+    pub mixed_accuracy: f64,
+    /// Share of questions answered locally at the threshold.
+    pub local_fraction: f64,
+    /// sha256 of the edge model it was tuned for.
+    pub edge_model_sha256: String,
+}
+
+impl Cmd {
+    /// Runs the search.
+    pub fn run(self, out: &mut impl Write, env: &mut Env) -> anyhow::Result<()> {
+        let split_text = std::fs::read_to_string(&self.split)
+            .with_context(|| format!("cannot read {}", self.split.display()))?;
+        let split: serde_json::Value = serde_json::from_str(&split_text)
+            .with_context(|| format!("{}: not JSON", self.split.display()))?;
+        let ids: std::collections::HashSet<u32> = split["image_ids"]
+            .as_array()
+            .with_context(|| format!("{}: no `image_ids` array", self.split.display()))?
+            .iter()
+            .filter_map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok()))
+            .collect();
+        let questions: Vec<_> = load_questions(&self.data)?
+            .into_iter()
+            .filter(|q| ids.contains(&q.image))
+            .collect();
+        if questions.is_empty() {
+            bail!(
+                "{}: no questions on the {} held-out images of {}",
+                self.data.display(),
+                ids.len(),
+                self.split.display()
+            );
+        }
+        let runtime = OrtRuntime::new(&RuntimeOptions {
+            library: self.onnxruntime.clone(),
+            models_dir: self.models.clone(),
+            ..RuntimeOptions::default()
+        })
+        .context("cannot start ONNX Runtime")?;
+        let models_dir = find_models_dir(self.models.as_deref()).map_err(|tried| {
+            let tried: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
+            anyhow::anyhow!("no models directory found; tried {}", tried.join(", "))
+        })?;
+        let catalog = ModelCatalog::load_dir(&models_dir)?;
+        let options = BrainOptions {
+            audio: false,
+            ..BrainOptions::default()
+        };
+        let mut brain = EdgeBrain::load(&runtime, &catalog, &options)?;
+        let mut cloud = CloudHead::from_catalog(&runtime, &catalog, ExecProvider::Cpu)?;
+        let sha = catalog
+            .find(
+                msao_agent::encoders::IMAGE_MODEL_NAME,
+                options.image_precision,
+            )
+            .map(|m| m.sha256.clone())
+            .unwrap_or_default();
+
+        let bar = env.count_bar(questions.len() as u64);
+        bar.set_message("calibration questions");
+        // (confidence, local correct, cloud correct)
+        let mut rows: Vec<(f32, bool, bool)> = Vec::with_capacity(questions.len());
+        for (i, q) in questions.iter().enumerate() {
+            let path = self.data.join("images").join(format!("{}.png", q.image));
+            brain.reset_stream();
+            let r = brain
+                .process(&EdgeRequest {
+                    request_id: i as u32,
+                    image: ImageInput::File(&path),
+                    question: &q.text,
+                    audio: None,
+                })
+                .with_context(|| format!("question {i} ({})", path.display()))?;
+            let c = cloud.run(&r.compact, &r.question_embedding)?;
+            rows.push((r.confidence, r.answer == q.answer, c.answer == q.answer));
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let n = rows.len() as f64;
+        let edge = rows.iter().filter(|r| r.1).count() as f64 / n;
+        let cloud_acc = rows.iter().filter(|r| r.2).count() as f64 / n;
+        let target = cloud_acc - self.max_gap / 100.0;
+        // Sweep τ over the observed confidences, high to low: each step moves one more
+        // question to the local side.
+        rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut correct = rows.iter().filter(|r| r.2).count() as f64;
+        let (mut best_tau, mut best_acc, mut best_local) = (f32::INFINITY, cloud_acc, 0usize);
+        for (k, r) in rows.iter().enumerate() {
+            correct += f64::from(u8::from(r.1)) - f64::from(u8::from(r.2));
+            let next_is_tie = rows.get(k + 1).is_some_and(|s| s.0 == r.0);
+            if next_is_tie {
+                continue;
+            }
+            let acc = correct / n;
+            if acc >= target {
+                (best_tau, best_acc, best_local) = (r.0, acc, k + 1);
+            }
+        }
+        let tuned = Tuned {
+            threshold: if best_tau.is_finite() { best_tau } else { 1.0 },
+            method: "exhaustive search over observed confidences: lowest τ with accuracy ≥ cloud − max_gap",
+            max_gap_points: self.max_gap,
+            questions: rows.len(),
+            images: ids.len(),
+            split: self.split.display().to_string(),
+            edge_accuracy: edge,
+            cloud_accuracy: cloud_acc,
+            mixed_accuracy: best_acc,
+            local_fraction: best_local as f64 / n,
+            edge_model_sha256: sha,
+        };
+        let path = self
+            .out
+            .clone()
+            .unwrap_or_else(|| calibration_dir(&models_dir).join(THRESHOLD_FILE));
+        std::fs::write(&path, serde_json::to_string_pretty(&tuned)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        if self.json {
+            writeln!(out, "{}", serde_json::to_string_pretty(&tuned)?)?;
+        } else {
+            writeln!(
+                out,
+                "threshold {:.4}: {:.2} % local, accuracy {:.2} % (edge {:.2} %, cloud {:.2} %, target ≥ {:.2} %) over {} questions\nwritten to {}",
+                tuned.threshold,
+                tuned.local_fraction * 100.0,
+                tuned.mixed_accuracy * 100.0,
+                edge * 100.0,
+                cloud_acc * 100.0,
+                target * 100.0,
+                tuned.questions,
+                path.display()
+            )?;
+        }
+        Ok(())
+    }
+}
