@@ -221,3 +221,61 @@ pub fn decode_response(
     cursor.finish()?;
     Ok((header, tensors))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::TensorData;
+    use half::f16;
+
+    fn every_type() -> Vec<InferTensor> {
+        vec![
+            InferTensor::new("b", vec![2], TensorData::Bool(vec![true, false])),
+            InferTensor::u8("u8", vec![1, 3], vec![0, 7, 255]),
+            InferTensor::new("i8", vec![2], TensorData::I8(vec![-128, 127])),
+            InferTensor::new("i32", vec![1], TensorData::I32(vec![-5])),
+            InferTensor::new("i64", vec![2], TensorData::I64(vec![i64::MIN, 3])),
+            InferTensor::new("f16", vec![1], TensorData::F16(vec![f16::from_f32(1.5)])),
+            InferTensor::f32("f32", vec![2], vec![0.1, -3.25e-7]),
+            InferTensor::new("f64", vec![1], TensorData::F64(vec![std::f64::consts::PI])),
+            InferTensor::bytes("s", vec![2], vec![b"what?".to_vec(), Vec::new()]),
+        ]
+    }
+
+    #[test]
+    fn every_datatype_round_trips_in_both_forms() {
+        for binary in [false, true] {
+            let req = encode_request(&every_type(), &["y".into()], binary).unwrap();
+            assert_eq!(req.header_len.is_some(), binary);
+            let (header, back) = decode_request(&req.bytes, req.header_len).unwrap();
+            assert_eq!(back, every_type(), "binary={binary}");
+            assert_eq!(header.outputs.is_some(), binary);
+            let resp =
+                encode_response("m", Some("1"), Some("id".into()), &back, |_| binary).unwrap();
+            let (header, out) = decode_response(&resp.bytes, resp.header_len).unwrap();
+            assert_eq!(out, every_type(), "binary={binary}");
+            assert_eq!(header.id.as_deref(), Some("id"));
+        }
+    }
+
+    #[test]
+    fn binary_sizes_that_do_not_add_up_are_malformed() {
+        let req = encode_request(&every_type(), &[], true).unwrap();
+        let mut short = req.bytes.clone();
+        short.pop();
+        assert!(matches!(
+            decode_request(&short, req.header_len),
+            Err(CloudError::Malformed { .. })
+        ));
+        let mut long = req.bytes.clone();
+        long.push(0);
+        assert!(matches!(
+            decode_request(&long, req.header_len),
+            Err(CloudError::Malformed { .. })
+        ));
+        assert!(decode_request(&req.bytes, Some(req.bytes.len() + 1)).is_err());
+        assert!(binary::parse("b", DataType::Bool, &[2]).is_err());
+        assert!(binary::parse("s", DataType::Bytes, &[5, 0, 0, 0, b'a']).is_err());
+        assert!(binary::parse("f", DataType::F32, &[0, 0, 0]).is_err());
+    }
+}
