@@ -93,8 +93,15 @@ impl TemporalTracker {
 
     /// Scores `descriptor` against the remembered frames, then remembers it. A descriptor
     /// of another length than the remembered ones resets the stream first.
+    ///
+    /// No allocation once the history is full: the oldest frame's buffer takes the new one.
     pub fn observe(&mut self, descriptor: &[f32]) -> Result<TemporalScore, MasError> {
-        if let Some(index) = descriptor.iter().position(|v| !v.is_finite()) {
+        let norm_sq = dist_sq(descriptor, None);
+        // A non-finite value makes ‖d‖² non-finite; only then look for it (a huge finite
+        // descriptor overflows too, finds nothing and is scored as before).
+        if !norm_sq.is_finite()
+            && let Some(index) = descriptor.iter().position(|v| !v.is_finite())
+        {
             return Err(MasError::NotFinite { index });
         }
         if self
@@ -106,22 +113,20 @@ impl TemporalTracker {
         }
         let mut best: Option<(f32, usize)> = None;
         for (age, (h, norm)) in self.history.iter().enumerate() {
-            let dist = descriptor
-                .iter()
-                .zip(h)
-                .map(|(a, b)| (a - b) * (a - b))
-                .sum::<f32>()
-                .sqrt();
+            let dist = dist_sq(descriptor, Some(h)).sqrt();
             let change = dist / norm.max(1.0e-6);
             if best.is_none_or(|(c, _)| change < c) {
                 best = Some((change, age + 1));
             }
         }
-        if self.history.len() == self.config.history {
-            self.history.pop_back();
-        }
-        let norm = descriptor.iter().map(|v| v * v).sum::<f32>().sqrt();
-        self.history.push_front((descriptor.to_vec(), norm));
+        let mut buffer = if self.history.len() >= self.config.history {
+            self.history.pop_back().map(|(v, _)| v).unwrap_or_default()
+        } else {
+            Vec::with_capacity(descriptor.len())
+        };
+        buffer.clear();
+        buffer.extend_from_slice(descriptor);
+        self.history.push_front((buffer, norm_sq.sqrt()));
         Ok(match best {
             None => TemporalScore {
                 change: None,
@@ -137,6 +142,44 @@ impl TemporalTracker {
             },
         })
     }
+}
+
+/// Lanes of the squared-distance sums: independent accumulators, so the additions are
+/// not one dependency chain and LLVM keeps them in one or two SIMD registers.
+const LANES: usize = 8;
+
+/// `‖a − b‖²` (`‖a‖²` without `b`; `b` as long as `a`), summed in [`LANES`] interleaved
+/// partial sums: the value differs from a sequential sum only in float rounding.
+fn dist_sq(a: &[f32], b: Option<&[f32]>) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let (chunks, rest) = a.as_chunks::<LANES>();
+    let mut tail = 0.0f32;
+    match b {
+        Some(b) => {
+            let (b_chunks, b_rest) = b.as_chunks::<LANES>();
+            for (x, y) in chunks.iter().zip(b_chunks) {
+                for i in 0..LANES {
+                    let d = x[i] - y[i];
+                    acc[i] += d * d;
+                }
+            }
+            for (x, y) in rest.iter().zip(b_rest) {
+                tail += (x - y) * (x - y);
+            }
+        }
+        None => {
+            for x in chunks {
+                for i in 0..LANES {
+                    acc[i] += x[i] * x[i];
+                }
+            }
+            for x in rest {
+                tail += x * x;
+            }
+        }
+    }
+    let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
+    ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7)) + tail
 }
 
 #[cfg(test)]
