@@ -11,7 +11,8 @@ use crate::{
         ReaderKind, SysRoot, SystemReader, TegrastatsReader, TegrastatsSourceError,
         find_gpu_devfreq, find_gpu_load, open_reader, read_gpu_load_pm,
     },
-    telemetry::{FLUSH_TIMEOUT, Telemetry, TelemetryError, WorkerReport},
+    telemetry::{Bus, FLUSH_TIMEOUT, Telemetry, TelemetryError, WorkerReport},
+    workload_run::{self, WorkloadRunError},
 };
 use log::{info, warn};
 use msao::message::{CapabilitySummary, ExecProvider, Message, TelemetryDrops};
@@ -35,6 +36,9 @@ pub enum AgentError {
     /// The control thread (profile requests) could not start.
     #[error("cannot start the control thread: {0}")]
     Control(std::io::Error),
+    /// The workload (`--workload`) could not load or run.
+    #[error(transparent)]
+    Workload(#[from] WorkloadRunError),
 }
 
 /// What a run did.
@@ -51,12 +55,18 @@ pub struct RunReport {
 }
 
 /// Runs with the reader this machine calls for (Jetson, x86, generic Linux; found by
-/// scanning the sysfs root) until SIGINT/SIGTERM or `--duration`.
+/// scanning the sysfs root) until SIGINT/SIGTERM or `--duration` — or, with a workload,
+/// until the workload is done.
 pub fn run(settings: &Settings) -> Result<RunReport, AgentError> {
     let shutdown = Arc::new(Shutdown::new());
     install_signal_handler(Arc::clone(&shutdown))?;
     let clock = Clock::start();
     let reader = open_system(settings)?;
+    // Models load before telemetry starts: a missing model is the agent's error (exit 1).
+    let prepared = match &settings.workload {
+        Some(w) => Some(workload_run::prepare(settings, w)?),
+        None => None,
+    };
     let profiler = DeviceProfiler::open(
         &settings.runtime,
         &settings.sysfs_root,
@@ -75,20 +85,73 @@ pub fn run(settings: &Settings) -> Result<RunReport, AgentError> {
         control::spawn(requests, Box::new(profiler), telemetry.bus().clone(), clock)
             .map_err(AgentError::Control)?;
     }
-    Ok(run_with(
-        settings, reader, &providers, telemetry, clock, &shutdown,
-    ))
+    let mut job = None;
+    let mut spawn_error = None;
+    let report = run_loop(
+        settings,
+        reader,
+        &providers,
+        telemetry,
+        clock,
+        &shutdown,
+        |bus: &Bus| {
+            // After `Hello`, so the host knows the device before its first trace.
+            if let Some(p) = prepared {
+                match workload_run::spawn(p, bus.clone(), clock, Arc::clone(&shutdown)) {
+                    Ok(j) => job = Some(j),
+                    Err(e) => {
+                        spawn_error = Some(e);
+                        shutdown.request();
+                    }
+                }
+            }
+        },
+    );
+    if let Some(e) = spawn_error {
+        return Err(e.into());
+    }
+    if let Some(job) = job {
+        match job.finish() {
+            Some(result) => {
+                result?;
+            }
+            None => warn!("stopped before the workload was done"),
+        }
+    }
+    Ok(report)
 }
 
 /// The loop itself, with every collaborator passed in. `clock` must be the one
 /// `telemetry` was started with, so sink faults and samples share one time base.
 pub fn run_with(
     settings: &Settings,
+    reader: Box<dyn SystemReader>,
+    providers: &[ExecProvider],
+    telemetry: Telemetry,
+    clock: Clock,
+    shutdown: &Shutdown,
+) -> RunReport {
+    run_loop(
+        settings,
+        reader,
+        providers,
+        telemetry,
+        clock,
+        shutdown,
+        |_| {},
+    )
+}
+
+/// [`run_with`], calling `started` with the telemetry bus once the first `Hello` is out
+/// (the workload thread starts there).
+pub fn run_loop(
+    settings: &Settings,
     mut reader: Box<dyn SystemReader>,
     providers: &[ExecProvider],
     telemetry: Telemetry,
     clock: Clock,
     shutdown: &Shutdown,
+    started: impl FnOnce(&Bus),
 ) -> RunReport {
     let start = Instant::now();
     let end = settings.duration.map(|d| start + d);
@@ -119,6 +182,7 @@ pub fn run_with(
         drops: telemetry.drops(),
     };
     telemetry.publish(clock.now_us(), &hello);
+    started(telemetry.bus());
     let mut next_sample = start + settings.sample_interval;
     let mut next_hello = start + settings.hello_interval;
     loop {

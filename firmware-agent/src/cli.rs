@@ -1,6 +1,7 @@
 //! The command line. Flags override the config file; usage errors exit with code 2 (clap).
 
-use crate::config::{DeviceId, parse_interval};
+use crate::config::{DeviceId, parse_fps, parse_interval};
+use crate::offload::PolicyKind;
 use clap::Parser;
 use msao::transport::Endpoint;
 use std::{path::PathBuf, time::Duration};
@@ -42,4 +43,41 @@ pub struct Cli {
     /// Stop after this long, flushing queues as on SIGTERM, e.g. 10s.
     #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
     pub duration: Option<Duration>,
+
+    /// Run this camera-size workload (a `msao-host workload` directory) through the
+    /// offload pipeline, one RequestTrace frame per request; the agent stops when it is
+    /// done.
+    #[arg(long, value_name = "DIR")]
+    pub workload: Option<PathBuf>,
+
+    /// Append one JSON line per answered request to FILE (created, truncated).
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+
+    /// Write the workload run's summary (counts, latencies, region IoU) as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+
+    /// Frames per second of the workload's camera [default: as fast as it goes].
+    #[arg(long, value_name = "F", value_parser = parse_fps)]
+    pub fps: Option<f64>,
+
+    /// Offload policy: msao, edge-only, cloud-only, cloud-features, offload-all, bandit
+    /// [default: msao].
+    #[arg(long, value_name = "NAME", value_parser = parse_policy)]
+    pub policy: Option<PolicyKind>,
+
+    /// Base URL of the cloud model server (OIP v2), e.g. http://10.0.0.5:8000.
+    #[arg(long, value_name = "URL")]
+    pub cloud_url: Option<String>,
+}
+
+fn parse_policy(name: &str) -> Result<PolicyKind, String> {
+    PolicyKind::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = PolicyKind::ALL.iter().map(|k| k.name()).collect();
+        format!(
+            "unknown policy `{name}`; expected one of {}",
+            names.join(", ")
+        )
+    })
 }

@@ -19,6 +19,7 @@
 //! | [`cloud`]     | the Open Inference Protocol v2 (KServe/Triton REST) client: JSON and binary tensors, deadlines |
 //! | [`mas`]       | Modality Activation Sparsity: spatial keep-mask, temporal change, modal relevance, combined score |
 //! | [`profile`]   | the profiling routine: warm-up, timed runs, percentiles, memory, energy, conditions |
+//! | [`workload_run`] | the agent's workload thread: pipeline → RequestTrace/Fault frames, answers file |
 //!
 //! Data flows one way: `system` → `agent` → `telemetry` → transports from `msao`.
 //! Nothing in the sampling path waits on a transport: sinks run on their own threads behind
@@ -46,3 +47,4 @@ pub mod runtime;
 pub mod shutdown;
 pub mod system;
 pub mod telemetry;
+pub mod workload_run;

@@ -11,9 +11,16 @@
 //! sysfs_root = "/"
 //! [runtime]
 //! provider = "cpu"
+//! [workload]
+//! dir = "/var/lib/msao/workload-demo"
+//! [offload]
+//! policy = "msao"
 //! ```
 
-use super::{ConfigError, DeviceId, interval::serde_opt, runtime::RuntimeSection};
+use super::{
+    ConfigError, DeviceId, interval::serde_opt, runtime::RuntimeSection, workload::WorkloadSection,
+};
+use crate::offload::OffloadConfig;
 use msao::transport::Endpoint;
 use serde::{Deserialize, Deserializer};
 use std::{
@@ -22,7 +29,7 @@ use std::{
 };
 
 /// The whole file. Every key is optional; absent keys take the flag or the default.
-#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     /// Device id (≤ 32 bytes); defaults to the hostname.
@@ -36,6 +43,12 @@ pub struct FileConfig {
     /// `[runtime]`: inference runtime, models and execution provider.
     #[serde(default)]
     pub runtime: RuntimeSection,
+    /// `[workload]`: the camera-size workload run through the offload pipeline.
+    #[serde(default)]
+    pub workload: WorkloadSection,
+    /// `[offload]`: policy, threshold, deadline, link prior, `[offload.cloud]`.
+    #[serde(default)]
+    pub offload: OffloadConfig,
 }
 
 /// `[telemetry]`: where frames go and how often.

@@ -6,6 +6,7 @@
 //! | `interval`    | human durations (`100ms`, `5s`) that must be greater than zero |
 //! | `device_id`   | the device id (≤ 32 bytes, the wire field) and its hostname default |
 //! | `runtime`     | the `[runtime]` section: ONNX Runtime library, models, execution provider |
+//! | `workload`    | the `[workload]` section, `--fps`, and the key an `[offload]` error names |
 //! | `settings`    | merging file and flags into [`Settings`], defaults, cross-field checks |
 //! | `error`       | [`ConfigError`] |
 //!
@@ -18,6 +19,7 @@ mod file;
 mod interval;
 mod runtime;
 mod settings;
+mod workload;
 
 pub use device_id::{DeviceId, DeviceIdError, MAX_DEVICE_ID, hostname};
 pub use error::ConfigError;
@@ -27,4 +29,7 @@ pub use runtime::{MAX_INTRA_THREADS, RuntimeSection};
 pub use settings::{
     DEFAULT_HELLO_INTERVAL, DEFAULT_QUEUE_DEPTH, DEFAULT_SAMPLE_INTERVAL, DEFAULT_SINK, MAX_SINKS,
     Settings,
+};
+pub use workload::{
+    MAX_FPS, WorkloadSection, WorkloadSettings, check_fps, check_offload, offload_error, parse_fps,
 };

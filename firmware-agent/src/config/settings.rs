@@ -1,6 +1,9 @@
 //! The resolved settings the agent runs with: flag > file > default.
 
-use super::{ConfigError, DeviceId, FileConfig, SystemSource, hostname};
+use super::{
+    ConfigError, DeviceId, FileConfig, SystemSource, WorkloadSettings, check_offload, hostname,
+};
+use crate::offload::OffloadConfig;
 use crate::{cli::Cli, runtime::RuntimeOptions};
 use log::{info, warn};
 use msao::transport::Endpoint;
@@ -23,7 +26,7 @@ pub const MAX_SINKS: usize = 8;
 const FALLBACK_DEVICE_ID: &str = "msao-agent";
 
 /// Everything the agent needs to run, validated.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// Device id sent in `Hello`.
     pub device_id: DeviceId,
@@ -45,6 +48,10 @@ pub struct Settings {
     pub duration: Option<Duration>,
     /// Inference runtime (`[runtime]`; no flags yet).
     pub runtime: RuntimeOptions,
+    /// The workload to run through the offload pipeline (`--workload`, `[workload]`).
+    pub workload: Option<WorkloadSettings>,
+    /// Offload policy and cloud endpoint (`[offload]`, `--policy`, `--cloud-url`).
+    pub offload: OffloadConfig,
 }
 
 impl Settings {
@@ -94,6 +101,37 @@ impl Settings {
             (t.sinks.clone().unwrap_or_default(), origin)
         };
         let sinks = check_sinks(sinks, &origin)?;
+        let file_origin = file_path.map_or("defaults".into(), |p| p.display().to_string());
+        let mut offload = cfg.offload.clone();
+        let mut offload_origin = file_origin.clone();
+        if let Some(policy) = cli.policy {
+            offload.policy = policy;
+        }
+        if let Some(url) = &cli.cloud_url {
+            offload.cloud.url = url.clone();
+            offload_origin = format!("command line (--cloud-url) and {file_origin}");
+        }
+        check_offload(&offload, &offload_origin)?;
+        let w = &cfg.workload;
+        let workload = cli
+            .workload
+            .clone()
+            .or_else(|| w.dir.clone())
+            .map(|dir| WorkloadSettings {
+                dir,
+                answers: cli.answers.clone().or_else(|| w.answers.clone()),
+                summary: cli.summary.clone().or_else(|| w.summary.clone()),
+                fps: cli.fps.or(w.fps),
+            });
+        if workload.is_none()
+            && (cli.answers.is_some() || cli.fps.is_some() || cli.summary.is_some())
+        {
+            return Err(ConfigError::Invalid {
+                key: "workload.dir".into(),
+                origin: "command line".into(),
+                reason: "--answers, --summary and --fps need a workload (--workload DIR)".into(),
+            });
+        }
         Ok(Self {
             device_id,
             sinks,
@@ -119,6 +157,8 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from("tegrastats")),
             duration: cli.duration,
             runtime: cfg.runtime.to_options(),
+            workload,
+            offload,
         })
     }
 }
