@@ -26,6 +26,7 @@
 )]
 
 pub mod args;
+pub mod bench;
 pub mod capability;
 pub mod capture;
 pub mod cloud;

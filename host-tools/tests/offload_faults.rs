@@ -581,9 +581,6 @@ fn speculation_awaits_the_cloud_for_unconfident_requests() {
 /// What speculation promises (run.rs module docs): the upload starts first, a confident
 /// local head commits and the upload is called off, its payload counted as wasted.
 #[test]
-#[ignore = "bug: MSAO decides `local` for confident requests before it can speculate \
-            (policy.rs rule 3 precedes rule 4), so run.rs's confident-speculation branch \
-            is unreachable and bytes_wasted is always 0; see the report"]
 fn speculation_commits_confident_local_answers_and_counts_wasted_bytes() {
     let mut brain = brain();
     let (_dir, w) = workload();

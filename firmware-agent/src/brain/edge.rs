@@ -313,6 +313,11 @@ impl EdgeBrain {
         self.temporal.reset();
     }
 
+    /// Forgets the cached question embeddings.
+    pub fn clear_question_cache(&mut self) {
+        self.questions.clear();
+    }
+
     /// The question's embedding, from the cache when it was seen before.
     pub fn question_embedding(&mut self, question: &str) -> Result<(Vec<f32>, bool), BrainError> {
         let (q, cached) = self.question(question)?;

@@ -101,6 +101,7 @@ impl LinkEstimator {
         let err = seconds - (self.theta[0] + self.theta[1] * x[1]);
         self.theta[0] = (self.theta[0] + k[0] * err).max(0.0);
         self.theta[1] = (self.theta[1] + k[1] * err).max(0.0);
+        #[allow(clippy::needless_range_loop)] // a 2×2 update reads clearest with indices
         for i in 0..2 {
             for j in 0..2 {
                 self.p[i][j] = (self.p[i][j] - k[i] * px[j]) / self.lambda;

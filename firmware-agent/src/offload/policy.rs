@@ -5,12 +5,13 @@
 //! 1. the frame has no kept patch (MAS spatial found nothing) → **local**: there is nothing
 //!    for the cloud to see that the local head did not;
 //! 2. the predicted offload time exceeds the deadline → **local**;
-//! 3. the calibrated local confidence clears the threshold → **local**;
-//! 4. otherwise the cloud is worth asking. When the local head is slow compared with the
-//!    predicted offload (`head ≥ speculate_head_fraction × offload`) the agent
-//!    **speculates** (upload and local head together, commit by confidence); when the head
-//!    is cheap its answer is already known, so it **offloads** (upload, await the cloud,
-//!    fall back to the local answer on failure).
+//! 3. the local head is slow compared with the predicted offload
+//!    (`head ≥ speculate_head_fraction × offload`) → **speculate**: the upload starts
+//!    without waiting for the head, and the head's calibrated confidence then commits the
+//!    local answer (cancelling the upload) or waits for the cloud;
+//! 4. the head is cheap, so its answer is known before anything is sent: confidence at or
+//!    above the threshold → **local**, else **offload** (upload, await the cloud, fall
+//!    back to the local answer on failure).
 //!
 //! Baselines: `edge-only`, `cloud-only` (raw frame uploaded; the cloud runs everything),
 //! `cloud-features` (dense FP32 edge features uploaded), `offload-all` (compact tensor for
@@ -169,11 +170,13 @@ impl Policy {
                     return Decision::Local;
                 }
                 let offload = link.predict(request.upload_bytes + REPLY_BYTES);
-                if offload > self.deadline_s || request.confidence >= self.threshold {
+                if offload > self.deadline_s {
                     return Decision::Local;
                 }
                 if request.head_seconds >= self.speculate_head_fraction * offload {
                     Decision::Speculate
+                } else if request.confidence >= self.threshold {
+                    Decision::Local
                 } else {
                     Decision::Offload
                 }
@@ -262,8 +265,11 @@ mod tests {
             Decision::Local,
             "nothing kept"
         );
-        // A slow head relative to the link → speculate.
+        // A slow head relative to the link → speculate, whatever the confidence (the head
+        // has not answered when the upload starts).
         assert_eq!(msao(0.0).decide(&view(0.5, 9), &link), Decision::Speculate);
+        assert_eq!(msao(0.0).decide(&view(0.99, 9), &link), Decision::Speculate);
+        assert_eq!(msao(0.0).decide(&view(0.99, 0), &link), Decision::Local);
         // A link slower than the deadline → local.
         let slow = LinkEstimator::new(&LinkPrior {
             rtt_ms: 400.0,

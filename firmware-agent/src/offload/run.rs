@@ -251,7 +251,10 @@ pub fn run(
     let deadline = Duration::from_millis(config.deadline_ms);
     let slots = Arc::new(Semaphore::new(config.max_in_flight));
     let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
+    // Every run starts cold (no previous frames, no cached questions), so runs of
+    // different policies pay the same encoder costs.
     brain.reset_stream();
+    brain.clear_question_cache();
 
     let mut summary = RunSummary {
         policy: kind.name().to_string(),
@@ -267,10 +270,10 @@ pub fn run(
     let total = requests.len();
     let started = Instant::now();
     let absorb = |done: Done,
-                      summary: &mut RunSummary,
-                      policy: &mut Policy,
-                      link: &mut LinkEstimator,
-                      observer: &mut dyn Observer| {
+                  summary: &mut RunSummary,
+                  policy: &mut Policy,
+                  link: &mut LinkEstimator,
+                  observer: &mut dyn Observer| {
         if let Some((bytes, secs)) = done.observed {
             link.observe(bytes, secs);
         }
@@ -324,7 +327,8 @@ pub fn run(
         );
         let job = match job {
             Ok(job) => job,
-            Err((message, trace, start)) => {
+            Err(failed) => {
+                let (message, trace, start) = *failed;
                 summary.input_faults += 1;
                 observer.fault(&Fault::new(FaultCode::Input as u16, &message));
                 let record = error_record(request, &message, start);
@@ -348,9 +352,11 @@ pub fn run(
         let cloud = Arc::clone(&cloud);
         rt.spawn(async move {
             let done = execute(job, deadline, threshold, &cloud).await;
+            // Free the slot before reporting, so the pipeline thread never waits for a
+            // result while this request still holds the last slot.
+            drop(permit);
             // The receiver lives until every request is absorbed.
             let _ = tx.send(done);
-            drop(permit);
         });
     }
     drop(tx);
@@ -365,7 +371,7 @@ pub fn run(
     Ok(summary)
 }
 
-type Prepared = Result<Job, (String, RequestTrace, Instant)>;
+type Prepared = Result<Job, Box<(String, RequestTrace, Instant)>>;
 
 /// Edge work and the decision for one request, on the pipeline thread.
 #[allow(clippy::too_many_arguments)]
@@ -380,10 +386,14 @@ fn prepare(
     iou: &mut (f64, usize),
 ) -> Prepared {
     let frame_path = workload.frame_path(request);
+    // Paths are given relative to the workload, so the file survives the 96-byte cut of a
+    // telemetry `Fault` message.
+    let prefix = format!("{}/", workload.dir.display());
     let fail = |message: String, start: Instant| {
+        let message = message.replace(&prefix, "");
         let mut trace = bare_trace(request.request_id);
         trace.outcome = Outcome::Error;
-        (message, trace, start)
+        Box::new((message, trace, start))
     };
     let Some(frame_path) = frame_path else {
         return Err(fail(

@@ -4,6 +4,7 @@
 //! Exit codes: 0 success (drops in the data are results, not failures), 1 errors (I/O, bad
 //! capture, bind failures), 2 usage errors (clap).
 pub mod cloud;
+pub mod bench;
 pub mod decode;
 pub mod demo;
 pub mod eval;
@@ -50,6 +51,9 @@ pub enum Command {
     /// Serve the cloud models over the Open Inference Protocol v2 (REST, binary and JSON
     /// tensors): the reference cloud endpoint.
     Cloud(cloud::Cmd),
+    /// Live benchmark: every policy and the oracle over emulated links (tc tbf in a network
+    /// namespace, RTT in user space); markdown, JSON and SVG plots.
+    Bench(bench::Cmd),
     /// Tune the local-commit confidence threshold on the calibration split.
     Tune(tune::Cmd),
     /// Generate the camera-size workload (easy-VQA shapes in 640×480 frames) from a seed.
@@ -69,6 +73,7 @@ impl Command {
             Self::Eval(c) => c.run(out, env),
             Self::Workload(c) => c.run(out, env),
             Self::Tune(c) => c.run(out, env),
+            Self::Bench(c) => c.run(out, env),
             Self::Cloud(c) => c.run(out, env),
         }
     }

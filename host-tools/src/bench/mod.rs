@@ -1,0 +1,452 @@
+//! `msao-host bench` support: the emulated link ([`link`]), result rows, the per-request
+//! oracle, and the report (markdown, JSON, SVG plots).
+
+pub mod link;
+
+use crate::env::Env;
+use crate::workload::{AudioMode, Config, dataset::Dataset, generate};
+use anyhow::Context as _;
+use msao_agent::offload::{AnswerRecord, PolicyKind, RunSummary};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Raw bytes of one 640×480 RGB frame.
+pub const RAW_FRAME_BYTES: u64 = 640 * 480 * 3;
+
+/// One policy's figures on one link.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchRow {
+    /// Policy name (`oracle` for the hindsight row).
+    pub policy: String,
+    /// Requests.
+    pub requests: usize,
+    /// Accuracy, %.
+    pub accuracy_pct: f64,
+    /// Mean latency, ms.
+    pub mean_ms: f64,
+    /// p50, ms.
+    pub p50_ms: f64,
+    /// p95, ms.
+    pub p95_ms: f64,
+    /// p99, ms.
+    pub p99_ms: f64,
+    /// Requests per second (`None` for the oracle, which is not a run).
+    pub throughput_rps: Option<f64>,
+    /// Uplink bytes per request (completed uploads + cancelled payloads).
+    pub uplink_bytes_per_request: f64,
+    /// Decisions, % of requests: local, offload, speculate.
+    pub decisions_pct: [f64; 3],
+    /// Answer sources, counts.
+    pub sources: HashMap<String, usize>,
+    /// Cloud faults.
+    pub cloud_faults: usize,
+}
+
+impl BenchRow {
+    /// A row from a run.
+    pub fn from_summary(s: &RunSummary) -> Self {
+        let n = s.requests.max(1) as f64;
+        let pct = |k: &str| *s.decisions.get(k).unwrap_or(&0) as f64 / n * 100.0;
+        Self {
+            policy: s.policy.clone(),
+            requests: s.requests,
+            accuracy_pct: s.accuracy().unwrap_or(0.0) * 100.0,
+            mean_ms: s.mean_us() / 1e3,
+            p50_ms: s.percentile_us(0.50) as f64 / 1e3,
+            p95_ms: s.percentile_us(0.95) as f64 / 1e3,
+            p99_ms: s.percentile_us(0.99) as f64 / 1e3,
+            throughput_rps: Some(s.throughput()),
+            uplink_bytes_per_request: (s.bytes_up + s.bytes_wasted) as f64 / n,
+            decisions_pct: [pct("local"), pct("offload"), pct("speculate")],
+            sources: s.sources.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            cloud_faults: s.cloud_faults.values().sum(),
+        }
+    }
+}
+
+/// The oracle: per request, the best choice in hindsight between answering locally
+/// (edge-only run) and offloading the compact tensor (offload-all run): local when the
+/// local answer is right, else the cloud when it is right, else local (both wrong: the
+/// faster one). `None` when either run is missing.
+pub fn oracle(runs: &[(PolicyKind, Vec<AnswerRecord>)]) -> Option<BenchRow> {
+    let find = |k: PolicyKind| runs.iter().find(|(p, _)| *p == k).map(|(_, r)| r);
+    let edge = find(PolicyKind::EdgeOnly)?;
+    let cloud: HashMap<u32, &AnswerRecord> = find(PolicyKind::OffloadAll)?
+        .iter()
+        .map(|r| (r.request_id, r))
+        .collect();
+    let mut lat = Vec::with_capacity(edge.len());
+    let (mut correct, mut labelled, mut up, mut local) = (0usize, 0usize, 0u64, 0usize);
+    for e in edge {
+        let c = cloud.get(&e.request_id);
+        let pick = match (e.correct, c) {
+            (Some(true), _) | (_, None) => e,
+            (_, Some(c)) if c.correct == Some(true) => c,
+            _ => e,
+        };
+        if std::ptr::eq(pick, e) {
+            local += 1;
+        }
+        lat.push(pick.latency_us);
+        up += pick.bytes_up;
+        if let Some(ok) = pick.correct {
+            labelled += 1;
+            correct += usize::from(ok);
+        }
+    }
+    let n = lat.len().max(1) as f64;
+    lat.sort_unstable();
+    let q = |p: f64| match lat.len() {
+        0 => 0.0,
+        m => lat[((p * m as f64).ceil() as usize).clamp(1, m) - 1] as f64 / 1e3,
+    };
+    Some(BenchRow {
+        policy: "oracle".into(),
+        requests: lat.len(),
+        accuracy_pct: correct as f64 / labelled.max(1) as f64 * 100.0,
+        mean_ms: lat.iter().sum::<u64>() as f64 / n / 1e3,
+        p50_ms: q(0.5),
+        p95_ms: q(0.95),
+        p99_ms: q(0.99),
+        throughput_rps: None,
+        uplink_bytes_per_request: up as f64 / n,
+        decisions_pct: [
+            local as f64 / n * 100.0,
+            (lat.len() - local) as f64 / n * 100.0,
+            0.0,
+        ],
+        sources: HashMap::new(),
+        cloud_faults: 0,
+    })
+}
+
+/// All policies on one link.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkReport {
+    /// Link rate, Mbit/s.
+    pub rate_mbps: f64,
+    /// Round trip added, ms.
+    pub rtt_ms: f64,
+    /// How the rate was enforced.
+    pub rate_limiter: String,
+    /// One row per policy, then the oracle.
+    pub rows: Vec<BenchRow>,
+}
+
+/// MSAO against cloud-only and the oracle on one link.
+#[derive(Debug, Clone, Serialize)]
+pub struct Targets {
+    /// Link rate.
+    pub rate_mbps: f64,
+    /// MSAO mean latency / cloud-only mean latency (target ≤ 0.6).
+    pub latency_ratio: f64,
+    /// MSAO throughput / cloud-only throughput (target ≥ 2).
+    pub throughput_ratio: f64,
+    /// Cloud-only accuracy − MSAO accuracy, points (target ≤ 0.5).
+    pub accuracy_gap_points: f64,
+    /// MSAO uplink / cloud-only uplink (target ≤ 0.10).
+    pub uplink_ratio: f64,
+    /// (MSAO mean − oracle mean) / oracle mean (target ≤ 0.15).
+    pub oracle_gap: Option<f64>,
+    /// All five met.
+    pub met: bool,
+}
+
+/// The whole bench report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Workload directory.
+    pub workload: String,
+    /// Requests per run.
+    pub requests: usize,
+    /// Local-commit threshold used by MSAO.
+    pub threshold: f32,
+    /// Per link.
+    pub links: Vec<LinkReport>,
+    /// Targets per link (when both MSAO and cloud-only ran).
+    pub targets: Vec<Targets>,
+}
+
+impl Report {
+    /// Builds the report and evaluates the targets.
+    pub fn new(workload: &Path, requests: usize, threshold: f32, links: Vec<LinkReport>) -> Self {
+        let targets = links
+            .iter()
+            .filter_map(|l| {
+                let row = |p: &str| l.rows.iter().find(|r| r.policy == p);
+                let (m, c) = (row("msao")?, row("cloud-only")?);
+                let oracle_gap =
+                    row("oracle").map(|o| (m.mean_ms - o.mean_ms) / o.mean_ms.max(1e-9));
+                let t = Targets {
+                    rate_mbps: l.rate_mbps,
+                    latency_ratio: m.mean_ms / c.mean_ms.max(1e-9),
+                    throughput_ratio: m.throughput_rps.unwrap_or(0.0)
+                        / c.throughput_rps.unwrap_or(1.0).max(1e-9),
+                    accuracy_gap_points: c.accuracy_pct - m.accuracy_pct,
+                    uplink_ratio: m.uplink_bytes_per_request / c.uplink_bytes_per_request.max(1e-9),
+                    oracle_gap,
+                    met: false,
+                };
+                let met = t.latency_ratio <= 0.6
+                    && t.throughput_ratio >= 2.0
+                    && t.accuracy_gap_points <= 0.5
+                    && t.uplink_ratio <= 0.10
+                    && t.oracle_gap.is_some_and(|g| g <= 0.15);
+                Some(Targets { met, ..t })
+            })
+            .collect();
+        Self {
+            workload: workload.display().to_string(),
+            requests,
+            threshold,
+            links,
+            targets,
+        }
+    }
+
+    /// Markdown tables.
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "Workload `{}`, {} requests per run, MSAO threshold {:.4}.\n",
+            self.workload, self.requests, self.threshold
+        );
+        for l in &self.links {
+            let _ = writeln!(
+                s,
+                "### {} Mbit/s, {} ms RTT ({})\n",
+                l.rate_mbps, l.rtt_ms, l.rate_limiter
+            );
+            let _ = writeln!(
+                s,
+                "| policy | accuracy | mean ms | p50 | p95 | p99 | req/s | uplink B/req | local/offload/spec % |"
+            );
+            let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---|");
+            for r in &l.rows {
+                let _ = writeln!(
+                    s,
+                    "| {} | {:.2} % | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.0} | {:.0}/{:.0}/{:.0} |",
+                    r.policy,
+                    r.accuracy_pct,
+                    r.mean_ms,
+                    r.p50_ms,
+                    r.p95_ms,
+                    r.p99_ms,
+                    r.throughput_rps.map_or("—".into(), |t| format!("{t:.1}")),
+                    r.uplink_bytes_per_request,
+                    r.decisions_pct[0],
+                    r.decisions_pct[1],
+                    r.decisions_pct[2]
+                );
+            }
+            let _ = writeln!(s);
+        }
+        if !self.targets.is_empty() {
+            let _ = writeln!(
+                s,
+                "| link | latency vs cloud-only (≤ 0.6×) | throughput (≥ 2×) | accuracy gap (≤ 0.5 pt) | uplink (≤ 10 %) | gap to oracle (≤ 15 %) | all met |"
+            );
+            let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---|");
+            for t in &self.targets {
+                let _ = writeln!(
+                    s,
+                    "| {} Mbit/s | {:.3}× | {:.1}× | {:+.2} pt | {:.3} % | {} | {} |",
+                    t.rate_mbps,
+                    t.latency_ratio,
+                    t.throughput_ratio,
+                    t.accuracy_gap_points,
+                    t.uplink_ratio * 100.0,
+                    t.oracle_gap
+                        .map_or("—".into(), |g| format!("{:+.1} %", g * 100.0)),
+                    if t.met { "yes" } else { "no" }
+                );
+            }
+        }
+        s
+    }
+
+    /// Writes bench.md, bench.json, latency.svg and tradeoff.svg into `dir`.
+    pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
+        let w = |name: &str, text: String| {
+            let p = dir.join(name);
+            std::fs::write(&p, text).with_context(|| format!("cannot write {}", p.display()))
+        };
+        w("bench.md", self.markdown())?;
+        w("bench.json", serde_json::to_string_pretty(self)? + "\n")?;
+        self.plot_latency(&dir.join("latency.svg"))?;
+        self.plot_tradeoff(&dir.join("tradeoff.svg"))?;
+        Ok(())
+    }
+
+    fn policies(&self) -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        for l in &self.links {
+            for r in &l.rows {
+                if !v.contains(&r.policy) {
+                    v.push(r.policy.clone());
+                }
+            }
+        }
+        v
+    }
+
+    /// Mean latency per policy (log scale), one bar group per link.
+    fn plot_latency(&self, path: &Path) -> anyhow::Result<()> {
+        let policies = self.policies();
+        let max = self
+            .links
+            .iter()
+            .flat_map(|l| l.rows.iter().map(|r| r.mean_ms))
+            .fold(1.0f64, f64::max);
+        let root = SVGBackend::new(path, (960, 520)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let groups = self.links.len().max(1);
+        let mut chart = ChartBuilder::on(&root)
+            .caption("mean latency per policy (log scale)", ("sans-serif", 20))
+            .margin(16)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..groups as f64, (0.05f64..max * 3.0).log_scale())?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_desc("mean latency (ms)")
+            .draw()?;
+        let width = 0.8 / policies.len().max(1) as f64;
+        for (pi, p) in policies.iter().enumerate() {
+            let color = Palette99::pick(pi).to_rgba();
+            let bars: Vec<_> = self
+                .links
+                .iter()
+                .enumerate()
+                .filter_map(|(li, l)| {
+                    let r = l.rows.iter().find(|r| &r.policy == p)?;
+                    let x = li as f64 + 0.1 + pi as f64 * width;
+                    Some(Rectangle::new(
+                        [(x, 0.05), (x + width * 0.9, r.mean_ms.max(0.05))],
+                        color.filled(),
+                    ))
+                })
+                .collect();
+            chart
+                .draw_series(bars)?
+                .label(p.clone())
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .border_style(BLACK)
+            .background_style(WHITE)
+            .draw()?;
+        let label =
+            TextStyle::from(("sans-serif", 14).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+        for (li, l) in self.links.iter().enumerate() {
+            let (x, y) = chart.backend_coord(&(li as f64 + 0.5, 0.05));
+            root.draw(&Text::new(
+                format!("{} Mbit/s, {} ms RTT", l.rate_mbps, l.rtt_ms),
+                (x, y + 8),
+                label.clone(),
+            ))?;
+        }
+        root.present()?;
+        Ok(())
+    }
+
+    /// Accuracy against uplink bytes per request (log), one point per policy and link.
+    fn plot_tradeoff(&self, path: &Path) -> anyhow::Result<()> {
+        let policies = self.policies();
+        let rows: Vec<&BenchRow> = self.links.iter().flat_map(|l| l.rows.iter()).collect();
+        let lo = rows
+            .iter()
+            .map(|r| r.accuracy_pct)
+            .fold(100.0f64, f64::min)
+            .floor()
+            - 0.5;
+        let max_b = rows
+            .iter()
+            .map(|r| r.uplink_bytes_per_request)
+            .fold(10.0f64, f64::max);
+        let root = SVGBackend::new(path, (960, 520)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("accuracy vs uplink bytes per request", ("sans-serif", 20))
+            .margin(16)
+            .x_label_area_size(50)
+            .y_label_area_size(70)
+            .build_cartesian_2d((1f64..max_b * 3.0).log_scale(), lo..100.0f64)?;
+        chart
+            .configure_mesh()
+            .x_desc("uplink bytes per request (log; 0 drawn at 1)")
+            .y_desc("accuracy (%)")
+            .draw()?;
+        for (pi, p) in policies.iter().enumerate() {
+            let color = Palette99::pick(pi).to_rgba();
+            let pts: Vec<_> = rows
+                .iter()
+                .filter(|r| &r.policy == p)
+                .map(|r| {
+                    Circle::new(
+                        (r.uplink_bytes_per_request.max(1.0), r.accuracy_pct),
+                        6,
+                        color.filled(),
+                    )
+                })
+                .collect();
+            chart
+                .draw_series(pts)?
+                .label(p.clone())
+                .legend(move |(x, y)| Circle::new((x + 6, y), 5, color.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .border_style(BLACK)
+            .background_style(WHITE)
+            .draw()?;
+        root.present()?;
+        Ok(())
+    }
+}
+
+/// The bench's default workload: generated once into `.cache/workload-bench` from the
+/// easy-VQA test split (seed 7, 50 scenes × 8 frames, no audio).
+pub fn default_workload(env: &mut Env) -> anyhow::Result<PathBuf> {
+    let out = PathBuf::from(".cache/workload-bench");
+    if out.join("workload.json").is_file() {
+        return Ok(out);
+    }
+    let data = PathBuf::from(".cache/easy-vqa/test");
+    let dataset = Dataset::open(&data).with_context(|| {
+        format!(
+            "no workload given and {} is missing: run scripts/fetch-easy-vqa.sh or pass --workload DIR",
+            data.display()
+        )
+    })?;
+    let config = Config {
+        seed: 7,
+        scenes: 50,
+        hold: 8,
+        width: 640,
+        height: 480,
+        scale: (1.0, 3.0),
+        noise: 2,
+        audio: AudioMode::None,
+    };
+    let bar = env.count_bar(400);
+    bar.set_message("generating the bench workload");
+    generate(&dataset, &config, &out, &mut |done, _| {
+        bar.set_position(done)
+    })
+    .with_context(|| format!("cannot generate the bench workload in {}", out.display()))?;
+    bar.finish_and_clear();
+    Ok(out)
+}
