@@ -12,11 +12,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-/// The compact-tensor model: `compact` UINT8 [1, -1] + `question` FP32 [1, 384].
+/// The compact-tensor model: `compact` UINT8 `[1, -1]` + `question` FP32 `[1, 384]`.
 pub const VQA_CLOUD: &str = "vqa-cloud";
-/// The cloud-features baseline: dense `features` FP32 [1, 16, 32] + `question`.
+/// The cloud-features baseline: dense `features` FP32 `[1, 16, 32]` + `question`.
 pub const VQA_CLOUD_DENSE: &str = "vqa-cloud-dense";
-/// The cloud-only baseline: raw `frame` UINT8 [-1, -1, 3] + `question` BYTES [1].
+/// The cloud-only baseline: raw `frame` UINT8 `[-1, -1, 3]` + `question` BYTES `[1]`.
 pub const VQA_FULL: &str = "vqa-full";
 /// The one version every model has.
 pub const VERSION: &str = "1";

@@ -3,16 +3,16 @@
 //!
 //! Exit codes: 0 success (drops in the data are results, not failures), 1 errors (I/O, bad
 //! capture, bind failures), 2 usage errors (clap).
-pub mod cloud;
 pub mod bench;
+pub mod cloud;
 pub mod decode;
 pub mod demo;
 pub mod eval;
 pub mod listen;
 pub mod profile;
 pub mod record;
-pub mod tune;
 pub mod replay;
+pub mod tune;
 pub mod workload;
 
 use crate::env::Env;
@@ -40,7 +40,8 @@ pub enum Command {
     Replay(replay::Cmd),
     /// Decode a capture file or a raw byte dump and summarise drops.
     Decode(decode::Cmd),
-    /// Run the local agent against a local listener: the end-to-end smoke run.
+    /// The main job: reference cloud, agent and listener on loopback run the camera-size
+    /// workload end to end, then a table (accuracy, latency, throughput, uplink, decisions).
     Demo(demo::Cmd),
     /// Measure model latency/throughput here or on an agent; write or compare capability
     /// documents.
