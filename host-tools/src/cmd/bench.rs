@@ -12,7 +12,7 @@ use msao_agent::cloud::TensorFormat;
 use msao_agent::offload::{
     AnswerRecord, Observer, OffloadConfig, PolicyKind, RunOptions, Workload, calibration_dir, run,
 };
-use msao_agent::runtime::{ModelCatalog, OrtRuntime, RuntimeOptions, manifest::find_models_dir};
+use msao_agent::runtime::{ModelCatalog, OrtRuntime, RuntimeOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -151,10 +151,7 @@ impl Cmd {
             ..RuntimeOptions::default()
         })
         .context("cannot start ONNX Runtime")?;
-        let models_dir = find_models_dir(self.models.as_deref()).map_err(|tried| {
-            let tried: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
-            anyhow::anyhow!("no models directory found; tried {}", tried.join(", "))
-        })?;
+        let models_dir = super::models_dir(self.models.as_deref())?;
         let catalog = ModelCatalog::load_dir(&models_dir)?;
         let mut brain = EdgeBrain::load(
             &runtime,

@@ -5,7 +5,7 @@
 use crate::cloud::{CloudState, serve};
 use crate::env::Env;
 use anyhow::Context as _;
-use msao_agent::runtime::{RuntimeOptions, manifest::find_models_dir};
+use msao_agent::runtime::RuntimeOptions;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,10 +38,7 @@ const SHUTDOWN_POLL: Duration = Duration::from_millis(100);
 impl Cmd {
     /// Loads the models, binds, prints the address and serves until asked to stop.
     pub fn run(self, out: &mut impl Write, env: &mut Env) -> anyhow::Result<()> {
-        let models_dir = find_models_dir(self.models.as_deref()).map_err(|tried| {
-            let tried: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
-            anyhow::anyhow!("no models directory found; tried {}", tried.join(", "))
-        })?;
+        let models_dir = super::models_dir(self.models.as_deref())?;
         let options = RuntimeOptions {
             library: self.onnxruntime.clone(),
             models_dir: Some(models_dir.clone()),

@@ -22,7 +22,7 @@ use crate::{
 use anyhow::Context as _;
 use indicatif::ProgressBar;
 use msao::transport::{self, Endpoint, Received};
-use msao_agent::runtime::{RuntimeOptions, manifest::find_models_dir};
+use msao_agent::runtime::RuntimeOptions;
 use std::{
     collections::VecDeque,
     io::{BufRead, BufReader, Write},
@@ -227,10 +227,7 @@ struct CloudServer {
 
 impl CloudServer {
     fn start(models: Option<&Path>, onnxruntime: Option<PathBuf>) -> anyhow::Result<Self> {
-        let models_dir = find_models_dir(models).map_err(|tried| {
-            let tried: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
-            anyhow::anyhow!("no models directory found; tried {}", tried.join(", "))
-        })?;
+        let models_dir = super::models_dir(models)?;
         let options = RuntimeOptions {
             library: onnxruntime,
             models_dir: Some(models_dir.clone()),

@@ -80,6 +80,15 @@ impl Command {
     }
 }
 
+/// The models directory: `explicit`, else $MSAO_MODELS_DIR, else `models/` here or in a
+/// parent; the error lists every place tried.
+pub fn models_dir(explicit: Option<&std::path::Path>) -> anyhow::Result<std::path::PathBuf> {
+    msao_agent::runtime::manifest::find_models_dir(explicit).map_err(|tried| {
+        let tried: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
+        anyhow::anyhow!("no models directory found; tried {}", tried.join(", "))
+    })
+}
+
 /// Maps a command's result to the process exit code, printing the error chain. A closed
 /// stdout (`msao-host listen --json | head`) ends the command quietly with 0.
 pub fn exit_code(result: anyhow::Result<()>, env: &mut Env) -> ExitCode {

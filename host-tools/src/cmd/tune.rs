@@ -15,7 +15,7 @@ use anyhow::{Context as _, bail};
 use msao::message::ExecProvider;
 use msao_agent::brain::{BrainOptions, CloudHead, EdgeBrain, EdgeRequest, ImageInput};
 use msao_agent::offload::{THRESHOLD_FILE, calibration_dir};
-use msao_agent::runtime::{ModelCatalog, OrtRuntime, RuntimeOptions, manifest::find_models_dir};
+use msao_agent::runtime::{ModelCatalog, OrtRuntime, RuntimeOptions};
 use serde::Serialize;
 use std::{io::Write, path::PathBuf};
 
@@ -109,10 +109,7 @@ impl Cmd {
             ..RuntimeOptions::default()
         })
         .context("cannot start ONNX Runtime")?;
-        let models_dir = find_models_dir(self.models.as_deref()).map_err(|tried| {
-            let tried: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
-            anyhow::anyhow!("no models directory found; tried {}", tried.join(", "))
-        })?;
+        let models_dir = super::models_dir(self.models.as_deref())?;
         let catalog = ModelCatalog::load_dir(&models_dir)?;
         let options = BrainOptions {
             audio: false,
