@@ -278,4 +278,23 @@ mod tests {
         assert!(binary::parse("s", DataType::Bytes, &[5, 0, 0, 0, b'a']).is_err());
         assert!(binary::parse("f", DataType::F32, &[0, 0, 0]).is_err());
     }
+
+    #[test]
+    fn json_f32_is_shortest_and_exact() {
+        let values = vec![
+            0.1f32,
+            -3.25e-7,
+            1.0 / 3.0,
+            f32::MAX,
+            f32::MIN_POSITIVE,
+            0.0,
+        ];
+        let t = InferTensor::f32("x", vec![values.len() as i64], values.clone());
+        let req = encode_request(std::slice::from_ref(&t), &[], false).unwrap();
+        let text = String::from_utf8(req.bytes.clone()).unwrap();
+        assert!(text.contains("[0.1,"), "{text}");
+        assert!(!text.contains("0.10000000149"), "{text}");
+        let (_, back) = decode_request(&req.bytes, None).unwrap();
+        assert_eq!(back[0].data, TensorData::F32(values));
+    }
 }

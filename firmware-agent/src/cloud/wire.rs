@@ -235,9 +235,9 @@ pub fn data_to_json(name: &str, data: &TensorData) -> Result<Value, CloudError> 
         TensorData::I8(v) => nums(v),
         TensorData::I32(v) => nums(v),
         TensorData::I64(v) => nums(v),
-        TensorData::F32(v) => nums(v),
+        TensorData::F32(v) => Value::Array(v.iter().map(|x| f32_json(*x)).collect()),
         TensorData::F64(v) => nums(v),
-        TensorData::F16(v) => Value::Array(v.iter().map(|x| x.to_f32().into()).collect()),
+        TensorData::F16(v) => Value::Array(v.iter().map(|x| f32_json(x.to_f32())).collect()),
         TensorData::Bool(v) => nums(v),
         TensorData::Bytes(v) => Value::Array(
             v.iter()
@@ -254,6 +254,17 @@ pub fn data_to_json(name: &str, data: &TensorData) -> Result<Value, CloudError> 
                 .collect::<Result<_, _>>()?,
         ),
     })
+}
+
+/// An f32 as the JSON number with its shortest decimal form (`0.1`, not the widened
+/// `0.10000000149011612`): it reads back as the same f32 and halves JSON uploads. Non-finite
+/// values become `null`, as serde_json does.
+fn f32_json(x: f32) -> Value {
+    x.to_string()
+        .parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map_or(Value::Null, Value::Number)
 }
 
 /// Flattens nested arrays (row-major) into `out`.
