@@ -19,6 +19,7 @@ mod error;
 mod region;
 
 pub use calibration::{TEMPERATURE_FILE, Temperature, softmax};
+pub(crate) use cloud::argmax;
 pub use cloud::{CLOUD_MODEL_NAME, CloudHead, CloudOutput};
 pub use edge::{
     AudioInput, AudioMas, BrainOptions, EdgeBrain, EdgeRequest, EdgeResult, EdgeTimings, ImageInput,

@@ -467,38 +467,32 @@ fn prepare(
         iou.1 += 1;
     }
     let t = Instant::now();
-    let (inputs, client) = match kind {
+    let (image_input, client) = match kind {
         PolicyKind::CloudFeatures => (
-            vec![
-                InferTensor::f32(
-                    "features",
-                    vec![1, brain_patches(&edge), brain_dim(&edge)],
-                    edge.features.clone(),
-                ),
-                InferTensor::f32(
-                    "question",
-                    vec![1, edge.question_embedding.len() as i64],
-                    edge.question_embedding.clone(),
-                ),
-            ],
+            InferTensor::f32(
+                "features",
+                vec![1, brain_patches(&edge), brain_dim(&edge)],
+                edge.features.clone(),
+            ),
             &cloud.dense,
         ),
         _ => (
-            vec![
-                InferTensor::u8(
-                    "compact",
-                    vec![1, edge.compact.len() as i64],
-                    edge.compact.clone(),
-                ),
-                InferTensor::f32(
-                    "question",
-                    vec![1, edge.question_embedding.len() as i64],
-                    edge.question_embedding.clone(),
-                ),
-            ],
+            InferTensor::u8(
+                "compact",
+                vec![1, edge.compact.len() as i64],
+                edge.compact.clone(),
+            ),
             &cloud.compact,
         ),
     };
+    let inputs = vec![
+        image_input,
+        InferTensor::f32(
+            "question",
+            vec![1, edge.question_embedding.len() as i64],
+            edge.question_embedding.clone(),
+        ),
+    ];
     let payload = payload_bytes(&inputs);
     let view = RequestView {
         confidence: edge.confidence,
@@ -544,15 +538,6 @@ fn brain_patches(edge: &EdgeResult) -> i64 {
 
 fn brain_dim(edge: &EdgeResult) -> i64 {
     (edge.features.len() / edge.image.spatial.keep.len().max(1)) as i64
-}
-
-fn argmax(v: &[f32]) -> usize {
-    v.iter()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, x)| {
-            if *x > bv { (i, *x) } else { (bi, bv) }
-        })
-        .0
 }
 
 /// Payload bytes of a set of input tensors (what is counted when a call is cancelled).
@@ -699,7 +684,7 @@ fn settle(
     match parsed {
         Ok((reply, logits)) => {
             let p = softmax(&logits);
-            let best = argmax(&p);
+            let best = crate::brain::argmax(&p);
             *answer = Some((best, p.get(best).copied().unwrap_or(0.0)));
             *out = Outcome::CloudAnswer;
             *up = reply.bytes_up as u64;
