@@ -131,6 +131,7 @@ pub fn prepare(settings: &Settings, w: &WorkloadSettings) -> Result<Prepared, Wo
         &BrainOptions {
             provider: settings.runtime.provider,
             audio: workload.requests.iter().any(|r| r.audio.is_some()),
+            second_view_below: settings.offload.second_view(),
             ..BrainOptions::default()
         },
     )?;

@@ -487,6 +487,62 @@ fn bad_inputs_fail_only_their_request() {
     }
 }
 
+// -------------------------------------------------------------------------- second view
+
+#[test]
+fn second_view_averages_the_mirrored_frame_only_when_unsure() {
+    let path = good_png();
+    let request = EdgeRequest {
+        request_id: 1,
+        image: ImageInput::File(&path),
+        question: IMAGE_QUESTION,
+        audio: None,
+    };
+    let mut one = brain_with(&BrainOptions {
+        second_view_below: None,
+        ..BrainOptions::default()
+    });
+    let first = process(&mut one, &request);
+    assert_eq!((first.views, first.timings.second_view), (1, None));
+    assert_eq!(first.first_view_answer, first.answer);
+
+    // The mirrored view, computed by hand with the same encoder and temperature.
+    let frame = msao_agent::encoders::open_image(&path).unwrap();
+    let (question, _) = one.question_embedding(IMAGE_QUESTION).unwrap();
+    let encoder = one.image_encoder_mut();
+    let mut pixels = encoder.preprocess(&frame);
+    encoder.mirror(&mut pixels);
+    let mirrored = encoder.run(pixels, &question).unwrap();
+    let p2 = one.temperature().probabilities(&mirrored.logits);
+
+    // Below 1.01 every request is unsure: two views, probabilities averaged.
+    let mut two = brain_with(&BrainOptions {
+        second_view_below: Some(1.01),
+        ..BrainOptions::default()
+    });
+    let both = process(&mut two, &request);
+    assert_eq!(both.views, 2);
+    assert!(both.timings.second_view.is_some());
+    assert_eq!(both.first_view_answer, first.answer);
+    for ((avg, a), b) in both.probabilities.iter().zip(&first.probabilities).zip(&p2) {
+        assert!(
+            (avg - 0.5 * (a + b)).abs() <= 1e-6,
+            "{avg} vs ({a} + {b}) / 2"
+        );
+    }
+    assert_eq!(both.confidence, both.probabilities[both.answer]);
+    // MAS and the compact tensor come from the first view alone.
+    assert_eq!(both.compact, first.compact);
+
+    // Below 0 nothing is unsure.
+    let mut never = brain_with(&BrainOptions {
+        second_view_below: Some(0.0),
+        ..BrainOptions::default()
+    });
+    let r = process(&mut never, &request);
+    assert_eq!((r.views, r.probabilities.clone()), (1, first.probabilities));
+}
+
 // ------------------------------------------------------------------------------ compact
 
 #[test]

@@ -3,6 +3,13 @@
 Calibration set: N_CALIB_SAMPLES (image, question) pairs spread evenly (linspace over the
 question-file order) over the `calib` split (N_CALIB_IMAGES=500 train images held out by a
 seeded permutation, with all their questions); MinMax calibration. Writes models/vqa/vqa-edge-int8.onnx.
+
+The classifier's last layer (`logits_Gemm`, 32×13 weights) stays FP32: its input is the
+dequantised INT8 hidden layer, its output the logits. Quantising those logits to int8 left
+the calibrated confidence with a few hundred distinct values over 9,673 test questions
+(2,870 of 4,795 held-out questions at exactly 1.0, 422 at 0.902), too coarse for the
+offload gate; FP32 logits give 3,414 distinct values and +0.5 points of accuracy, for
+293 bytes more and no measurable latency.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 import vqa_common as C
 
 N_CALIB_SAMPLES = 1024
+# Kept in FP32 (see the module docstring).
+NODES_TO_EXCLUDE = ["logits_Gemm"]
 BATCH = 64
 
 
@@ -48,13 +57,14 @@ def main():
         quant_pre_process(src, pre, skip_symbolic_shape=True)
         quantize_static(pre, dst, Reader(img, q), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                        op_types_to_quantize=["Conv", "Gemm", "Relu", "Mul", "GlobalAveragePool", "Flatten"])
+                        op_types_to_quantize=["Conv", "Gemm", "Relu", "Mul", "GlobalAveragePool", "Flatten"],
+                        nodes_to_exclude=NODES_TO_EXCLUDE)
     m = onnx.load(dst)
     ops = {}
     for nd in m.graph.node:
         ops[nd.op_type] = ops.get(nd.op_type, 0) + 1
     print(f"wrote {dst}: opset {m.opset_import[0].version}, ops {dict(sorted(ops.items()))}, "
-          f"calibration samples {n} from {len(set(ca['i'][sel].tolist()))} held-out images")
+          f"kept FP32 {NODES_TO_EXCLUDE}, calibration samples {n} from {len(set(ca['i'][sel].tolist()))} held-out images")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,18 @@ pub struct BrainOptions {
     pub audio: bool,
     /// The region step for frames larger than the model input.
     pub region: RegionConfig,
+    /// Second view: when the first view's calibrated confidence is below this, the frame is
+    /// encoded again mirrored left–right and the two views' probabilities are averaged
+    /// (answers in this workload do not change under a horizontal mirror). `None`: one
+    /// view only. One more run of the edge graph for the unsure requests only, far cheaper
+    /// than the offload it often saves.
+    pub second_view_below: Option<f32>,
 }
+
+/// Default for [`BrainOptions::second_view_below`]: 13 % of the easy-VQA held-out
+/// questions fall below it and get a second view; above it, a second view changes nothing
+/// there (`docs/offload.md`).
+pub const SECOND_VIEW_BELOW: f32 = 0.95;
 
 impl Default for BrainOptions {
     fn default() -> Self {
@@ -50,6 +61,7 @@ impl Default for BrainOptions {
             calibration_dir: None,
             audio: true,
             region: RegionConfig::default(),
+            second_view_below: Some(SECOND_VIEW_BELOW),
         }
     }
 }
@@ -103,6 +115,8 @@ pub struct EdgeTimings {
     pub text_cached: bool,
     /// The edge graph: image encoder and local head in one run.
     pub image: Duration,
+    /// The second, mirrored view's run of the edge graph, when the first was unsure.
+    pub second_view: Option<Duration>,
     /// Audio decode and VAD, when there was audio.
     pub audio: Option<Duration>,
     /// MAS: spatial, temporal, modal, combined.
@@ -135,8 +149,12 @@ pub struct EdgeResult {
     pub answer: usize,
     /// Calibrated confidence of the local answer.
     pub confidence: f32,
-    /// Calibrated probabilities.
+    /// Calibrated probabilities (the mean over both views when there were two).
     pub probabilities: Vec<f32>,
+    /// The first view's answer alone (equals `answer` when there was one view).
+    pub first_view_answer: usize,
+    /// Views of the frame the answer rests on: 1, or 2 when the first was unsure.
+    pub views: u8,
     /// Image MAS.
     pub image: ImageMas,
     /// Question MAS.
@@ -219,6 +237,7 @@ pub struct EdgeBrain {
     temperature: Temperature,
     questions: HashMap<String, Question>,
     region: RegionConfig,
+    second_view_below: Option<f32>,
 }
 
 /// A question seen before: its embedding and its relevance to each modality (both depend
@@ -285,6 +304,7 @@ impl EdgeBrain {
             temperature,
             questions: HashMap::new(),
             region: options.region,
+            second_view_below: options.second_view_below,
         })
     }
 
@@ -406,6 +426,8 @@ impl EdgeBrain {
             }
         };
 
+        // The second view needs the input again; keep it only when a second view can run.
+        let mut second_pixels = self.second_view_below.map(|_| pixels.clone());
         let t = Instant::now();
         let out = self.image.run(pixels, &question)?;
         timings.image = t.elapsed();
@@ -443,7 +465,23 @@ impl EdgeBrain {
         buf.truncate(n);
         timings.compact = t.elapsed();
 
-        let probabilities = self.temperature.probabilities(&out.logits);
+        let mut probabilities = self.temperature.probabilities(&out.logits);
+        let first_view_answer = argmax(&probabilities);
+        let mut views = 1;
+        let first_confidence = probabilities.get(first_view_answer).copied().unwrap_or(0.0);
+        if let (Some(below), Some(pixels)) = (self.second_view_below, second_pixels.as_mut())
+            && first_confidence < below
+        {
+            let t = Instant::now();
+            self.image.mirror(pixels);
+            let second = self.image.run(std::mem::take(pixels), &question)?;
+            let p2 = self.temperature.probabilities(&second.logits);
+            for (p, q) in probabilities.iter_mut().zip(&p2) {
+                *p = 0.5 * (*p + q);
+            }
+            timings.second_view = Some(t.elapsed());
+            views = 2;
+        }
         let answer = argmax(&probabilities);
         let confidence = probabilities.get(answer).copied().unwrap_or(0.0);
         timings.total = start.elapsed();
@@ -452,6 +490,8 @@ impl EdgeBrain {
             answer,
             confidence,
             probabilities,
+            first_view_answer,
+            views,
             image: image_mas,
             text: text_mas,
             audio: audio_mas,

@@ -22,7 +22,8 @@ pub use calibration::{TEMPERATURE_FILE, Temperature, softmax};
 pub(crate) use cloud::argmax;
 pub use cloud::{CLOUD_MODEL_NAME, CloudHead, CloudOutput};
 pub use edge::{
-    AudioInput, AudioMas, BrainOptions, EdgeBrain, EdgeRequest, EdgeResult, EdgeTimings, ImageInput,
+    AudioInput, AudioMas, BrainOptions, EdgeBrain, EdgeRequest, EdgeResult, EdgeTimings,
+    ImageInput, SECOND_VIEW_BELOW,
 };
 pub use error::BrainError;
 

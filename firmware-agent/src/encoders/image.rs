@@ -214,6 +214,13 @@ impl ImageEncoder {
         preprocess(frame, &self.pre)
     }
 
+    /// Mirrors preprocessed values left–right in place (the second view of
+    /// [`crate::brain::BrainOptions::second_view_below`]). Values of another length are left
+    /// alone.
+    pub fn mirror(&self, pixels: &mut [f32]) {
+        mirror_horizontal(pixels, &self.pre);
+    }
+
     /// Runs the graph on preprocessed values and a question embedding.
     pub fn run(
         &mut self,
@@ -280,6 +287,30 @@ impl ImageEncoder {
         let frame = open_image(path)?;
         let pixels = self.preprocess(&frame);
         self.run(pixels, question)
+    }
+}
+
+/// Mirrors preprocessed model input left–right in place, in the manifest's layout. Values
+/// whose length is not `3 × width × height` are left alone.
+pub fn mirror_horizontal(pixels: &mut [f32], pre: &ImagePreprocess) {
+    let (w, h) = (pre.width as usize, pre.height as usize);
+    if w == 0 || pixels.len() != 3 * w * h {
+        return;
+    }
+    match pre.layout {
+        // Planes of rows: reverse each row of each plane.
+        Layout::Nchw => pixels.chunks_exact_mut(w).for_each(<[f32]>::reverse),
+        // Rows of RGB triples: reverse the triples' order, keep each triple.
+        Layout::Nhwc => {
+            for row in pixels.chunks_exact_mut(3 * w) {
+                for x in 0..w / 2 {
+                    let (a, b) = (3 * x, 3 * (w - 1 - x));
+                    for c in 0..3 {
+                        row.swap(a + c, b + c);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -353,6 +384,49 @@ pub fn preprocess(frame: &RgbImage, pre: &ImagePreprocess) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mirror_reverses_columns_in_either_layout() {
+        let mut p = pre(Layout::Nchw, ColorOrder::Rgb);
+        (p.width, p.height) = (3, 2);
+        // NCHW: 3 planes × 2 rows × 3 columns, value = 100·c + 10·y + x.
+        let nchw: Vec<f32> = (0..3)
+            .flat_map(|c| {
+                (0..2).flat_map(move |y| (0..3).map(move |x| (100 * c + 10 * y + x) as f32))
+            })
+            .collect();
+        let mut m = nchw.clone();
+        mirror_horizontal(&mut m, &p);
+        for c in 0..3 {
+            for y in 0..2 {
+                for x in 0..3 {
+                    assert_eq!(m[c * 6 + y * 3 + x], nchw[c * 6 + y * 3 + (2 - x)]);
+                }
+            }
+        }
+        mirror_horizontal(&mut m, &p);
+        assert_eq!(m, nchw, "mirroring twice is the identity");
+        // NHWC: 2 rows × 3 columns × 3 channels; triples move whole.
+        p.layout = Layout::Nhwc;
+        let nhwc: Vec<f32> = (0..2)
+            .flat_map(|y| {
+                (0..3).flat_map(move |x| (0..3).map(move |c| (100 * c + 10 * y + x) as f32))
+            })
+            .collect();
+        let mut m = nhwc.clone();
+        mirror_horizontal(&mut m, &p);
+        for y in 0..2 {
+            for x in 0..3 {
+                for c in 0..3 {
+                    assert_eq!(m[(y * 3 + x) * 3 + c], nhwc[(y * 3 + (2 - x)) * 3 + c]);
+                }
+            }
+        }
+        // The wrong length is left alone.
+        let mut short = vec![1.0, 2.0, 3.0];
+        mirror_horizontal(&mut short, &p);
+        assert_eq!(short, [1.0, 2.0, 3.0]);
+    }
 
     fn pre(layout: Layout, color: ColorOrder) -> ImagePreprocess {
         ImagePreprocess {

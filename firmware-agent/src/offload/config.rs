@@ -38,6 +38,11 @@ pub struct OffloadConfig {
     pub dense_model: String,
     /// Model fed the raw frame and question text (`cloud-only` baseline).
     pub full_model: String,
+    /// Below this first-view confidence the edge brain looks at the frame again, mirrored,
+    /// before the policy decides ([`crate::brain::BrainOptions::second_view_below`]);
+    /// 0 turns the second view off. The tuned threshold depends on it: the threshold file
+    /// records the value it was tuned with.
+    pub second_view_below: f32,
 }
 
 impl Default for OffloadConfig {
@@ -54,6 +59,7 @@ impl Default for OffloadConfig {
             cloud: CloudConfig::default(),
             dense_model: "vqa-cloud-dense".into(),
             full_model: "vqa-full".into(),
+            second_view_below: crate::brain::SECOND_VIEW_BELOW,
         }
     }
 }
@@ -101,6 +107,12 @@ impl OffloadConfig {
                 self.speculate_head_fraction
             ));
         }
+        if !(0.0..=1.0).contains(&self.second_view_below) {
+            return bad(format!(
+                "second_view_below must be in [0, 1] (0: off), got {}",
+                self.second_view_below
+            ));
+        }
         if self.dense_model.is_empty() || self.full_model.is_empty() {
             return bad("dense_model and full_model must be non-empty".into());
         }
@@ -109,12 +121,31 @@ impl OffloadConfig {
         Ok(())
     }
 
-    /// The commit threshold: the config value, else the tuned one in `calibration_dir`.
+    /// The second-view threshold for [`crate::brain::BrainOptions`] (`None`: off).
+    pub fn second_view(&self) -> Option<f32> {
+        (self.second_view_below > 0.0).then_some(self.second_view_below)
+    }
+
+    /// The commit threshold: the config value, else the tuned one in `calibration_dir`,
+    /// which must have been tuned with the same second-view setting.
     pub fn resolve_threshold(&self, calibration_dir: &Path) -> Result<f32, OffloadConfigError> {
-        match self.threshold {
-            Some(t) => Ok(t),
-            None => Ok(read_threshold(&calibration_dir.join(THRESHOLD_FILE))?.threshold),
+        if let Some(t) = self.threshold {
+            return Ok(t);
         }
+        let path = calibration_dir.join(THRESHOLD_FILE);
+        let file = read_threshold(&path)?;
+        if let Some(tuned) = file.about.get("second_view_below").and_then(|v| v.as_f64())
+            && (tuned - f64::from(self.second_view_below)).abs() > 1e-6
+        {
+            return Err(OffloadConfigError::ThresholdFile {
+                path: path.display().to_string(),
+                reason: format!(
+                    "tuned with second_view_below = {tuned}, but [offload] second_view_below = {}",
+                    self.second_view_below
+                ),
+            });
+        }
+        Ok(file.threshold)
     }
 
     /// The cloud config for `model`.
@@ -203,9 +234,32 @@ mod tests {
         assert_eq!(c.resolve_threshold(dir.path()).unwrap(), 0.93);
         std::fs::write(&p, r#"{"threshold": 7}"#).unwrap();
         assert!(c.resolve_threshold(dir.path()).is_err());
+        // A file tuned with another second-view setting is refused, naming both values.
+        std::fs::write(&p, r#"{"threshold": 0.8, "second_view_below": 0.95}"#).unwrap();
+        assert_eq!(c.resolve_threshold(dir.path()).unwrap(), 0.8);
+        let off = OffloadConfig {
+            second_view_below: 0.0,
+            ..c.clone()
+        };
+        assert_eq!(off.second_view(), None);
+        let e = off.resolve_threshold(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("second_view_below = 0.95") && e.contains("= 0"),
+            "{e}"
+        );
+        let bad = OffloadConfig {
+            second_view_below: 1.5,
+            ..c.clone()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("second_view_below")
+        );
         let fixed = OffloadConfig {
             threshold: Some(0.5),
-            ..c
+            ..off
         };
         assert_eq!(fixed.resolve_threshold(dir.path()).unwrap(), 0.5);
     }

@@ -135,6 +135,8 @@ impl CloudState {
             image_precision: Precision::Fp32,
             text_precision: Precision::Fp32,
             audio: false,
+            // Only the features are used here, never the local answer.
+            second_view_below: None,
             ..BrainOptions::default()
         };
         let brain = EdgeBrain::load(&runtime, &catalog, &brain_options)

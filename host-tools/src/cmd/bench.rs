@@ -24,7 +24,7 @@ use std::time::Duration;
 #[derive(Debug, clap::Args)]
 pub struct Cmd {
     /// Workload directory (`msao-host workload`); default: generated once into
-    /// .cache/workload-bench from the easy-VQA test split (seed 7, 50 scenes × 8 frames).
+    /// .cache/workload-bench-150 from the easy-VQA test split (seed 7, 150 scenes × 8 frames).
     #[arg(long, value_name = "DIR")]
     pub workload: Option<PathBuf>,
     /// Link rates, Mbit/s.

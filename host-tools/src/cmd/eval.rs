@@ -122,6 +122,12 @@ pub struct Report {
     pub ece_int8: f64,
     /// Mean calibrated confidence of the INT8 local head.
     pub confidence_int8_mean: f64,
+    /// The brain's second-view threshold (`None`: off).
+    pub second_view_below: Option<f32>,
+    /// Share of requests the INT8 brain gave a second, mirrored view.
+    pub second_view_fraction: f64,
+    /// Mean time of a second view, ms (0 when none ran).
+    pub second_view_ms: f64,
     /// Execution provider that ran the edge graph.
     pub provider: String,
     /// Wall time of the whole evaluation, s.
@@ -309,7 +315,8 @@ impl Cmd {
         let bar = env.count_bar(questions.len() as u64);
         bar.set_message("questions");
         let started = Instant::now();
-        let mut correct = [0usize; 4];
+        let mut correct = [0usize; 5];
+        let (mut second_views, mut second_time) = (0usize, Duration::ZERO);
         let (mut s8, mut s32) = (StageSum::default(), StageSum::default());
         let mut cloud_time = Duration::ZERO;
         let (mut kept, mut compact_bytes, mut raw_bytes, mut reuse) =
@@ -339,8 +346,15 @@ impl Cmd {
                 .with_context(|| format!("question {i} ({})", path.display()))?;
             s8.add(&r8);
             s32.add(&r32);
-            correct[0] += usize::from(r8.answer == q.answer);
-            correct[1] += usize::from(r32.answer == q.answer);
+            // The models alone: the first view's answer.
+            correct[0] += usize::from(r8.first_view_answer == q.answer);
+            correct[1] += usize::from(r32.first_view_answer == q.answer);
+            // The brain's local answer, with a second view when the first was unsure.
+            correct[4] += usize::from(r8.answer == q.answer);
+            if let Some(t) = r8.timings.second_view {
+                second_views += 1;
+                second_time += t;
+            }
             confidence.push(r8.confidence);
             local_ok.push(r8.answer == q.answer);
             kept += r8.image.spatial.kept;
@@ -378,6 +392,11 @@ impl Cmd {
                 row("edge-int8", "image + question (local head)", correct[0]),
                 row("edge-fp32", "image + question (local head)", correct[1]),
                 row(
+                    "edge-int8, 2 views",
+                    "the local answer: + a mirrored view when unsure",
+                    correct[4],
+                ),
+                row(
                     "cloud-compact",
                     "MAS-kept int8 patches + question",
                     correct[2],
@@ -397,6 +416,9 @@ impl Cmd {
             reduction_vs_camera_frame: CAMERA_FRAME_BYTES as f64 / compact_mean.max(1.0),
             ece_int8: ece(&confidence, &local_ok, 15),
             confidence_int8_mean: confidence.iter().map(|c| f64::from(*c)).sum::<f64>() / n as f64,
+            second_view_below: brain_options.second_view_below,
+            second_view_fraction: second_views as f64 / n as f64,
+            second_view_ms: ms(second_time) / second_views.max(1) as f64,
             provider,
             wall_s: started.elapsed().as_secs_f64(),
         })
@@ -458,6 +480,14 @@ fn write_table(out: &mut impl Write, r: &Report) -> anyhow::Result<()> {
         "\ncloud model on the compact tensor: {:.3} ms/request",
         r.cloud_ms
     )?;
+    if let Some(below) = r.second_view_below {
+        writeln!(
+            out,
+            "second view (INT8 confidence below {below}): {:.1} % of requests, {:.4} ms each",
+            100.0 * r.second_view_fraction,
+            r.second_view_ms
+        )?;
+    }
     writeln!(
         out,
         "MAS kept {:.2} of {} patches on average; temporal reuse on {:.1} % of requests",

@@ -8,16 +8,41 @@
 //! confidence ≥ τ and from the cloud otherwise; the chosen τ is the lowest (most local
 //! answers) whose accuracy is within `--max-gap` points of answering every question from
 //! the cloud.
+//!
+//! By default each held-out image is first placed into a camera-size frame the way the
+//! workload generator does it (640×480, random background, scale 1–3, ±2 levels of noise,
+//! seed [`FRAME_SEED`]), and the brain runs its region step on it: the threshold is tuned on
+//! the inputs the agent sees, where the local head is weaker than on the 64×64 originals.
+//! `--raw` tunes on the 64×64 images.
 
 use super::eval::load_questions;
 use crate::env::Env;
+use crate::workload::{AudioMode, Config as SceneConfig, compose, noisy};
 use anyhow::{Context as _, bail};
 use msao::message::ExecProvider;
 use msao_agent::brain::{BrainOptions, CloudHead, EdgeBrain, EdgeRequest, ImageInput};
 use msao_agent::offload::{THRESHOLD_FILE, calibration_dir};
 use msao_agent::runtime::{ModelCatalog, OrtRuntime, RuntimeOptions};
+use rand::SeedableRng;
 use serde::Serialize;
 use std::{io::Write, path::PathBuf};
+
+/// Seed of the camera-size frames the calibration images are placed into.
+pub const FRAME_SEED: u64 = 11;
+
+/// The camera-size frames of the calibration: the bench and demo workloads' geometry.
+fn scene_config() -> SceneConfig {
+    SceneConfig {
+        seed: FRAME_SEED,
+        scenes: 1,
+        hold: 1,
+        width: 640,
+        height: 480,
+        scale: (1.0, 3.0),
+        noise: 2,
+        audio: AudioMode::None,
+    }
+}
 
 /// Tune the local-commit confidence threshold on the calibration split for an accuracy
 /// target.
@@ -34,15 +59,26 @@ pub struct Cmd {
     )]
     pub split: PathBuf,
     /// Largest accuracy loss against cloud-only answers, in points.
-    #[arg(long, value_name = "POINTS", default_value_t = 0.3)]
+    #[arg(long, value_name = "POINTS", default_value_t = 0.1)]
     pub max_gap: f64,
     /// Where to write the result (default: calibration/offload-threshold.json next to the
     /// models).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Second view below this first-view confidence (0: off); must match the agent's
+    /// `[offload] second_view_below`.
+    #[arg(long, value_name = "CONF", default_value_t = msao_agent::brain::SECOND_VIEW_BELOW)]
+    pub second_view_below: f32,
+    /// Tune on the 64×64 images as they are, not placed into camera-size frames.
+    #[arg(long)]
+    pub raw: bool,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also write one JSON line per calibration question (question, calibrated
+    /// probabilities, local, cloud and true answers, kept patches) for offline analysis.
+    #[arg(long, value_name = "FILE")]
+    pub rows: Option<PathBuf>,
     /// The models directory.
     #[arg(long, value_name = "DIR")]
     pub models: Option<PathBuf>,
@@ -66,6 +102,8 @@ pub struct Tuned {
     pub images: usize,
     /// The split file.
     pub split: String,
+    /// What the brain was given: camera-size frames or the 64×64 images.
+    pub inputs: String,
     /// Local (INT8) accuracy alone.
     pub edge_accuracy: f64,
     /// Cloud (compact tensor) accuracy alone.
@@ -74,6 +112,10 @@ pub struct Tuned {
     pub mixed_accuracy: f64,
     /// Share of questions answered locally at the threshold.
     pub local_fraction: f64,
+    /// The brain's second-view threshold the confidences were taken with (0: off).
+    pub second_view_below: f32,
+    /// Share of questions that got a second view.
+    pub second_view_fraction: f64,
     /// sha256 of the edge model it was tuned for.
     pub edge_model_sha256: String,
 }
@@ -111,8 +153,15 @@ impl Cmd {
         .context("cannot start ONNX Runtime")?;
         let models_dir = super::models_dir(self.models.as_deref())?;
         let catalog = ModelCatalog::load_dir(&models_dir)?;
+        if !(0.0..=1.0).contains(&self.second_view_below) {
+            bail!(
+                "--second-view-below must be in [0, 1] (0: off), got {}",
+                self.second_view_below
+            );
+        }
         let options = BrainOptions {
             audio: false,
+            second_view_below: (self.second_view_below > 0.0).then_some(self.second_view_below),
             ..BrainOptions::default()
         };
         let mut brain = EdgeBrain::load(&runtime, &catalog, &options)?;
@@ -125,22 +174,64 @@ impl Cmd {
             .map(|m| m.sha256.clone())
             .unwrap_or_default();
 
+        let mut rows_out = match &self.rows {
+            Some(p) => Some(std::io::BufWriter::new(
+                std::fs::File::create(p)
+                    .with_context(|| format!("cannot create {}", p.display()))?,
+            )),
+            None => None,
+        };
         let bar = env.count_bar(questions.len() as u64);
         bar.set_message("calibration questions");
         // (confidence, local correct, cloud correct)
         let mut rows: Vec<(f32, bool, bool)> = Vec::with_capacity(questions.len());
+        let mut second_views = 0usize;
+        let scenes = scene_config();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(FRAME_SEED);
+        // One scene per image (questions of an image are adjacent in the file, but do not
+        // rely on it), fresh noise per question.
+        let mut scene_of: std::collections::HashMap<u32, image::RgbImage> =
+            std::collections::HashMap::new();
         for (i, q) in questions.iter().enumerate() {
             let path = self.data.join("images").join(format!("{}.png", q.image));
             brain.reset_stream();
+            let frame = if self.raw {
+                msao_agent::encoders::open_image(&path).with_context(|| format!("question {i}"))?
+            } else {
+                let canvas = match scene_of.entry(q.image) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        let shape = msao_agent::encoders::open_image(&path)
+                            .with_context(|| format!("question {i}"))?;
+                        v.insert(compose(&shape, &scenes, &mut rng).canvas)
+                    }
+                };
+                noisy(canvas, scenes.noise, &mut rng)
+            };
             let r = brain
                 .process(&EdgeRequest {
                     request_id: i as u32,
-                    image: ImageInput::File(&path),
+                    image: ImageInput::Decoded(&frame),
                     question: &q.text,
                     audio: None,
                 })
                 .with_context(|| format!("question {i} ({})", path.display()))?;
             let c = cloud.run(&r.compact, &r.question_embedding)?;
+            if let Some(w) = rows_out.as_mut() {
+                let line = serde_json::json!({
+                    "image": q.image,
+                    "question": q.text,
+                    "truth": q.answer,
+                    "local": r.answer,
+                    "cloud": c.answer,
+                    "probabilities": r.probabilities,
+                    "views": r.views,
+                    "kept": r.image.spatial.fraction(),
+                    "activity": r.image.spatial.activity,
+                });
+                writeln!(w, "{line}")?;
+            }
+            second_views += usize::from(r.views > 1);
             rows.push((r.confidence, r.answer == q.answer, c.answer == q.answer));
             bar.inc(1);
         }
@@ -172,10 +263,20 @@ impl Cmd {
             questions: rows.len(),
             images: ids.len(),
             split: self.split.display().to_string(),
+            inputs: if self.raw {
+                "easy-VQA 64×64 images".into()
+            } else {
+                format!(
+                    "camera-size frames: each image placed as by the workload generator ({}×{}, scale {}–{}, noise ±{}, seed {FRAME_SEED}), region step on",
+                    scenes.width, scenes.height, scenes.scale.0, scenes.scale.1, scenes.noise
+                )
+            },
             edge_accuracy: edge,
             cloud_accuracy: cloud_acc,
             mixed_accuracy: best_acc,
             local_fraction: best_local as f64 / n,
+            second_view_below: self.second_view_below,
+            second_view_fraction: second_views as f64 / n,
             edge_model_sha256: sha,
         };
         let path = self

@@ -207,14 +207,11 @@ pub fn generate(
     for scene in 0..config.scenes {
         let image_id = ids[rng.random_range(0..ids.len())];
         let shape = dataset.image(image_id)?;
-        let kind = Background::ALL[rng.random_range(0..Background::ALL.len())];
-        let mut canvas = background::paint(kind, config.width, config.height, &mut rng);
-        let scale: f32 = rng.random_range(config.scale.0..=config.scale.1);
-        let side = ((shape.width() as f32) * scale).round().max(1.0) as u32;
-        let scaled = imageops::resize(&shape, side, side, imageops::FilterType::Triangle);
-        let x = rng.random_range(0..=config.width - side);
-        let y = rng.random_range(0..=config.height - side);
-        imageops::replace(&mut canvas, &scaled, i64::from(x), i64::from(y));
+        let Scene {
+            canvas,
+            bbox: [x, y, side, _],
+            background: kind,
+        } = compose(&shape, config, &mut rng);
         let questions = &dataset.questions[&image_id];
         for held in 0..config.hold {
             let index = scene * config.hold + held;
@@ -257,8 +254,40 @@ pub fn generate(
     Ok(workload)
 }
 
+/// One scene: an image placed on a background.
+#[derive(Debug, Clone)]
+pub struct Scene {
+    /// The frame, without noise.
+    pub canvas: RgbImage,
+    /// Where the image is: x, y, width, height.
+    pub bbox: [u32; 4],
+    /// The background.
+    pub background: Background,
+}
+
+/// Places `shape` on a random background of the config's size, at a random scale and
+/// position: the scene step of [`generate`], also used to calibrate on camera-size frames
+/// (`msao-host tune`). `config` must have passed its check (the scaled image fits).
+pub fn compose(shape: &RgbImage, config: &Config, rng: &mut impl Rng) -> Scene {
+    let kind = Background::ALL[rng.random_range(0..Background::ALL.len())];
+    let mut canvas = background::paint(kind, config.width, config.height, rng);
+    let scale: f32 = rng.random_range(config.scale.0..=config.scale.1);
+    let side = ((shape.width() as f32) * scale)
+        .round()
+        .clamp(1.0, config.width.min(config.height) as f32) as u32;
+    let scaled = imageops::resize(shape, side, side, imageops::FilterType::Triangle);
+    let x = rng.random_range(0..=config.width - side);
+    let y = rng.random_range(0..=config.height - side);
+    imageops::replace(&mut canvas, &scaled, i64::from(x), i64::from(y));
+    Scene {
+        canvas,
+        bbox: [x, y, side, side],
+        background: kind,
+    }
+}
+
 /// A copy of `scene` with uniform noise of ±`amplitude` levels per channel.
-fn noisy(scene: &RgbImage, amplitude: u8, rng: &mut impl Rng) -> RgbImage {
+pub fn noisy(scene: &RgbImage, amplitude: u8, rng: &mut impl Rng) -> RgbImage {
     let mut frame = scene.clone();
     if amplitude == 0 {
         return frame;

@@ -15,4 +15,4 @@ pub mod background;
 pub mod dataset;
 pub mod generate;
 
-pub use generate::{AudioMode, Config, Frame, Request, Workload, generate};
+pub use generate::{AudioMode, Config, Frame, Request, Scene, Workload, compose, generate, noisy};
