@@ -188,22 +188,22 @@ impl Cmd {
         let mut second_views = 0usize;
         let scenes = scene_config();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(FRAME_SEED);
-        // One scene per image (questions of an image are adjacent in the file, but do not
-        // rely on it), fresh noise per question.
-        let mut scene_of: std::collections::HashMap<u32, image::RgbImage> =
-            std::collections::HashMap::new();
+        // One scene per image, composed when the image changes (an image's questions are
+        // adjacent in easy-VQA's file), fresh noise per question.
+        let mut scene: Option<(u32, image::RgbImage)> = None;
         for (i, q) in questions.iter().enumerate() {
             let path = self.data.join("images").join(format!("{}.png", q.image));
             brain.reset_stream();
             let frame = if self.raw {
                 msao_agent::encoders::open_image(&path).with_context(|| format!("question {i}"))?
             } else {
-                let canvas = match scene_of.entry(q.image) {
-                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(v) => {
+                let canvas = match &scene {
+                    Some((id, canvas)) if *id == q.image => canvas,
+                    _ => {
                         let shape = msao_agent::encoders::open_image(&path)
                             .with_context(|| format!("question {i}"))?;
-                        v.insert(compose(&shape, &scenes, &mut rng).canvas)
+                        let canvas = compose(&shape, &scenes, &mut rng).canvas;
+                        &scene.insert((q.image, canvas)).1
                     }
                 };
                 noisy(canvas, scenes.noise, &mut rng)
