@@ -56,6 +56,10 @@ pub struct Cmd {
     /// of tc tbf (for machines without CAP_NET_ADMIN; said so in the report).
     #[arg(long)]
     pub no_netns: bool,
+    /// Also write every answer to records.jsonl in --out (one JSON line per request and
+    /// policy, with `rate_mbps` and `policy` added), for per-request analysis.
+    #[arg(long)]
+    pub records: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -189,6 +193,15 @@ impl Cmd {
             .limit
             .unwrap_or(usize::MAX)
             .min(workload.requests.len());
+        let mut records_file = match self.records {
+            true => {
+                let p = self.out.join("records.jsonl");
+                let f = std::fs::File::create(&p)
+                    .with_context(|| format!("cannot create {}", p.display()))?;
+                Some((std::io::BufWriter::new(f), p))
+            }
+            false => None,
+        };
         let mut links = Vec::new();
         for &rate in &self.rates {
             if let Some(ns) = &netns {
@@ -226,6 +239,17 @@ impl Cmd {
                 )?;
                 collect.bar.finish_and_clear();
                 rows.push(BenchRow::from_summary(&summary));
+                if let Some((f, p)) = &mut records_file {
+                    for r in &collect.records {
+                        let line = serde_json::json!({
+                            "rate_mbps": rate,
+                            "policy": policy.name(),
+                            "record": r,
+                        });
+                        writeln!(f, "{line}")
+                            .with_context(|| format!("cannot write {}", p.display()))?;
+                    }
+                }
                 records_by.push((policy, collect.records));
             }
             if let Some(oracle) = bench::oracle(&records_by) {
@@ -244,6 +268,10 @@ impl Cmd {
             });
         }
         env.clear_bar();
+        if let Some((mut f, p)) = records_file {
+            f.flush()
+                .with_context(|| format!("cannot write {}", p.display()))?;
+        }
         let report = bench::Report::new(&workload_dir, n, threshold, links);
         report.write(&self.out)?;
         if self.json {
