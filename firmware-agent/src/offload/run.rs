@@ -348,6 +348,16 @@ pub fn run(
                 continue;
             }
         };
+        // A local answer needs nothing from the network: commit it here, on the pipeline
+        // thread. Handing it to a runtime worker first costs a thread wake-up, which waits
+        // for a core while ONNX Runtime's threads hold both (edge-only p95 4.5 ms for a
+        // 0.7 ms p50 on the bench machine, from that hop alone).
+        if job.upload.is_none() {
+            let done = rt.block_on(execute(job, deadline, threshold, &cloud));
+            drop(permit);
+            absorb(done, &mut summary, &mut policy, &mut link, observer);
+            continue;
+        }
         let tx = tx.clone();
         let cloud = Arc::clone(&cloud);
         rt.spawn(async move {

@@ -43,6 +43,11 @@ pub struct Cmd {
     /// Only the first N requests.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Requests run once, unrecorded, before the first measured run (edge-only): ONNX
+    /// Runtime's first runs, the page cache and the CPU clock otherwise land on whichever
+    /// policy runs first.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub warmup: usize,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4)]
     pub in_flight: usize,
@@ -202,6 +207,28 @@ impl Cmd {
             }
             false => None,
         };
+        if self.warmup > 0 {
+            let mut config = base.clone();
+            config.policy = PolicyKind::EdgeOnly;
+            let bar = env.count_bar(self.warmup.min(n) as u64);
+            bar.set_message("warm-up (not recorded)");
+            let mut collect = Collect {
+                records: Vec::new(),
+                bar,
+            };
+            run(
+                &mut brain,
+                &config,
+                threshold,
+                &workload,
+                &RunOptions {
+                    fps: None,
+                    limit: Some(self.warmup.min(n)),
+                },
+                &mut collect,
+            )?;
+            collect.bar.finish_and_clear();
+        }
         let mut links = Vec::new();
         for &rate in &self.rates {
             if let Some(ns) = &netns {
