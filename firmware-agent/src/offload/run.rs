@@ -578,8 +578,8 @@ async fn execute(job: Job, deadline: Duration, threshold: f32, cloud: &Cloud) ->
     let mut fault = None;
     let mut observed = None;
     let called = upload.is_some() && decision != Decision::Local;
-    match (decision, upload) {
-        (Decision::Local, _) | (_, None) => {}
+    let result = match (decision, upload) {
+        (Decision::Local, _) | (_, None) => None,
         (Decision::Speculate, Some(u)) => {
             let payload = u.payload;
             let call = tokio::spawn(async move { u.client.infer(u.inputs, deadline).await });
@@ -587,38 +587,29 @@ async fn execute(job: Job, deadline: Duration, threshold: f32, cloud: &Cloud) ->
             if local.is_some_and(|l| l.confidence >= threshold) {
                 call.abort();
                 wasted = payload as u64;
+                None
             } else {
-                let result = match call.await {
+                Some(match call.await {
                     Ok(r) => r,
                     Err(e) => Err(CloudError::Malformed {
                         detail: format!("cloud task failed: {e}"),
                     }),
-                };
-                settle(
-                    result,
-                    &mut answer,
-                    &mut out,
-                    &mut up,
-                    &mut down,
-                    &mut fault,
-                    &mut observed,
-                    &mut trace,
-                );
+                })
             }
         }
-        (_, Some(u)) => {
-            let result = u.client.infer(u.inputs, deadline).await;
-            settle(
-                result,
-                &mut answer,
-                &mut out,
-                &mut up,
-                &mut down,
-                &mut fault,
-                &mut observed,
-                &mut trace,
-            );
-        }
+        (_, Some(u)) => Some(u.client.infer(u.inputs, deadline).await),
+    };
+    if let Some(result) = result {
+        settle(
+            result,
+            &mut answer,
+            &mut out,
+            &mut up,
+            &mut down,
+            &mut fault,
+            &mut observed,
+            &mut trace,
+        );
     }
     if called && out != Outcome::LocalCommitted {
         cloud.mark(fault.as_ref().map(|(k, _)| *k));

@@ -12,7 +12,7 @@ use msao_agent::cloud::TensorFormat;
 use msao_agent::offload::{
     AnswerRecord, Observer, OffloadConfig, PolicyKind, RunOptions, Workload, calibration_dir, run,
 };
-use msao_agent::runtime::{ModelCatalog, OrtRuntime, RuntimeOptions};
+use msao_agent::runtime::{ModelCatalog, OrtRuntime};
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -61,19 +61,15 @@ pub struct Cmd {
     /// of tc tbf (for machines without CAP_NET_ADMIN; said so in the report).
     #[arg(long)]
     pub no_netns: bool,
-    /// Also write every answer to records.jsonl in --out (one JSON line per request and
-    /// policy, with `rate_mbps` and `policy` added), for per-request analysis.
+    /// Also write every answer to records.jsonl in --out, one JSON line per request and
+    /// run: `{"rate_mbps", "policy", "record"}` (the record as in the agent's answers file).
     #[arg(long)]
     pub records: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// The models directory.
-    #[arg(long, value_name = "DIR")]
-    pub models: Option<PathBuf>,
-    /// The ONNX Runtime library.
-    #[arg(long, value_name = "PATH")]
-    pub onnxruntime: Option<PathBuf>,
+    #[command(flatten)]
+    pub model_args: super::ModelArgs,
 }
 
 /// The cloud server child process; killed on drop.
@@ -154,13 +150,9 @@ impl Cmd {
             None => bench::default_workload(env)?,
         };
         let workload = Workload::open(&workload_dir)?;
-        let runtime = OrtRuntime::new(&RuntimeOptions {
-            library: self.onnxruntime.clone(),
-            models_dir: self.models.clone(),
-            ..RuntimeOptions::default()
-        })
-        .context("cannot start ONNX Runtime")?;
-        let models_dir = super::models_dir(self.models.as_deref())?;
+        let runtime = OrtRuntime::new(&self.model_args.runtime_options())
+            .context("cannot start ONNX Runtime")?;
+        let models_dir = self.model_args.models_dir()?;
         let catalog = ModelCatalog::load_dir(&models_dir)?;
         let mut brain = EdgeBrain::load(
             &runtime,

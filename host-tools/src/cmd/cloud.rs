@@ -7,7 +7,6 @@ use crate::env::Env;
 use anyhow::Context as _;
 use msao_agent::runtime::RuntimeOptions;
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,13 +16,8 @@ pub struct Cmd {
     /// Address to listen on; port 0 picks a free port (printed on the first line).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8000")]
     pub listen: String,
-    /// The models directory (manifests); default: $MSAO_MODELS_DIR, else `models/` here or
-    /// in a parent.
-    #[arg(long, value_name = "DIR")]
-    pub models: Option<PathBuf>,
-    /// The ONNX Runtime library (else $MSAO_ORT_LIB, else the setup script's location).
-    #[arg(long, value_name = "PATH")]
-    pub onnxruntime: Option<PathBuf>,
+    #[command(flatten)]
+    pub model_args: super::ModelArgs,
     /// Print only the `listening on` line.
     #[arg(long)]
     pub quiet: bool,
@@ -38,11 +32,10 @@ const SHUTDOWN_POLL: Duration = Duration::from_millis(100);
 impl Cmd {
     /// Loads the models, binds, prints the address and serves until asked to stop.
     pub fn run(self, out: &mut impl Write, env: &mut Env) -> anyhow::Result<()> {
-        let models_dir = super::models_dir(self.models.as_deref())?;
+        let models_dir = self.model_args.models_dir()?;
         let options = RuntimeOptions {
-            library: self.onnxruntime.clone(),
             models_dir: Some(models_dir.clone()),
-            ..RuntimeOptions::default()
+            ..self.model_args.runtime_options()
         };
         let state = Arc::new(CloudState::load_with(&models_dir, &options)?);
         let rt = tokio::runtime::Builder::new_multi_thread()

@@ -81,14 +81,8 @@ pub struct Cmd {
     /// Offload policy (msao, edge-only, cloud-only, cloud-features, offload-all, bandit).
     #[arg(long, value_name = "NAME", default_value = "msao")]
     pub policy: String,
-    /// The models directory (manifests); default: $MSAO_MODELS_DIR, else `models/` here or
-    /// in a parent.
-    #[arg(long, value_name = "DIR")]
-    pub models: Option<PathBuf>,
-    /// The ONNX Runtime library for the cloud (else $MSAO_ORT_LIB, else the setup
-    /// script's location).
-    #[arg(long, value_name = "PATH")]
-    pub onnxruntime: Option<PathBuf>,
+    #[command(flatten)]
+    pub model_args: super::ModelArgs,
 }
 
 /// `msao-agent` in the directory of the running executable.
@@ -226,12 +220,11 @@ struct CloudServer {
 }
 
 impl CloudServer {
-    fn start(models: Option<&Path>, onnxruntime: Option<PathBuf>) -> anyhow::Result<Self> {
-        let models_dir = super::models_dir(models)?;
+    fn start(args: &super::ModelArgs) -> anyhow::Result<Self> {
+        let models_dir = args.models_dir()?;
         let options = RuntimeOptions {
-            library: onnxruntime,
             models_dir: Some(models_dir.clone()),
-            ..RuntimeOptions::default()
+            ..args.runtime_options()
         };
         let state = Arc::new(
             CloudState::load_with(&models_dir, &options)
@@ -405,7 +398,7 @@ impl Cmd {
         let manifest = msao_agent::offload::Workload::open(&workload)
             .with_context(|| format!("cannot use the workload in {}", workload.display()))?;
         let total = manifest.requests.len();
-        let mut cloud = CloudServer::start(self.models.as_deref(), self.onnxruntime.clone())?;
+        let mut cloud = CloudServer::start(&self.model_args)?;
         let outputs = Outputs::new(self.answers.clone())?;
 
         let listen: Endpoint = "udp://127.0.0.1:0".parse()?;

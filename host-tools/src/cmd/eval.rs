@@ -13,7 +13,7 @@ use anyhow::{Context as _, bail};
 use msao::compact;
 use msao::message::Precision;
 use msao_agent::brain::{BrainOptions, CloudHead, EdgeBrain, EdgeRequest, EdgeResult, ImageInput};
-use msao_agent::runtime::{ModelCatalog, OrtRuntime, RuntimeOptions};
+use msao_agent::runtime::{ModelCatalog, OrtRuntime};
 use serde::Serialize;
 use std::{
     io::Write,
@@ -41,13 +41,8 @@ pub struct Cmd {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// The models directory (manifests); default: $MSAO_MODELS_DIR, else `models/` here or
-    /// in a parent.
-    #[arg(long, value_name = "DIR")]
-    pub models: Option<PathBuf>,
-    /// The ONNX Runtime library (else $MSAO_ORT_LIB, else the setup script's location).
-    #[arg(long, value_name = "PATH")]
-    pub onnxruntime: Option<PathBuf>,
+    #[command(flatten)]
+    pub model_args: super::ModelArgs,
     /// MAS spatial threshold (fraction of the frame's peak patch energy).
     #[arg(long, value_name = "F")]
     pub alpha: Option<f32>,
@@ -283,13 +278,9 @@ impl Cmd {
         if questions.is_empty() {
             bail!("{}: no questions to evaluate", data.display());
         }
-        let options = RuntimeOptions {
-            library: self.onnxruntime.clone(),
-            models_dir: self.models.clone(),
-            ..RuntimeOptions::default()
-        };
+        let options = self.model_args.runtime_options();
         let runtime = OrtRuntime::new(&options).context("cannot start ONNX Runtime")?;
-        let models_dir = super::models_dir(self.models.as_deref())?;
+        let models_dir = self.model_args.models_dir()?;
         let catalog = ModelCatalog::load_dir(&models_dir)?;
         let mut brain_options = BrainOptions {
             audio: false,

@@ -82,6 +82,37 @@ impl Command {
 
 /// The models directory: `explicit`, else $MSAO_MODELS_DIR, else `models/` here or in a
 /// parent; the error lists every place tried.
+/// Where a subcommand that runs models finds them and ONNX Runtime (flattened into its
+/// arguments).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ModelArgs {
+    /// The models directory (manifests); default: $MSAO_MODELS_DIR, else `models/` here or
+    /// in a parent.
+    #[arg(long, value_name = "DIR")]
+    pub models: Option<std::path::PathBuf>,
+    /// The ONNX Runtime library (else $MSAO_ORT_LIB, else the setup script's location).
+    #[arg(long, value_name = "PATH")]
+    pub onnxruntime: Option<std::path::PathBuf>,
+}
+
+impl ModelArgs {
+    /// Runtime options naming this library and models directory, the rest default.
+    pub fn runtime_options(&self) -> msao_agent::runtime::RuntimeOptions {
+        msao_agent::runtime::RuntimeOptions {
+            library: self.onnxruntime.clone(),
+            models_dir: self.models.clone(),
+            ..msao_agent::runtime::RuntimeOptions::default()
+        }
+    }
+
+    /// The models directory: `--models`, else the default search ([`models_dir`]).
+    pub fn models_dir(&self) -> anyhow::Result<std::path::PathBuf> {
+        models_dir(self.models.as_deref())
+    }
+}
+
+/// The models directory: `explicit`, else $MSAO_MODELS_DIR, else `models/` here or in a
+/// parent; the error lists the paths tried.
 pub fn models_dir(explicit: Option<&std::path::Path>) -> anyhow::Result<std::path::PathBuf> {
     msao_agent::runtime::manifest::find_models_dir(explicit).map_err(|tried| {
         let tried: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();

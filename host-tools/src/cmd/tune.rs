@@ -22,7 +22,7 @@ use anyhow::{Context as _, bail};
 use msao::message::ExecProvider;
 use msao_agent::brain::{BrainOptions, CloudHead, EdgeBrain, EdgeRequest, ImageInput};
 use msao_agent::offload::{THRESHOLD_FILE, calibration_dir};
-use msao_agent::runtime::{ModelCatalog, OrtRuntime, RuntimeOptions};
+use msao_agent::runtime::{ModelCatalog, OrtRuntime};
 use rand::SeedableRng;
 use serde::Serialize;
 use std::{io::Write, path::PathBuf};
@@ -79,12 +79,8 @@ pub struct Cmd {
     /// probabilities, local, cloud and true answers, kept patches) for offline analysis.
     #[arg(long, value_name = "FILE")]
     pub rows: Option<PathBuf>,
-    /// The models directory.
-    #[arg(long, value_name = "DIR")]
-    pub models: Option<PathBuf>,
-    /// The ONNX Runtime library.
-    #[arg(long, value_name = "PATH")]
-    pub onnxruntime: Option<PathBuf>,
+    #[command(flatten)]
+    pub model_args: super::ModelArgs,
 }
 
 /// The stored result.
@@ -145,13 +141,9 @@ impl Cmd {
                 self.split.display()
             );
         }
-        let runtime = OrtRuntime::new(&RuntimeOptions {
-            library: self.onnxruntime.clone(),
-            models_dir: self.models.clone(),
-            ..RuntimeOptions::default()
-        })
-        .context("cannot start ONNX Runtime")?;
-        let models_dir = super::models_dir(self.models.as_deref())?;
+        let runtime = OrtRuntime::new(&self.model_args.runtime_options())
+            .context("cannot start ONNX Runtime")?;
+        let models_dir = self.model_args.models_dir()?;
         let catalog = ModelCatalog::load_dir(&models_dir)?;
         if !(0.0..=1.0).contains(&self.second_view_below) {
             bail!(
