@@ -10,7 +10,8 @@ use msao::message::{Fault, RequestTrace};
 use msao_agent::brain::{BrainOptions, EdgeBrain};
 use msao_agent::cloud::TensorFormat;
 use msao_agent::offload::{
-    AnswerRecord, Observer, OffloadConfig, PolicyKind, RunOptions, Workload, calibration_dir, run,
+    AnswerRecord, Observer, OffloadConfig, PolicyKind, RunOptions, RunSummary, Workload,
+    calibration_dir, run,
 };
 use msao_agent::runtime::{ModelCatalog, OrtRuntime};
 use std::io::{BufRead, BufReader, Write};
@@ -119,6 +120,32 @@ struct Collect {
     bar: indicatif::ProgressBar,
 }
 
+/// One run of the pipeline as fast as it goes (no frame clock), its answers collected
+/// and counted on `bar`.
+fn run_collect(
+    brain: &mut EdgeBrain,
+    config: &OffloadConfig,
+    threshold: f32,
+    workload: &Workload,
+    limit: Option<usize>,
+    bar: indicatif::ProgressBar,
+) -> anyhow::Result<(RunSummary, Vec<AnswerRecord>)> {
+    let mut collect = Collect {
+        records: Vec::new(),
+        bar,
+    };
+    let summary = run(
+        brain,
+        config,
+        threshold,
+        workload,
+        &RunOptions { fps: None, limit },
+        &mut collect,
+    )?;
+    collect.bar.finish_and_clear();
+    Ok((summary, collect.records))
+}
+
 impl Observer for Collect {
     fn answer(&mut self, record: &AnswerRecord, _trace: &RequestTrace) {
         self.records.push(record.clone());
@@ -204,22 +231,8 @@ impl Cmd {
             config.policy = PolicyKind::EdgeOnly;
             let bar = env.count_bar(self.warmup.min(n) as u64);
             bar.set_message("warm-up (not recorded)");
-            let mut collect = Collect {
-                records: Vec::new(),
-                bar,
-            };
-            run(
-                &mut brain,
-                &config,
-                threshold,
-                &workload,
-                &RunOptions {
-                    fps: None,
-                    limit: Some(self.warmup.min(n)),
-                },
-                &mut collect,
-            )?;
-            collect.bar.finish_and_clear();
+            let limit = Some(self.warmup.min(n));
+            run_collect(&mut brain, &config, threshold, &workload, limit, bar)?;
         }
         let mut links = Vec::new();
         for &rate in &self.rates {
@@ -241,25 +254,11 @@ impl Cmd {
                 config.link.rtt_ms = self.rtt_ms;
                 let bar = env.count_bar(n as u64);
                 bar.set_message(format!("{rate} Mbit/s · {}", policy.name()));
-                let mut collect = Collect {
-                    records: Vec::with_capacity(n),
-                    bar,
-                };
-                let summary = run(
-                    &mut brain,
-                    &config,
-                    threshold,
-                    &workload,
-                    &RunOptions {
-                        fps: None,
-                        limit: self.limit,
-                    },
-                    &mut collect,
-                )?;
-                collect.bar.finish_and_clear();
+                let (summary, records) =
+                    run_collect(&mut brain, &config, threshold, &workload, self.limit, bar)?;
                 rows.push(BenchRow::from_summary(&summary));
                 if let Some((f, p)) = &mut records_file {
-                    for r in &collect.records {
+                    for r in &records {
                         let line = serde_json::json!({
                             "rate_mbps": rate,
                             "policy": policy.name(),
@@ -269,7 +268,7 @@ impl Cmd {
                             .with_context(|| format!("cannot write {}", p.display()))?;
                     }
                 }
-                records_by.push((policy, collect.records));
+                records_by.push((policy, records));
             }
             if let Some(oracle) = bench::oracle(&records_by) {
                 rows.push(oracle);
