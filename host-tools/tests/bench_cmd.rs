@@ -1,0 +1,117 @@
+//! `msao-host bench` end to end on a tiny workload, through the real binary: the reference
+//! cloud as a child process, the delay proxy, rate limiting in user space (`--no-netns`, so
+//! no root is needed), the warm-up, the JSON report, `records.jsonl` and the oracle row.
+//! Needs `libonnxruntime.so` and the models (`scripts/setup.sh`) and the easy-VQA test split
+//! (`scripts/fetch-easy-vqa.sh`).
+
+use msao_host::workload::{AudioMode, Config, dataset::Dataset, generate};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+/// 2 scenes × 3 frames.
+const REQUESTS: usize = 6;
+const POLICIES: [&str; 3] = ["edge-only", "offload-all", "msao"];
+
+#[test]
+fn bench_reports_every_policy_the_oracle_and_every_answer() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let data = repo.join(".cache/easy-vqa/test");
+    let dataset =
+        Dataset::open(&data).unwrap_or_else(|e| panic!("{e}\n(run scripts/fetch-easy-vqa.sh)"));
+    let tmp = tempfile::tempdir().unwrap();
+    let workload = tmp.path().join("workload");
+    let config = Config {
+        seed: 3,
+        scenes: 2,
+        hold: 3,
+        width: 320,
+        height: 240,
+        scale: (1.0, 2.0),
+        noise: 2,
+        audio: AudioMode::None,
+    };
+    generate(&dataset, &config, &workload, &mut |_, _| {}).unwrap();
+    let out = tmp.path().join("out");
+
+    let run = Command::new(env!("CARGO_BIN_EXE_msao-host"))
+        .args(["bench", "--no-netns", "--rates", "400", "--rtt-ms", "4"])
+        .args(["--policies", &POLICIES.join(","), "--warmup", "2"])
+        .arg("--workload")
+        .arg(&workload)
+        .arg("--out")
+        .arg(&out)
+        .arg("--models")
+        .arg(repo.join("models"))
+        .args(["--records", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "bench failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: Value = serde_json::from_slice(&run.stdout).expect("--json prints the report");
+    let link = &report["links"][0];
+    assert_eq!(link["rate_mbps"], 400.0);
+    assert_eq!(link["rate_limiter"], "user-space pacing (--no-netns)");
+    let rows: BTreeMap<&str, &Value> = link["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["policy"].as_str().unwrap(), r))
+        .collect();
+    for policy in POLICIES.iter().chain(&["oracle"]) {
+        let row = rows
+            .get(policy)
+            .unwrap_or_else(|| panic!("no {policy} row"));
+        // The warm-up requests are not counted.
+        assert_eq!(row["requests"], REQUESTS, "{policy}");
+    }
+
+    // records.jsonl: each run's answers once, on this link.
+    let text = std::fs::read_to_string(out.join("records.jsonl")).unwrap();
+    let mut answers: BTreeMap<String, BTreeMap<u64, Value>> = BTreeMap::new();
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["rate_mbps"], 400.0);
+        let id = v["record"]["request_id"].as_u64().unwrap();
+        let policy = v["policy"].as_str().unwrap().to_string();
+        let again = answers
+            .entry(policy)
+            .or_default()
+            .insert(id, v["record"].clone());
+        assert!(again.is_none(), "request {id} answered twice");
+    }
+    let ids: BTreeSet<u64> = (0..REQUESTS as u64).collect();
+    for policy in POLICIES {
+        let got: BTreeSet<u64> = answers[policy].keys().copied().collect();
+        assert_eq!(got, ids, "{policy}");
+    }
+    assert!(
+        answers["offload-all"]
+            .values()
+            .all(|r| r["decision"] == "offload"),
+        "offload-all offloads every request"
+    );
+
+    // The oracle's accuracy is, by its definition, the share of requests that the local
+    // head or the cloud got right, counted here from the two runs' records.
+    let either = ids
+        .iter()
+        .filter(|id| {
+            answers["edge-only"][id]["correct"] == true
+                || answers["offload-all"][id]["correct"] == true
+        })
+        .count();
+    let oracle = rows["oracle"]["accuracy_pct"].as_f64().unwrap();
+    let expected = either as f64 / REQUESTS as f64 * 100.0;
+    assert!(
+        (oracle - expected).abs() < 1e-9,
+        "oracle {oracle} vs {expected}"
+    );
+    for file in ["bench.md", "bench.json", "latency.svg", "tradeoff.svg"] {
+        assert!(out.join(file).is_file(), "{file} written");
+    }
+}
