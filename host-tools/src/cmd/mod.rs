@@ -80,8 +80,6 @@ impl Command {
     }
 }
 
-/// The models directory: `explicit`, else $MSAO_MODELS_DIR, else `models/` here or in a
-/// parent; the error lists every place tried.
 /// Where a subcommand that runs models finds them and ONNX Runtime (flattened into its
 /// arguments).
 #[derive(Debug, Clone, Default, clap::Args)]
