@@ -228,6 +228,11 @@ impl Cmd {
             bar.inc(1);
         }
         bar.finish_and_clear();
+        if let (Some(mut w), Some(p)) = (rows_out, &self.rows) {
+            // Dropping a BufWriter would swallow a failed final write.
+            w.flush()
+                .with_context(|| format!("cannot write {}", p.display()))?;
+        }
         let n = rows.len() as f64;
         let edge = rows.iter().filter(|r| r.1).count() as f64 / n;
         let cloud_acc = rows.iter().filter(|r| r.2).count() as f64 / n;
