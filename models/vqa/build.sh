@@ -48,6 +48,8 @@ step "export ONNX (onnx.helper) + check against JAX"
 "$ROOT/$VENV/bin/python" export.py
 step "INT8 QDQ edge model"
 "$ROOT/$VENV/bin/python" quantize.py
+step "learned confidence appended to the INT8 edge model (gate.py)"
+"$ROOT/$VENV/bin/python" gate.py
 step "evaluate + temperature scaling"
 "$ROOT/$VENV/bin/python" evaluate.py
 step "manifests"

@@ -82,6 +82,16 @@ dtype = "f32"
 shape = ["batch", 13]
 '''
 
+# The INT8 graph only: the learned confidence appended by gate.py.
+EDGE_GATE = '''
+[[outputs]]
+# Learned probability that the local answer is right (failure predictor over features,
+# question and sorted probabilities; models/vqa/gate.py). The offload gate's signal.
+name = "confidence"
+dtype = "f32"
+shape = ["batch", 1]
+'''
+
 CLOUD_IO = '''
 [[inputs]]
 # Kept patches' int8 features (edge `features` as [16, 32], row-major patch order); zeros in
@@ -128,8 +138,9 @@ def main():
          "easy-VQA edge model, FP32: small CNN (probe, patch features) + local answer head."),
         ("vqa-edge", "int8", "vqa-edge-int8.onnx",
          "QDQ INT8 from vqa-edge-fp32.onnx by onnxruntime.quantization.quantize_static (per-channel, "
-         "calibrated on 1024 held-out train questions)", EDGE_PROBE, EDGE_PRE, EDGE_IO,
-         "easy-VQA edge model, INT8 (QDQ, per-channel): same graph and tensors as vqa-edge fp32."),
+         "calibrated on 1024 held-out train questions); learned confidence (FP32) appended by models/vqa/gate.py",
+         EDGE_PROBE, EDGE_PRE, EDGE_IO + EDGE_GATE,
+         "easy-VQA edge model, INT8 (QDQ, per-channel): the tensors of vqa-edge fp32, plus a learned confidence."),
         ("vqa-cloud", "fp32", "vqa-cloud-fp32.onnx", "ONNX graph built with onnx.helper from the trained weights (opset 17)",
          "", CLOUD_PRE, CLOUD_IO,
          "easy-VQA cloud model, FP32: answers from the compact tensor (kept int8 patches) + question."),

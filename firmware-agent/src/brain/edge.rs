@@ -147,7 +147,9 @@ pub struct EdgeResult {
     pub request_id: u32,
     /// Local answer (class index).
     pub answer: usize,
-    /// Calibrated confidence of the local answer.
+    /// Confidence in the local answer, the offload gate's signal: the edge graph's learned
+    /// confidence when it has one (`models/vqa/gate.py`), else the calibrated probability of
+    /// the answer; averaged over both views when there were two.
     pub confidence: f32,
     /// Calibrated probabilities (the mean over both views when there were two).
     pub probabilities: Vec<f32>,
@@ -468,6 +470,10 @@ impl EdgeBrain {
         let mut probabilities = self.temperature.probabilities(&out.logits);
         let first_view_answer = argmax(&probabilities);
         let mut views = 1;
+        // The second view is decided on the calibrated probability of the first view's answer;
+        // the gate's signal is the graph's learned confidence when it has one (averaged over
+        // both views), else that probability (of the averaged probabilities).
+        let mut learned = out.confidence;
         let first_confidence = probabilities.get(first_view_answer).copied().unwrap_or(0.0);
         if let (Some(below), Some(pixels)) = (self.second_view_below, second_pixels.as_mut())
             && first_confidence < below
@@ -479,11 +485,13 @@ impl EdgeBrain {
             for (p, q) in probabilities.iter_mut().zip(&p2) {
                 *p = 0.5 * (*p + q);
             }
+            learned = learned.zip(second.confidence).map(|(a, b)| 0.5 * (a + b));
             timings.second_view = Some(t.elapsed());
             views = 2;
         }
         let answer = argmax(&probabilities);
-        let confidence = probabilities.get(answer).copied().unwrap_or(0.0);
+        let confidence =
+            learned.unwrap_or_else(|| probabilities.get(answer).copied().unwrap_or(0.0));
         timings.total = start.elapsed();
         Ok(EdgeResult {
             request_id: request.request_id,

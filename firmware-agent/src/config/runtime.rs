@@ -7,6 +7,7 @@
 //! models_dir = "/opt/msao/models"                         # default: search (MSAO_MODELS_DIR, models/)
 //! provider = "tensorrt"                                   # cpu (default) | cuda | tensorrt
 //! intra_threads = 4                                       # default: ONNX Runtime's choice
+//! spin_wait = false                                       # intra-op threads spin between runs
 //! trt_cache_dir = "/var/cache/msao/trt"                   # engine + timing cache
 //! trt_fp16 = true
 //! trt_int8 = false
@@ -34,6 +35,8 @@ pub struct RuntimeSection {
     /// Threads inside one operator.
     #[serde(default, deserialize_with = "intra_threads")]
     pub intra_threads: Option<usize>,
+    /// Let intra-op threads spin between runs (default off).
+    pub spin_wait: Option<bool>,
     /// TensorRT engine and timing cache directory.
     pub trt_cache_dir: Option<PathBuf>,
     /// Allow FP16 TensorRT kernels.
@@ -54,6 +57,7 @@ impl RuntimeSection {
                 int8: self.trt_int8.unwrap_or(false),
             },
             intra_threads: self.intra_threads,
+            spin_wait: self.spin_wait.unwrap_or(false),
             models_dir: self.models_dir.clone(),
         }
     }
@@ -99,6 +103,7 @@ onnxruntime = "/opt/ort/libonnxruntime.so"
 models_dir = "/opt/msao/models"
 provider = "tensorrt"
 intra_threads = 2
+spin_wait = true
 trt_cache_dir = "/var/cache/msao/trt"
 trt_fp16 = true
 "#,
@@ -109,6 +114,7 @@ trt_fp16 = true
         assert_eq!(o.models_dir, Some(PathBuf::from("/opt/msao/models")));
         assert_eq!(o.provider, ExecProvider::TensorRt);
         assert_eq!(o.intra_threads, Some(2));
+        assert!(o.spin_wait);
         assert_eq!(
             o.tensorrt.cache_dir,
             Some(PathBuf::from("/var/cache/msao/trt"))

@@ -31,6 +31,10 @@ pub const FEATURES: &str = "features";
 pub const IMAGE_EMBEDDING: &str = "image_embedding";
 /// Output: answer logits.
 pub const LOGITS: &str = "logits";
+/// Optional output `[batch, 1]`: learned probability that the local answer is right (a
+/// failure predictor over the graph's own activations; `models/vqa/gate.py`). When the
+/// manifest declares it, the offload gate uses it instead of the softmax confidence.
+pub const CONFIDENCE: &str = "confidence";
 
 /// What one run of the edge graph gives (batch 1, row-major).
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +47,8 @@ pub struct EdgeOutput {
     pub image_embedding: Vec<f32>,
     /// Answer logits (uncalibrated).
     pub logits: Vec<f32>,
+    /// Learned confidence in the answer, when the graph has a [`CONFIDENCE`] output.
+    pub confidence: Option<f32>,
 }
 
 /// The edge model, loaded. Not `Sync` (one run at a time).
@@ -54,6 +60,7 @@ pub struct ImageEncoder {
     feature_dim: usize,
     question_dim: usize,
     answers: usize,
+    has_confidence: bool,
     label: String,
 }
 
@@ -144,6 +151,10 @@ impl ImageEncoder {
         let f = fixed("output", FEATURES, 3)?;
         fixed("output", IMAGE_EMBEDDING, 1)?;
         let answers = fixed("output", LOGITS, 1)?[0];
+        let has_confidence = manifest.output(CONFIDENCE).is_some();
+        if has_confidence && fixed("output", CONFIDENCE, 1)? != [1] {
+            return Err(bad(format!("output `{CONFIDENCE}` must be [batch, 1]")));
+        }
         let probe = ProbeLayout {
             channels: p[0],
             height: p[1],
@@ -170,6 +181,7 @@ impl ImageEncoder {
             feature_dim: f[0],
             question_dim,
             answers,
+            has_confidence,
             label,
         })
     }
@@ -177,6 +189,11 @@ impl ImageEncoder {
     /// Model label, e.g. `vqa-edge (int8)`.
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// Whether the graph gives a learned confidence ([`CONFIDENCE`]).
+    pub fn has_confidence(&self) -> bool {
+        self.has_confidence
     }
 
     /// The execution provider that actually runs the model.
@@ -275,6 +292,10 @@ impl ImageEncoder {
             features: take(FEATURES, self.feature_dim * patches)?,
             image_embedding: take(IMAGE_EMBEDDING, self.feature_dim)?,
             logits: take(LOGITS, self.answers)?,
+            confidence: match self.has_confidence {
+                true => Some(take(CONFIDENCE, 1)?[0]),
+                false => None,
+            },
         })
     }
 

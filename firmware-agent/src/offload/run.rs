@@ -240,6 +240,24 @@ pub fn run(
         retry_after: Duration::from_millis(config.retry_after_ms),
     });
     let kind = config.policy;
+    // Negotiate with the cloud before the first request (server and model ready, metadata,
+    // tensor format: four control round trips plus the connection), so the first offload
+    // does not pay for them. Bounded by the connect timeout plus the deadline; a failure is
+    // quiet here: the first real call connects again and reports its fault as usual.
+    if kind != PolicyKind::EdgeOnly {
+        let client = match kind {
+            PolicyKind::CloudOnly => &cloud.full,
+            PolicyKind::CloudFeatures => &cloud.dense,
+            _ => &cloud.compact,
+        };
+        let bound = Duration::from_millis(
+            config
+                .cloud
+                .connect_timeout_ms
+                .saturating_add(config.deadline_ms),
+        );
+        let _ = rt.block_on(async { tokio::time::timeout(bound, client.connect()).await });
+    }
     let mut policy = Policy::new(
         kind,
         threshold,

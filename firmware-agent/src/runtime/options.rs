@@ -16,6 +16,11 @@ pub struct RuntimeOptions {
     /// `[runtime] intra_threads`: threads inside one operator; `None` = ONNX Runtime's
     /// default (one per physical core).
     pub intra_threads: Option<usize>,
+    /// `[runtime] spin_wait`: let ONNX Runtime's intra-op threads spin between runs
+    /// instead of sleeping. Off by default: the agent runs small graphs one request at a
+    /// time and shares its cores (pipeline, network, other processes), and spinning threads
+    /// take CPU from them (`docs/offload.md`, bench).
+    pub spin_wait: bool,
     /// `[runtime] models_dir`: where the manifests are; `None` searches
     /// (see [`super::manifest::find_models_dir`]).
     pub models_dir: Option<PathBuf>,
@@ -28,6 +33,7 @@ impl Default for RuntimeOptions {
             provider: ExecProvider::Cpu,
             tensorrt: TensorRtOptions::default(),
             intra_threads: None,
+            spin_wait: false,
             models_dir: None,
         }
     }

@@ -91,6 +91,9 @@ impl OrtRuntime {
         if let Some(n) = self.options.intra_threads {
             b = b.with_intra_threads(n).map_err(fail)?;
         }
+        b = b
+            .with_intra_op_spinning(self.options.spin_wait)
+            .map_err(fail)?;
         Ok(b)
     }
 
