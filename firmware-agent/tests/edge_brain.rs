@@ -510,10 +510,19 @@ fn second_view_averages_the_mirrored_frame_only_when_unsure() {
     let frame = msao_agent::encoders::open_image(&path).unwrap();
     let (question, _) = one.question_embedding(IMAGE_QUESTION).unwrap();
     let encoder = one.image_encoder_mut();
+    assert!(
+        encoder.has_confidence(),
+        "the INT8 edge graph has a learned confidence"
+    );
     let mut pixels = encoder.preprocess(&frame);
+    let direct = encoder.run(pixels.clone(), &question).unwrap();
     encoder.mirror(&mut pixels);
     let mirrored = encoder.run(pixels, &question).unwrap();
     let p2 = one.temperature().probabilities(&mirrored.logits);
+    // One view: the gate's signal is the graph's learned confidence, not the softmax.
+    let learned = direct.confidence.expect("confidence output");
+    assert_eq!(first.confidence, learned);
+    assert_ne!(first.confidence, first.probabilities[first.answer]);
 
     // Below 1.01 every request is unsure: two views, probabilities averaged.
     let mut two = brain_with(&BrainOptions {
@@ -530,7 +539,9 @@ fn second_view_averages_the_mirrored_frame_only_when_unsure() {
             "{avg} vs ({a} + {b}) / 2"
         );
     }
-    assert_eq!(both.confidence, both.probabilities[both.answer]);
+    // Two views: the learned confidences are averaged.
+    let learned2 = mirrored.confidence.expect("confidence output");
+    assert!((both.confidence - 0.5 * (learned + learned2)).abs() <= 1e-6);
     // MAS and the compact tensor come from the first view alone.
     assert_eq!(both.compact, first.compact);
 
@@ -541,6 +552,18 @@ fn second_view_averages_the_mirrored_frame_only_when_unsure() {
     });
     let r = process(&mut never, &request);
     assert_eq!((r.views, r.probabilities.clone()), (1, first.probabilities));
+
+    // A graph without the output (the FP32 edge model): the calibrated probability of the
+    // answer is the signal.
+    let mut fp32 = brain_with(&BrainOptions {
+        image_precision: Precision::Fp32,
+        second_view_below: Some(1.01),
+        ..BrainOptions::default()
+    });
+    assert!(!fp32.image_encoder().has_confidence());
+    let r = process(&mut fp32, &request);
+    assert_eq!(r.views, 2);
+    assert_eq!(r.confidence, r.probabilities[r.answer]);
 }
 
 // ------------------------------------------------------------------------------ compact

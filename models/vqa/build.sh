@@ -49,7 +49,9 @@ step "export ONNX (onnx.helper) + check against JAX"
 step "INT8 QDQ edge model"
 "$ROOT/$VENV/bin/python" quantize.py
 step "learned confidence appended to the INT8 edge model (gate.py)"
-"$ROOT/$VENV/bin/python" gate.py
+GATE_ARGS=()
+[[ $SKIP_TRAIN == 1 ]] && GATE_ARGS+=(--skip-train)
+"$ROOT/$VENV/bin/python" gate.py "${GATE_ARGS[@]}"
 step "evaluate + temperature scaling"
 "$ROOT/$VENV/bin/python" evaluate.py
 step "manifests"

@@ -3,7 +3,8 @@
 //!
 //! The search is exhaustive over the observed confidences (a documented grid search, not
 //! Bayesian optimisation: one scalar, a few thousand candidates, exact). For every held-out
-//! question the INT8 edge brain gives a calibrated confidence and a local answer, and the
+//! question the INT8 edge brain gives its confidence (the graph's learned confidence, or the
+//! calibrated softmax probability for a graph without one) and a local answer, and the
 //! cloud model gives its answer from the compact tensor. A threshold τ answers locally when
 //! confidence ≥ τ and from the cloud otherwise; the chosen τ is the lowest (most local
 //! answers) whose accuracy is within `--max-gap` points of answering every question from
@@ -58,8 +59,10 @@ pub struct Cmd {
         default_value = "calibration/vqa-heldout-split.json"
     )]
     pub split: PathBuf,
-    /// Largest accuracy loss against cloud-only answers, in points.
-    #[arg(long, value_name = "POINTS", default_value_t = 0.1)]
+    /// Largest accuracy loss against cloud-only answers, in points (default: 0.2, leaving
+    /// 0.3 of the product's 0.5-point budget for the step from the calibration split to the
+    /// field).
+    #[arg(long, value_name = "POINTS", default_value_t = 0.2)]
     pub max_gap: f64,
     /// Where to write the result (default: calibration/offload-threshold.json next to the
     /// models).
