@@ -1,6 +1,7 @@
 //! `msao-host bench` end to end on a tiny workload, through the real binary: the reference
 //! cloud as a child process, the delay proxy, rate limiting in user space (`--no-netns`, so
-//! no root is needed), the warm-up, the JSON report, `records.jsonl` and the oracle row.
+//! no root is needed), the warm-up, repeated runs, the JSON report, `records.jsonl` and the
+//! oracle row.
 //! Needs `libonnxruntime.so` and the models (`scripts/setup.sh`) and the easy-VQA test split
 //! (`scripts/fetch-easy-vqa.sh`).
 
@@ -13,6 +14,7 @@ use std::process::Command;
 /// 2 scenes × 3 frames.
 const REQUESTS: usize = 6;
 const POLICIES: [&str; 3] = ["edge-only", "offload-all", "msao"];
+const RUNS: u64 = 2;
 
 #[test]
 fn bench_reports_every_policy_the_oracle_and_every_answer() {
@@ -38,6 +40,7 @@ fn bench_reports_every_policy_the_oracle_and_every_answer() {
     let run = Command::new(env!("CARGO_BIN_EXE_msao-host"))
         .args(["bench", "--no-netns", "--rates", "400", "--rtt-ms", "4"])
         .args(["--policies", &POLICIES.join(","), "--warmup", "2"])
+        .args(["--repeat", &RUNS.to_string()])
         .arg("--workload")
         .arg(&workload)
         .arg("--out")
@@ -66,47 +69,58 @@ fn bench_reports_every_policy_the_oracle_and_every_answer() {
         let row = rows
             .get(policy)
             .unwrap_or_else(|| panic!("no {policy} row"));
-        // The warm-up requests are not counted.
+        // The warm-up requests are not counted; both runs are pooled.
         assert_eq!(row["requests"], REQUESTS, "{policy}");
+        assert_eq!(row["runs"], RUNS, "{policy}");
     }
+    assert_eq!(report["runs"], RUNS);
 
     // records.jsonl: each run's answers once, on this link.
     let text = std::fs::read_to_string(out.join("records.jsonl")).unwrap();
-    let mut answers: BTreeMap<String, BTreeMap<u64, Value>> = BTreeMap::new();
+    let mut answers: BTreeMap<(String, u64), BTreeMap<u64, Value>> = BTreeMap::new();
     for line in text.lines() {
         let v: Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["rate_mbps"], 400.0);
         let id = v["record"]["request_id"].as_u64().unwrap();
         let policy = v["policy"].as_str().unwrap().to_string();
+        let repeat = v["repeat"].as_u64().unwrap();
         let again = answers
-            .entry(policy)
+            .entry((policy, repeat))
             .or_default()
             .insert(id, v["record"].clone());
-        assert!(again.is_none(), "request {id} answered twice");
+        assert!(again.is_none(), "request {id} answered twice in one run");
     }
     let ids: BTreeSet<u64> = (0..REQUESTS as u64).collect();
+    let run = |policy: &str, k: u64| &answers[&(policy.to_string(), k)];
     for policy in POLICIES {
-        let got: BTreeSet<u64> = answers[policy].keys().copied().collect();
-        assert_eq!(got, ids, "{policy}");
+        for k in 0..RUNS {
+            let got: BTreeSet<u64> = run(policy, k).keys().copied().collect();
+            assert_eq!(got, ids, "{policy}, run {k}");
+        }
     }
+    assert_eq!(answers.len(), POLICIES.len() * RUNS as usize);
     assert!(
-        answers["offload-all"]
+        (0..RUNS).all(|k| run("offload-all", k)
             .values()
-            .all(|r| r["decision"] == "offload"),
+            .all(|r| r["decision"] == "offload")),
         "offload-all offloads every request"
     );
 
     // The oracle's accuracy is, by its definition, the share of requests that the local
-    // head or the cloud got right, counted here from the two runs' records.
-    let either = ids
-        .iter()
-        .filter(|id| {
-            answers["edge-only"][id]["correct"] == true
-                || answers["offload-all"][id]["correct"] == true
+    // head or the cloud got right, counted here from the paired runs' records (the k-th
+    // edge-only run with the k-th offload-all run).
+    let either: usize = (0..RUNS)
+        .map(|k| {
+            ids.iter()
+                .filter(|id| {
+                    run("edge-only", k)[id]["correct"] == true
+                        || run("offload-all", k)[id]["correct"] == true
+                })
+                .count()
         })
-        .count();
+        .sum();
     let oracle = rows["oracle"]["accuracy_pct"].as_f64().unwrap();
-    let expected = either as f64 / REQUESTS as f64 * 100.0;
+    let expected = either as f64 / (REQUESTS as u64 * RUNS) as f64 * 100.0;
     assert!(
         (oracle - expected).abs() < 1e-9,
         "oracle {oracle} vs {expected}"

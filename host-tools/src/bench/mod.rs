@@ -22,8 +22,10 @@ pub const RAW_FRAME_BYTES: u64 = 640 * 480 * 3;
 pub struct BenchRow {
     /// Policy name (`oracle` for the hindsight row).
     pub policy: String,
-    /// Requests.
+    /// Requests per run.
     pub requests: usize,
+    /// Runs pooled in this row (`bench --repeat`); every figure is over all of them.
+    pub runs: usize,
     /// Accuracy, %.
     pub accuracy_pct: f64,
     /// Mean latency, ms.
@@ -47,13 +49,39 @@ pub struct BenchRow {
 }
 
 impl BenchRow {
-    /// A row from a run.
-    pub fn from_summary(s: &RunSummary) -> Self {
+    /// A row pooling runs of one policy: latency percentiles over every answer of every
+    /// run, accuracy, bytes and decisions per request over all of them, throughput as all
+    /// requests over all runs' wall time.
+    pub fn from_runs(runs: &[RunSummary]) -> Self {
+        let mut s = RunSummary {
+            policy: runs.first().map(|r| r.policy.clone()).unwrap_or_default(),
+            ..RunSummary::default()
+        };
+        for r in runs {
+            s.requests += r.requests;
+            s.correct += r.correct;
+            s.labelled += r.labelled;
+            for (k, v) in &r.decisions {
+                *s.decisions.entry(k).or_default() += v;
+            }
+            for (k, v) in &r.sources {
+                *s.sources.entry(k).or_default() += v;
+            }
+            for (k, v) in &r.cloud_faults {
+                *s.cloud_faults.entry(k).or_default() += v;
+            }
+            s.latencies_us.extend_from_slice(&r.latencies_us);
+            s.bytes_up += r.bytes_up;
+            s.bytes_down += r.bytes_down;
+            s.bytes_wasted += r.bytes_wasted;
+            s.wall += r.wall;
+        }
         let n = s.requests.max(1) as f64;
         let pct = |k: &str| *s.decisions.get(k).unwrap_or(&0) as f64 / n * 100.0;
         Self {
             policy: s.policy.clone(),
-            requests: s.requests,
+            requests: s.requests / runs.len().max(1),
+            runs: runs.len(),
             accuracy_pct: s.accuracy().unwrap_or(0.0) * 100.0,
             mean_ms: s.mean_us() / 1e3,
             p50_ms: s.percentile_us(0.50) as f64 / 1e3,
@@ -71,31 +99,36 @@ impl BenchRow {
 /// The oracle: per request, the best choice in hindsight between answering locally
 /// (edge-only run) and offloading the compact tensor (offload-all run): local when the
 /// local answer is right, else the cloud when it is right, else local (both wrong: the
-/// faster one). `None` when either run is missing.
+/// faster one). With repeated runs the k-th edge-only run is paired with the k-th
+/// offload-all run and the pairs are pooled. `None` when either run is missing.
 pub fn oracle(runs: &[(PolicyKind, Vec<AnswerRecord>)]) -> Option<BenchRow> {
-    let find = |k: PolicyKind| runs.iter().find(|(p, _)| *p == k).map(|(_, r)| r);
-    let edge = find(PolicyKind::EdgeOnly)?;
-    let cloud: HashMap<u32, &AnswerRecord> = find(PolicyKind::OffloadAll)?
-        .iter()
-        .map(|r| (r.request_id, r))
+    let of = |k: PolicyKind| runs.iter().filter(move |(p, _)| *p == k).map(|(_, r)| r);
+    let pairs: Vec<_> = of(PolicyKind::EdgeOnly)
+        .zip(of(PolicyKind::OffloadAll))
         .collect();
-    let mut lat = Vec::with_capacity(edge.len());
+    if pairs.is_empty() {
+        return None;
+    }
+    let mut lat = Vec::new();
     let (mut correct, mut labelled, mut up, mut local) = (0usize, 0usize, 0u64, 0usize);
-    for e in edge {
-        let c = cloud.get(&e.request_id);
-        let pick = match (e.correct, c) {
-            (Some(true), _) | (_, None) => e,
-            (_, Some(c)) if c.correct == Some(true) => c,
-            _ => e,
-        };
-        if std::ptr::eq(pick, e) {
-            local += 1;
-        }
-        lat.push(pick.latency_us);
-        up += pick.bytes_up;
-        if let Some(ok) = pick.correct {
-            labelled += 1;
-            correct += usize::from(ok);
+    for (edge, cloud) in &pairs {
+        let cloud: HashMap<u32, &AnswerRecord> = cloud.iter().map(|r| (r.request_id, r)).collect();
+        for e in edge.iter() {
+            let c = cloud.get(&e.request_id);
+            let pick = match (e.correct, c) {
+                (Some(true), _) | (_, None) => e,
+                (_, Some(c)) if c.correct == Some(true) => c,
+                _ => e,
+            };
+            if std::ptr::eq(pick, e) {
+                local += 1;
+            }
+            lat.push(pick.latency_us);
+            up += pick.bytes_up;
+            if let Some(ok) = pick.correct {
+                labelled += 1;
+                correct += usize::from(ok);
+            }
         }
     }
     let n = lat.len().max(1) as f64;
@@ -106,7 +139,8 @@ pub fn oracle(runs: &[(PolicyKind, Vec<AnswerRecord>)]) -> Option<BenchRow> {
     };
     Some(BenchRow {
         policy: "oracle".into(),
-        requests: lat.len(),
+        requests: lat.len() / pairs.len(),
+        runs: pairs.len(),
         accuracy_pct: correct as f64 / labelled.max(1) as f64 * 100.0,
         mean_ms: lat.iter().sum::<u64>() as f64 / n / 1e3,
         p50_ms: q(0.5),
@@ -163,6 +197,8 @@ pub struct Report {
     pub workload: String,
     /// Requests per run.
     pub requests: usize,
+    /// Runs of each policy per link, interleaved and pooled.
+    pub runs: u32,
     /// Local-commit threshold used by MSAO.
     pub threshold: f32,
     /// Per link.
@@ -173,7 +209,13 @@ pub struct Report {
 
 impl Report {
     /// Builds the report and evaluates the targets.
-    pub fn new(workload: &Path, requests: usize, threshold: f32, links: Vec<LinkReport>) -> Self {
+    pub fn new(
+        workload: &Path,
+        requests: usize,
+        runs: u32,
+        threshold: f32,
+        links: Vec<LinkReport>,
+    ) -> Self {
         let targets = links
             .iter()
             .filter_map(|l| {
@@ -202,6 +244,7 @@ impl Report {
         Self {
             workload: workload.display().to_string(),
             requests,
+            runs,
             threshold,
             links,
             targets,
@@ -213,8 +256,8 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "Workload `{}`, {} requests per run, MSAO threshold {:.4}.\n",
-            self.workload, self.requests, self.threshold
+            "Workload `{}`, {} requests per run, {} run(s) of each policy per link (interleaved, pooled), MSAO threshold {:.4}.\n",
+            self.workload, self.requests, self.runs, self.threshold
         );
         for l in &self.links {
             let _ = writeln!(

@@ -49,6 +49,12 @@ pub struct Cmd {
     /// policy runs first.
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub warmup: usize,
+    /// Runs of each policy on each link, interleaved (every policy once, then again): rows
+    /// pool all runs, the oracle pairs the k-th edge-only run with the k-th offload-all run.
+    /// On a shared machine whole runs drift by ±0.2 ms on a ≈ 1 ms local path; repeating
+    /// and interleaving spreads that drift over every policy instead of landing it on one.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4)]
     pub in_flight: usize,
@@ -63,7 +69,8 @@ pub struct Cmd {
     #[arg(long)]
     pub no_netns: bool,
     /// Also write every answer to records.jsonl in --out, one JSON line per request and
-    /// run: `{"rate_mbps", "policy", "record"}` (the record as in the agent's answers file).
+    /// run: `{"rate_mbps", "policy", "repeat", "record"}` (the record as in the agent's
+    /// answers file; `repeat` counts from 0).
     #[arg(long)]
     pub records: bool,
     /// Print the report as JSON.
@@ -243,33 +250,45 @@ impl Cmd {
             let pace = netns.is_none().then_some(rate);
             let proxy =
                 proxy_rt.block_on(bench::link::start_delay_proxy(cloud_addr, one_way, pace))?;
-            let mut rows = Vec::new();
+            let mut summaries: Vec<Vec<RunSummary>> = policies.iter().map(|_| Vec::new()).collect();
             let mut records_by = Vec::new();
-            for &policy in &policies {
-                let mut config = base.clone();
-                config.policy = policy;
-                config.cloud.url = format!("http://{proxy}");
-                config.cloud.tensor_format = TensorFormat::Auto;
-                config.link.bandwidth_mbps = rate;
-                config.link.rtt_ms = self.rtt_ms;
-                let bar = env.count_bar(n as u64);
-                bar.set_message(format!("{rate} Mbit/s · {}", policy.name()));
-                let (summary, records) =
-                    run_collect(&mut brain, &config, threshold, &workload, self.limit, bar)?;
-                rows.push(BenchRow::from_summary(&summary));
-                if let Some((f, p)) = &mut records_file {
-                    for r in &records {
-                        let line = serde_json::json!({
-                            "rate_mbps": rate,
-                            "policy": policy.name(),
-                            "record": r,
-                        });
-                        writeln!(f, "{line}")
-                            .with_context(|| format!("cannot write {}", p.display()))?;
+            for repeat in 0..self.repeat {
+                for (i, &policy) in policies.iter().enumerate() {
+                    let mut config = base.clone();
+                    config.policy = policy;
+                    config.cloud.url = format!("http://{proxy}");
+                    config.cloud.tensor_format = TensorFormat::Auto;
+                    config.link.bandwidth_mbps = rate;
+                    config.link.rtt_ms = self.rtt_ms;
+                    let bar = env.count_bar(n as u64);
+                    bar.set_message(format!(
+                        "{rate} Mbit/s · {} · run {}/{}",
+                        policy.name(),
+                        repeat + 1,
+                        self.repeat
+                    ));
+                    let (summary, records) =
+                        run_collect(&mut brain, &config, threshold, &workload, self.limit, bar)?;
+                    summaries[i].push(summary);
+                    if let Some((f, p)) = &mut records_file {
+                        for r in &records {
+                            let line = serde_json::json!({
+                                "rate_mbps": rate,
+                                "policy": policy.name(),
+                                "repeat": repeat,
+                                "record": r,
+                            });
+                            writeln!(f, "{line}")
+                                .with_context(|| format!("cannot write {}", p.display()))?;
+                        }
                     }
+                    records_by.push((policy, records));
                 }
-                records_by.push((policy, records));
             }
+            let mut rows: Vec<BenchRow> = summaries
+                .iter()
+                .map(|runs| BenchRow::from_runs(runs))
+                .collect();
             if let Some(oracle) = bench::oracle(&records_by) {
                 rows.push(oracle);
             }
@@ -290,7 +309,7 @@ impl Cmd {
             f.flush()
                 .with_context(|| format!("cannot write {}", p.display()))?;
         }
-        let report = bench::Report::new(&workload_dir, n, threshold, links);
+        let report = bench::Report::new(&workload_dir, n, self.repeat, threshold, links);
         report.write(&self.out)?;
         if self.json {
             writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
