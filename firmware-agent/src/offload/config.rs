@@ -16,8 +16,8 @@ pub const THRESHOLD_FILE: &str = "offload-threshold.json";
 pub struct OffloadConfig {
     /// Which policy decides.
     pub policy: PolicyKind,
-    /// Calibrated confidence at which a local answer is committed; `None`: read
-    /// [`THRESHOLD_FILE`] from the calibration directory.
+    /// Confidence ([`crate::brain::EdgeResult::confidence`]) at which a local answer is
+    /// committed; `None`: read [`THRESHOLD_FILE`] from the calibration directory.
     pub threshold: Option<f32>,
     /// How long a cloud answer is awaited before the local answer is returned, ms.
     pub deadline_ms: u64,
@@ -160,7 +160,7 @@ impl OffloadConfig {
 /// The tuned threshold, as stored in `calibration/` (the file holds more: how it was found).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ThresholdFile {
-    /// Commit threshold on the calibrated confidence.
+    /// Commit threshold on the local answer's confidence.
     pub threshold: f32,
     /// Other fields (split, target, figures), kept as written.
     #[serde(flatten)]

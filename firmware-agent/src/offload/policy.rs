@@ -7,7 +7,7 @@
 //! 2. the predicted offload time exceeds the deadline → **local**;
 //! 3. the local head is slow compared with the predicted offload
 //!    (`head ≥ speculate_head_fraction × offload`) → **speculate**: the upload starts
-//!    without waiting for the head, and the head's calibrated confidence then commits the
+//!    without waiting for the head, and the head's confidence then commits the
 //!    local answer (cancelling the upload) or waits for the cloud;
 //! 4. the head is cheap, so its answer is known before anything is sent: confidence at or
 //!    above the threshold → **local**, else **offload** (upload, await the cloud, fall
@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum PolicyKind {
-    /// Ours: MAS + cost model + calibrated confidence.
+    /// Ours: MAS + cost model + the local answer's (learned) confidence.
     #[default]
     Msao,
     /// Always the local head.
@@ -128,7 +128,7 @@ struct Arm {
 pub const REPLY_BYTES: usize = 400;
 
 impl Policy {
-    /// A policy of `kind`: `threshold` is the calibrated confidence at which a local answer
+    /// A policy of `kind`: `threshold` is the confidence at which a local answer
     /// is committed, `deadline_s` how long a cloud answer is awaited.
     pub fn new(
         kind: PolicyKind,

@@ -7,8 +7,8 @@
 //! its frame is in memory (decoded, as a camera would hand it over) to the commit of its
 //! answer. With `fps` set, frames arrive on a clock and latency includes queueing.
 //!
-//! Speculation: the upload task is spawned first, then the local head's calibrated
-//! confidence is checked; a confident local answer is committed and the upload aborted
+//! Speculation: the upload task is spawned first, then the local answer's confidence is
+//! checked; a confident local answer is committed and the upload aborted
 //! (its payload counted as wasted bytes); otherwise the cloud answer is awaited until the
 //! deadline. A cloud failure of any kind returns the local answer flagged as a fallback and
 //! is counted and reported as a fault. Nothing here panics; an input that cannot be read

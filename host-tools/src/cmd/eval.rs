@@ -115,7 +115,7 @@ pub struct Report {
     pub reduction_vs_camera_frame: f64,
     /// Expected calibration error of the INT8 local head (15 bins), calibrated.
     pub ece_int8: f64,
-    /// Mean calibrated confidence of the INT8 local head.
+    /// Mean confidence of the INT8 brain's local answers (the graph's learned confidence).
     pub confidence_int8_mean: f64,
     /// The brain's second-view threshold (`None`: off).
     pub second_view_below: Option<f32>,
@@ -497,7 +497,7 @@ fn write_table(out: &mut impl Write, r: &Report) -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
-        "local head INT8: mean calibrated confidence {:.4}, ECE {:.4} (15 bins)",
+        "local head INT8: mean confidence (learned) {:.4}, ECE {:.4} (15 bins)",
         r.confidence_int8_mean, r.ece_int8
     )?;
     Ok(())

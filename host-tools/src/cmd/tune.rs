@@ -89,7 +89,7 @@ pub struct Cmd {
 /// The stored result.
 #[derive(Debug, Clone, Serialize)]
 pub struct Tuned {
-    /// Commit the local answer when its calibrated confidence is at least this.
+    /// Commit the local answer when its confidence is at least this.
     pub threshold: f32,
     /// How it was found.
     pub method: &'static str,
