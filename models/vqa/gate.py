@@ -16,10 +16,12 @@ scaled up by U(1, 3) with a triangle filter, ±2 levels of noise, scaled back to
 agent's region step and resize do), target = 1 when the INT8 local answer is wrong (binary
 cross-entropy); seeded, 8 epochs, ≈ 2 min on 2 cores.
 
-The gate is appended to `vqa-edge-int8.onnx` (nodes named `gate.*`, new output `confidence`
-[batch, 1]): its three large weight matrices are stored int8 per output column and
-dequantised in the graph, activations stay FP32. The existing outputs are untouched (same
-nodes, same values).
+The gate is appended to `vqa-edge-int8.onnx` in FP32 (nodes named `gate.*`, new output
+`confidence` [batch, 1]); the existing outputs are untouched (same nodes, same values). FP32,
+like the classifier layer: with its weights stored int8, ONNX Runtime on CPU fuses each
+DequantizeLinear → MatMul into an int8 matmul with dynamically quantised activations, which
+cost 63 µs per edge run against 13 µs in FP32 (batch 1, one thread, 2026-11-22), for 183 KB
+less file.
 Rerunning replaces an earlier gate. Then `--check` compares it with the softmax confidence on
 held-out and test questions seen through the camera-size simulation; the result goes to
 `gate-check.json`.
@@ -147,23 +149,12 @@ def train(edge, d, qemb, q_mu, q_scale, t0):
 
 def fold(g: dict, q_mu, q_scale) -> dict:
     """The gate as the graph computes it, on the raw inputs: (q - mu) * s @ wq == q @ (s wq) -
-    s mu @ wq, and feat * fs @ wf == feat @ (fs wf). The two large input matrices and the
-    hidden layer are then stored as int8 per output column (symmetric, weight-only: the graph
-    dequantises them; activations stay FP32)."""
+    s mu @ wq, and feat * fs @ wf == feat @ (fs wf)."""
     f64 = lambda a: np.asarray(a, np.float64)
-    w = {"wf": (float(g["fs"]) * f64(g["wf"])).astype(np.float32),
-         "wq": (float(q_scale) * f64(g["wq"])).astype(np.float32),
-         "b1": (f64(g["b1"]) - float(q_scale) * (f64(q_mu) @ f64(g["wq"]))).astype(np.float32),
-         "wp": g["wp"], "w2": g["w2"], "b2": g["b2"], "w3": g["w3"], "b3": g["b3"]}
-    for k in INT8_WEIGHTS:
-        scale = np.maximum(np.abs(w[k]).max(0), 1e-12) / 127.0
-        w[k + ".q"] = np.clip(np.round(w[k] / scale), -127, 127).astype(np.int8)
-        w[k + ".scale"] = scale.astype(np.float32)
-        w[k] = (w[k + ".q"].astype(np.float32) * w[k + ".scale"]).astype(np.float32)
-    return w
-
-
-INT8_WEIGHTS = ("wf", "wq", "w2")
+    return {"wf": (float(g["fs"]) * f64(g["wf"])).astype(np.float32),
+            "wq": (float(q_scale) * f64(g["wq"])).astype(np.float32),
+            "b1": (f64(g["b1"]) - float(q_scale) * (f64(q_mu) @ f64(g["wq"]))).astype(np.float32),
+            "wp": g["wp"], "w2": g["w2"], "b2": g["b2"], "w3": g["w3"], "b3": g["b3"]}
 
 
 def graph_forward(w: dict, feat, q, logits):
@@ -175,8 +166,8 @@ def graph_forward(w: dict, feat, q, logits):
 
 
 def append_gate(model: onnx.ModelProto, w: dict) -> onnx.ModelProto:
-    """Adds the gate (nodes and initialisers named gate.*; int8 weights dequantised in the graph,
-    FP32 activations) and the `confidence` output; removes an earlier gate first."""
+    """Adds the gate (FP32; nodes and initialisers named gate.*) and the `confidence` output;
+    removes an earlier gate first."""
     gr = model.graph
     keep = [n for n in gr.node if not n.name.startswith("gate.")]
     del gr.node[:]
@@ -197,11 +188,7 @@ def append_gate(model: onnx.ModelProto, w: dict) -> onnx.ModelProto:
         return "gate." + out
 
     def weight(name):
-        if name not in INT8_WEIGHTS:
-            return init(name, np.asarray(w[name], np.float32))
-        q = w[name + ".q"]
-        return op("DequantizeLinear", [init(name + ".q", q), init(name + ".scale", w[name + ".scale"]),
-                                       init(name + ".zero", np.zeros(q.shape[1], np.int8))], name, axis=1)
+        return init(name, np.asarray(w[name], np.float32))
 
     feat = op("Flatten", ["features"], "feat", axis=1)
     prob = op("Softmax", ["logits"], "prob", axis=1)
@@ -313,27 +300,19 @@ def main():
         w = fold(g, q_mu, q_scale)
         model = append_gate(onnx.load(GRAPH), w)
         onnx.save(model, GRAPH)
-        # The ONNX gate must match the NumPy reference on the same inputs (same int8 weights).
-        # Checked with basic graph optimisations: at ONNX Runtime's default level the
-        # DequantizeLinear → MatMul pairs are fused into int8 matmuls with dynamically
-        # quantised activations (what the agent runs); that difference is reported, as is the
-        # one the int8 weights make against the trained FP32 gate.
+        # The ONNX gate must match the NumPy reference and the trained JAX gate.
         te = d["test"]
         q = qemb[te["q"][:INFER_BATCH]]
         img = te["images"][te["i"][:INFER_BATCH]]
-        basic = ort.SessionOptions()
-        basic.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-        edge = ort.InferenceSession(GRAPH, basic, providers=["CPUExecutionProvider"])
-        feat, logits, conf = edge.run(["features", "logits", "confidence"], {"image": C.to_nchw(img), "question": q})
-        err = float(np.abs(conf[:, 0] - graph_forward(w, feat, q, logits)).max())
         edge = ort.InferenceSession(GRAPH, so, providers=["CPUExecutionProvider"])
-        deployed = edge.run(["confidence"], {"image": C.to_nchw(img), "question": q})[0][:, 0]
+        feat, logits, conf = edge.run(["features", "logits", "confidence"], {"image": C.to_nchw(img), "question": q})
         r = {"feat": feat.reshape(len(feat), -1), "logits": logits}
-        fp32 = 1.0 / (1.0 + np.exp(np.asarray(forward(g, gate_inputs(r, (q - q_mu) * q_scale)))))
+        trained = 1.0 / (1.0 + np.exp(np.asarray(forward(g, gate_inputs(r, (q - q_mu) * q_scale)))))
+        err = max(float(np.abs(conf[:, 0] - graph_forward(w, feat, q, logits)).max()),
+                  float(np.abs(conf[:, 0] - trained).max()))
         n_params = sum(np.size(g[k]) for k in g if k != "fs")
-        print(f"wrote {GRAPH}: + gate ({n_params} parameters, {', '.join(INT8_WEIGHTS)} int8); max |Δconfidence| "
-              f"ONNX vs NumPy {err:.2e}, fused int8 matmuls vs NumPy {np.abs(deployed - conf[:, 0]).max():.2e}, "
-              f"int8 vs FP32 weights {np.abs(conf[:, 0] - fp32).max():.2e}  ({time.time() - t0:.0f} s)")
+        print(f"wrote {GRAPH}: + gate ({n_params} parameters, FP32); max |Δconfidence| ONNX vs NumPy/JAX "
+              f"{err:.2e}  ({time.time() - t0:.0f} s)")
         if err > 1e-4:
             sys.exit(f"gate export mismatch: {err}")
     if args.check or args.check_only:

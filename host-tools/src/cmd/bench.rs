@@ -49,11 +49,12 @@ pub struct Cmd {
     /// policy runs first.
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub warmup: usize,
-    /// Runs of each policy on each link, interleaved (every policy once, then again): rows
-    /// pool all runs, the oracle pairs the k-th edge-only run with the k-th offload-all run.
-    /// On a shared machine whole runs drift by ±0.2 ms on a ≈ 1 ms local path; repeating
-    /// and interleaving spreads that drift over every policy instead of landing it on one.
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    /// Runs of each policy on each link, interleaved (every policy once, then again, each
+    /// round starting one policy later): rows pool all runs, the oracle pairs the k-th
+    /// edge-only run with the k-th offload-all run. On a shared machine whole runs drift by
+    /// ±0.3 ms on a ≈ 1 ms local path; repeating and interleaving spreads that drift over
+    /// every policy instead of landing it on one. `--repeat 1` for a quick look.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub repeat: u32,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4)]
@@ -253,7 +254,11 @@ impl Cmd {
             let mut summaries: Vec<Vec<RunSummary>> = policies.iter().map(|_| Vec::new()).collect();
             let mut records_by = Vec::new();
             for repeat in 0..self.repeat {
-                for (i, &policy) in policies.iter().enumerate() {
+                // Each round starts one policy later, so no policy always runs right after
+                // the same neighbour (cloud-only's long, CPU-heavy runs in particular).
+                for j in 0..policies.len() {
+                    let i = (j + repeat as usize) % policies.len();
+                    let policy = policies[i];
                     let mut config = base.clone();
                     config.policy = policy;
                     config.cloud.url = format!("http://{proxy}");
