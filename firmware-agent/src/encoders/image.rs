@@ -47,7 +47,7 @@ pub struct EdgeOutput {
     pub image_embedding: Vec<f32>,
     /// Answer logits (uncalibrated).
     pub logits: Vec<f32>,
-    /// Learned confidence in the answer, when the graph has a [`CONFIDENCE`] output.
+    /// Learned confidence in the answer, when the graph has a `confidence` output.
     pub confidence: Option<f32>,
 }
 
@@ -191,7 +191,7 @@ impl ImageEncoder {
         &self.label
     }
 
-    /// Whether the graph gives a learned confidence ([`CONFIDENCE`]).
+    /// Whether the graph gives a learned confidence (output `confidence`).
     pub fn has_confidence(&self) -> bool {
         self.has_confidence
     }
