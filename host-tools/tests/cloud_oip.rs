@@ -2,8 +2,7 @@
 //! (`msao_host::cloud`, served in-process on 127.0.0.1:0) and against small fake servers
 //! (timeouts, 5xx, malformed bodies, wrong output shapes, bearer tokens).
 //!
-//! Needs `libonnxruntime.so` and the models (`scripts/setup.sh`). No TLS test: no
-//! certificate generator (rcgen) is in the lockfile.
+//! Needs `libonnxruntime.so` and the models (`scripts/setup.sh`). TLS: `cloud_tls.rs`.
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};

@@ -6,17 +6,20 @@
 //! |---------|------|
 //! | `mod`   | [`serve`] and the routes: health, metadata, infer |
 //! | `state` | [`CloudState`]: served models, sessions, counters, running one request |
+//! | `tls`   | [`TlsListener`]: HTTPS (rustls) for [`serve`] |
 //!
 //! Bodies are encoded and decoded with the agent's own [`msao_agent::cloud::codec`], so the
 //! client and this server agree by construction. Model runs go to `spawn_blocking`; the
 //! sessions sit behind mutexes (one request per model at a time).
 
 mod state;
+mod tls;
 
 pub use state::{
     CloudState, Counters, ModelStats, QUESTION_DIM, RequestError, ServedModel, VERSION, VQA_CLOUD,
     VQA_CLOUD_DENSE, VQA_FULL,
 };
+pub use tls::{HANDSHAKE_TIMEOUT, TlsListener, load_server_config};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -41,12 +44,17 @@ pub const SERVER_NAME: &str = "msao-cloud";
 
 type Shared = Arc<CloudState>;
 
-/// Serves until `shutdown` completes, then finishes the requests in flight.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+/// Serves until `shutdown` completes, then finishes the requests in flight. `listener` is a
+/// `tokio::net::TcpListener` (plain HTTP) or a [`TlsListener`] (HTTPS).
+pub async fn serve<L>(
+    listener: L,
     state: Arc<CloudState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await?;

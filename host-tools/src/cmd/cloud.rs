@@ -1,13 +1,16 @@
 //! `msao-host cloud`: serve the cloud models over the Open Inference Protocol v2 until
 //! Ctrl-C / SIGTERM. The first stdout line is `listening on http://ADDR` (with `--json`, a
 //! JSON object whose `url` is that address): tests and the bench read it to find the port.
+//! With `--tls-cert` and `--tls-key` it serves HTTPS and the address is `https://ADDR`.
 
-use crate::cloud::{CloudState, serve};
+use crate::cloud::{CloudState, TlsListener, load_server_config, serve};
 use crate::env::Env;
 use anyhow::Context as _;
 use msao_agent::runtime::RuntimeOptions;
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Serve the cloud models over OIP v2 (REST, binary and JSON tensors).
@@ -16,6 +19,12 @@ pub struct Cmd {
     /// Address to listen on; port 0 picks a free port (printed on the first line).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8000")]
     pub listen: String,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs `--tls-key`.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of `--tls-cert`.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     #[command(flatten)]
     pub model_args: super::ModelArgs,
     /// Print only the `listening on` line.
@@ -32,6 +41,11 @@ const SHUTDOWN_POLL: Duration = Duration::from_millis(100);
 impl Cmd {
     /// Loads the models, binds, prints the address and serves until asked to stop.
     pub fn run(self, out: &mut impl Write, env: &mut Env) -> anyhow::Result<()> {
+        // TLS files first: a bad one fails before the models load.
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(load_server_config(cert, key)?),
+            _ => None,
+        };
         let models_dir = self.model_args.models_dir()?;
         let options = RuntimeOptions {
             models_dir: Some(models_dir.clone()),
@@ -46,7 +60,8 @@ impl Cmd {
             .block_on(tokio::net::TcpListener::bind(&self.listen))
             .with_context(|| format!("cannot listen on {}", self.listen))?;
         let addr = listener.local_addr().context("bound address")?;
-        let url = format!("http://{addr}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{addr}");
         if self.json {
             let models: Vec<serde_json::Value> = state
                 .models()
@@ -103,7 +118,19 @@ impl Cmd {
                 tokio::time::sleep(SHUTDOWN_POLL).await;
             }
         };
-        rt.block_on(serve(listener, Arc::clone(&state), shutdown))?;
+        let handshake_failures = match tls {
+            None => {
+                rt.block_on(serve(listener, Arc::clone(&state), shutdown))?;
+                None
+            }
+            Some(config) => {
+                let _in_runtime = rt.enter();
+                let listener = TlsListener::new(listener, config);
+                let failures = listener.failures();
+                rt.block_on(serve(listener, Arc::clone(&state), shutdown))?;
+                Some(failures.load(Ordering::Relaxed))
+            }
+        };
 
         if self.json {
             let stats: serde_json::Map<String, serde_json::Value> = state
@@ -119,7 +146,11 @@ impl Cmd {
             writeln!(
                 out,
                 "{}",
-                serde_json::json!({ "event": "stopped", "models": stats })
+                serde_json::json!({
+                    "event": "stopped",
+                    "models": stats,
+                    "tls_handshake_failures": handshake_failures,
+                })
             )?;
         } else if !self.quiet {
             for m in state.models() {
@@ -129,6 +160,9 @@ impl Cmd {
                     "{:<16} {} requests, {} served, {} errors",
                     m.metadata.name, s.requests, s.served, s.errors
                 )?;
+            }
+            if let Some(n) = handshake_failures {
+                writeln!(out, "TLS handshakes failed: {n}")?;
             }
         }
         Ok(())
