@@ -199,6 +199,33 @@ async fn plain_http_on_the_tls_port_fails_and_the_server_keeps_serving() {
     good.connect().await.unwrap();
 }
 
+#[tokio::test]
+async fn a_stopped_server_frees_its_port() {
+    let c = certs();
+    let config = load_server_config(&c.path("server.pem"), &c.path("server.key")).unwrap();
+    let state = Arc::new(CloudState::load(&models_dir()).unwrap());
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    // Shut down at once: `serve` returns and drops the listener.
+    serve(TlsListener::new(tcp, config), state, async {})
+        .await
+        .unwrap();
+    let mut rebound = None;
+    for _ in 0..100 {
+        match std::net::TcpListener::bind(addr) {
+            Ok(l) => {
+                rebound = Some(l);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    assert!(
+        rebound.is_some(),
+        "{addr} still bound after the server stopped"
+    );
+}
+
 #[test]
 fn a_missing_or_empty_ca_file_is_a_config_error_before_any_traffic() {
     let url = "https://localhost:1".to_owned();

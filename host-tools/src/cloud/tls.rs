@@ -115,7 +115,12 @@ async fn accept_loop(
     failures: Arc<AtomicU64>,
 ) {
     loop {
-        let (stream, peer) = match tcp.accept().await {
+        let accepted = tokio::select! {
+            // The server dropped its listener: stop, and free the port.
+            () = tx.closed() => return,
+            a = tcp.accept() => a,
+        };
+        let (stream, peer) = match accepted {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("msao-host cloud: accept failed: {e}");
@@ -123,9 +128,6 @@ async fn accept_loop(
                 continue;
             }
         };
-        if tx.is_closed() {
-            return; // the server stopped
-        }
         // Small requests and replies: do not wait for Nagle.
         let _ = stream.set_nodelay(true);
         let acceptor = acceptor.clone();
