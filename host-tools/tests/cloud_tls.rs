@@ -2,7 +2,8 @@
 //! served over HTTPS (`msao_host::cloud::TlsListener`, `msao-host cloud --tls-cert/--tls-key`).
 //!
 //! Certificates are made per test run with rcgen: a CA, and a server certificate it signs
-//! for `localhost` only, so a client that connects to `127.0.0.1` must refuse it.
+//! for `localhost` only, so a client that connects to `127.0.0.1` must refuse it. Also:
+//! a client reuses its connections across calls, over HTTP and HTTPS.
 //! Needs `libonnxruntime.so` and the models (`scripts/setup.sh`).
 
 use msao_agent::cloud::{
@@ -197,6 +198,71 @@ async fn plain_http_on_the_tls_port_fails_and_the_server_keeps_serving() {
     let ca = Some(certs().path("ca.pem"));
     let good = CloudClient::new(&config(format!("https://localhost:{}", s.port), ca)).unwrap();
     good.connect().await.unwrap();
+}
+
+/// Serves `state` on `listener`, counting the connections it accepts.
+fn counted<L>(listener: L, state: Arc<CloudState>) -> Arc<AtomicU64>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    use axum::serve::ListenerExt as _;
+    let accepted = Arc::new(AtomicU64::new(0));
+    let n = Arc::clone(&accepted);
+    let listener = listener.tap_io(move |_| {
+        n.fetch_add(1, Ordering::Relaxed);
+    });
+    tokio::spawn(serve(listener, state, std::future::pending()));
+    accepted
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_reuses_its_connections_over_http_and_https() {
+    let state = Arc::new(CloudState::load(&models_dir()).unwrap());
+    let c = certs();
+    let tls = load_server_config(&c.path("server.pem"), &c.path("server.key")).unwrap();
+
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http_port = tcp.local_addr().unwrap().port();
+    let http_accepted = counted(tcp, Arc::clone(&state));
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let https_port = tcp.local_addr().unwrap().port();
+    let https_accepted = counted(TlsListener::new(tcp, tls), state);
+
+    let cases = [
+        (
+            format!("http://127.0.0.1:{http_port}"),
+            None,
+            &http_accepted,
+        ),
+        (
+            format!("https://localhost:{https_port}"),
+            Some(c.path("ca.pem")),
+            &https_accepted,
+        ),
+    ];
+    for (url, ca, accepted) in cases {
+        let client = CloudClient::new(&config(url.clone(), ca)).unwrap();
+        // connect() makes four control calls back to back, then one infer. hyper may open
+        // a new connection while the previous one is still being handed back to the pool,
+        // so the counts allow a little slack; without reuse every call would open one.
+        client.connect().await.unwrap();
+        client.infer(dense_inputs(), DEADLINE).await.unwrap();
+        let opened = accepted.load(Ordering::Relaxed);
+        assert!(
+            (1..=3).contains(&opened),
+            "{url}: {opened} connections for 5 calls"
+        );
+        // Every other call through a clone: clones share the pool.
+        let clone = client.clone();
+        for i in 0..8 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let c = if i % 2 == 0 { &client } else { &clone };
+            c.infer(dense_inputs(), DEADLINE).await.unwrap();
+        }
+        let more = accepted.load(Ordering::Relaxed) - opened;
+        assert!(more <= 2, "{url}: {more} new connections for 8 more calls");
+    }
 }
 
 #[tokio::test]
