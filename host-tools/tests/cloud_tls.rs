@@ -1,5 +1,6 @@
 //! TLS between the agent's OIP v2 client (reqwest + rustls) and the reference endpoint
-//! served over HTTPS (`msao_host::cloud::TlsListener`, `msao-host cloud --tls-cert/--tls-key`).
+//! served over HTTPS (`msao_host::cloud::TlsListener`, `msao-host cloud --tls-cert/--tls-key`),
+//! also behind a bearer token (`--token-env`).
 //!
 //! Certificates are made per test run with rcgen: a CA, and a server certificate it signs
 //! for `localhost` only, so a client that connects to `127.0.0.1` must refuse it. Also:
@@ -336,8 +337,11 @@ fn cloud_command_refuses_bad_tls_files_by_name() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--tls-key"));
 }
 
+/// The variable `cloud_command_serves_https_behind_a_bearer_token` passes the token in.
+const TOKEN_VAR: &str = "MSAO_TEST_CLOUD_TOKEN";
+
 #[test]
-fn cloud_command_serves_https() {
+fn cloud_command_serves_https_behind_a_bearer_token() {
     let c = certs();
     let mut child = host()
         .args(["cloud", "--listen", "127.0.0.1:0", "--models"])
@@ -346,6 +350,8 @@ fn cloud_command_serves_https() {
         .arg(c.path("server.pem"))
         .arg("--tls-key")
         .arg(c.path("server.key"))
+        .args(["--token-env", TOKEN_VAR])
+        .env(TOKEN_VAR, "t0k3n-over-tls")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -359,10 +365,12 @@ fn cloud_command_serves_https() {
         .strip_prefix("https://127.0.0.1:")
         .unwrap_or_else(|| panic!("{url}"));
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let ca = Some(c.path("ca.pem"));
-    let result = rt.block_on(async {
-        let client = CloudClient::new(&config(format!("https://localhost:{port}"), ca))?;
-        client.infer(dense_inputs(), DEADLINE).await
+    let mut cfg = config(format!("https://localhost:{port}"), Some(c.path("ca.pem")));
+    let (refused, result) = rt.block_on(async {
+        let anonymous = CloudClient::new(&cfg).unwrap().connect().await;
+        cfg.bearer_token = Some("t0k3n-over-tls".into());
+        let client = CloudClient::new(&cfg).unwrap();
+        (anonymous, client.infer(dense_inputs(), DEADLINE).await)
     });
     let stopped = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -371,6 +379,11 @@ fn cloud_command_serves_https() {
     assert!(stopped.success());
     let status = child.wait().unwrap();
     let rest: Vec<String> = lines.map(Result::unwrap).collect();
+
+    let e = refused.unwrap_err();
+    assert!(matches!(&e, CloudError::Status { code: 401, .. }), "{e}");
+    assert_eq!(e.kind(), CloudFaultKind::Rejected);
+    assert!(e.to_string().contains("no Authorization header"), "{e}");
     let reply = result.unwrap();
     assert_eq!(reply.outputs[0].shape, [1, 13]);
     assert!(status.success(), "{status}: {rest:?}");
@@ -379,8 +392,30 @@ fn cloud_command_serves_https() {
             .any(|l| l.starts_with("vqa-cloud-dense") && l.contains("1 requests, 1 served")),
         "{rest:?}"
     );
-    assert!(
-        rest.iter().any(|l| l == "TLS handshakes failed: 0"),
-        "{rest:?}"
-    );
+    for line in [
+        "TLS handshakes failed: 0",
+        "requests without the bearer token: 1",
+    ] {
+        assert!(rest.iter().any(|l| l == line), "{line}: {rest:?}");
+    }
+}
+
+#[test]
+fn cloud_command_refuses_an_unset_or_empty_token_variable() {
+    for (value, expect) in [(None, "is not set"), (Some(""), "is empty")] {
+        let mut cmd = host();
+        cmd.args(["cloud", "--listen", "127.0.0.1:0", "--token-env", TOKEN_VAR]);
+        match value {
+            None => cmd.env_remove(TOKEN_VAR),
+            Some(v) => cmd.env(TOKEN_VAR, v),
+        };
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&format!("--token-env {TOKEN_VAR}: the variable {expect}")),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty());
+    }
 }

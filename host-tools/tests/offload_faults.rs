@@ -1,6 +1,6 @@
 //! Fault tests of the agent's offload pipeline (`msao_agent::offload::run`): a cloud that
-//! is down, dies mid-run, is slower than the deadline, or answers garbage, 5xx or the wrong
-//! shape, and an unreadable frame. Each fault must leave every request answered (locally),
+//! is down, dies mid-run, is slower than the deadline, answers garbage, 5xx or the wrong
+//! shape, or refuses the agent's bearer token, and an unreadable frame. Each fault must leave every request answered (locally),
 //! counted in the [`RunSummary`] and reported to the [`Observer`], with no request lost.
 //!
 //! The cloud is the reference server (`msao_host::cloud`) in-process on 127.0.0.1:0; fault
@@ -19,7 +19,7 @@ use msao_agent::offload::{
     AnswerRecord, Observer, OffloadConfig, PolicyKind, RunOptions, RunSummary, Workload, run,
 };
 use msao_agent::runtime::{ModelCatalog, OrtRuntime, RuntimeOptions};
-use msao_host::cloud::{CloudState, router, serve};
+use msao_host::cloud::{BearerAuth, CloudState, router, serve};
 use msao_host::workload::{AudioMode, Config, dataset::Dataset, generate};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -450,6 +450,38 @@ fn bad_cloud_answers_are_counted_by_kind_and_fall_back() {
             assert!(fault.contains(detail), "{mode:?}: {fault}");
         }
     }
+}
+
+#[test]
+fn a_cloud_that_refuses_the_token_is_rejected_and_falls_back() {
+    let mut brain = brain();
+    let (_dir, w) = workload();
+    let auth = BearerAuth::new("the-right-token".into());
+    let url = serve_on(background(), auth.protect(router(cloud_state())));
+
+    let mut c = config(PolicyKind::OffloadAll, &url, GENEROUS_MS);
+    c.cloud.bearer_token = Some("a-wrong-token".into());
+    let mut seen = Seen::default();
+    let s = run(&mut brain, &c, 1.0, &w, &RunOptions::default(), &mut seen).unwrap();
+    assert_every_request_fell_back(&w, &s, &seen, "rejected");
+    for (r, _) in &seen.answers {
+        let fault = r.fault.as_deref().unwrap();
+        assert!(
+            fault.contains("401") && fault.contains("wrong bearer token"),
+            "{fault}"
+        );
+    }
+    assert!(auth.rejected() >= REQUESTS as u64, "{}", auth.rejected());
+
+    // The right token: the same server answers every request.
+    c.cloud.bearer_token = Some("the-right-token".into());
+    let refused = auth.rejected();
+    let mut seen = Seen::default();
+    let s = run(&mut brain, &c, 1.0, &w, &RunOptions::default(), &mut seen).unwrap();
+    assert_all_answered(&w, &s, &seen);
+    assert_eq!(s.sources, counts(&[("cloud", REQUESTS)]), "{s:?}");
+    assert!(s.cloud_faults.is_empty(), "{s:?}");
+    assert_eq!(auth.rejected(), refused);
 }
 
 #[test]

@@ -243,7 +243,8 @@ impl CloudClient {
         let server = match self.server_metadata().await {
             Ok(s) => Some(s),
             // A server without `GET /v2` still serves; it just advertises no extensions.
-            Err(CloudError::Status { .. }) => None,
+            // Refused credentials are not that: the next calls would be refused too.
+            Err(CloudError::Status { code, .. }) if code != 401 && code != 403 => None,
             Err(e) => return Err(e),
         };
         self.server_ready().await?;

@@ -7,14 +7,17 @@
 //! | `mod`   | [`serve`] and the routes: health, metadata, infer |
 //! | `state` | [`CloudState`]: served models, sessions, counters, running one request |
 //! | `tls`   | [`TlsListener`]: HTTPS (rustls) for [`serve`] |
+//! | `auth`  | [`BearerAuth`]: every route behind a bearer token |
 //!
 //! Bodies are encoded and decoded with the agent's own [`msao_agent::cloud::codec`], so the
 //! client and this server agree by construction. Model runs go to `spawn_blocking`; the
 //! sessions sit behind mutexes (one request per model at a time).
 
+mod auth;
 mod state;
 mod tls;
 
+pub use auth::BearerAuth;
 pub use state::{
     CloudState, Counters, ModelStats, QUESTION_DIM, RequestError, ServedModel, VERSION, VQA_CLOUD,
     VQA_CLOUD_DENSE, VQA_FULL,
@@ -55,7 +58,20 @@ where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
 {
-    axum::serve(listener, router(state))
+    serve_router(listener, router(state), shutdown).await
+}
+
+/// [`serve`] for a [`router`] with layers of its own (e.g. [`BearerAuth::protect`]).
+pub async fn serve_router<L>(
+    listener: L,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())

@@ -1,9 +1,10 @@
 //! `msao-host cloud`: serve the cloud models over the Open Inference Protocol v2 until
 //! Ctrl-C / SIGTERM. The first stdout line is `listening on http://ADDR` (with `--json`, a
 //! JSON object whose `url` is that address): tests and the bench read it to find the port.
-//! With `--tls-cert` and `--tls-key` it serves HTTPS and the address is `https://ADDR`.
+//! With `--tls-cert` and `--tls-key` it serves HTTPS and the address is `https://ADDR`;
+//! with `--token-env VAR` every request needs `Authorization: Bearer $VAR`.
 
-use crate::cloud::{CloudState, TlsListener, load_server_config, serve};
+use crate::cloud::{BearerAuth, CloudState, TlsListener, load_server_config, router, serve_router};
 use crate::env::Env;
 use anyhow::Context as _;
 use msao_agent::runtime::RuntimeOptions;
@@ -25,6 +26,10 @@ pub struct Cmd {
     /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of `--tls-cert`.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Require `Authorization: Bearer <token>` on every request, the token read from this
+    /// environment variable (never from the command line, where `ps` would show it).
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
     #[command(flatten)]
     pub model_args: super::ModelArgs,
     /// Print only the `listening on` line.
@@ -45,6 +50,16 @@ impl Cmd {
         let tls = match (&self.tls_cert, &self.tls_key) {
             (Some(cert), Some(key)) => Some(load_server_config(cert, key)?),
             _ => None,
+        };
+        let auth = match &self.token_env {
+            None => None,
+            Some(var) => match std::env::var(var) {
+                Ok(t) if !t.is_empty() => Some(BearerAuth::new(t)),
+                Ok(_) => anyhow::bail!("--token-env {var}: the variable is empty"),
+                Err(_) => {
+                    anyhow::bail!("--token-env {var}: the variable is not set (or not UTF-8)")
+                }
+            },
         };
         let models_dir = self.model_args.models_dir()?;
         let options = RuntimeOptions {
@@ -118,19 +133,24 @@ impl Cmd {
                 tokio::time::sleep(SHUTDOWN_POLL).await;
             }
         };
+        let app = match &auth {
+            None => router(Arc::clone(&state)),
+            Some(a) => a.protect(router(Arc::clone(&state))),
+        };
         let handshake_failures = match tls {
             None => {
-                rt.block_on(serve(listener, Arc::clone(&state), shutdown))?;
+                rt.block_on(serve_router(listener, app, shutdown))?;
                 None
             }
             Some(config) => {
                 let _in_runtime = rt.enter();
                 let listener = TlsListener::new(listener, config);
                 let failures = listener.failures();
-                rt.block_on(serve(listener, Arc::clone(&state), shutdown))?;
+                rt.block_on(serve_router(listener, app, shutdown))?;
                 Some(failures.load(Ordering::Relaxed))
             }
         };
+        let unauthorized = auth.as_ref().map(BearerAuth::rejected);
 
         if self.json {
             let stats: serde_json::Map<String, serde_json::Value> = state
@@ -150,6 +170,7 @@ impl Cmd {
                     "event": "stopped",
                     "models": stats,
                     "tls_handshake_failures": handshake_failures,
+                    "unauthorized": unauthorized,
                 })
             )?;
         } else if !self.quiet {
@@ -163,6 +184,9 @@ impl Cmd {
             }
             if let Some(n) = handshake_failures {
                 writeln!(out, "TLS handshakes failed: {n}")?;
+            }
+            if let Some(n) = unauthorized {
+                writeln!(out, "requests without the bearer token: {n}")?;
             }
         }
         Ok(())
