@@ -6,9 +6,10 @@
 //!    for the cloud to see that the local head did not;
 //! 2. the predicted offload time exceeds the deadline → **local**;
 //! 3. the local head is slow compared with the predicted offload
-//!    (`head ≥ speculate_head_fraction × offload`) → **speculate**: the upload starts
-//!    without waiting for the head, and the head's confidence then commits the
-//!    local answer (cancelling the upload) or waits for the cloud;
+//!    (`head ≥ speculate_head_fraction × offload`) → **speculate**: the upload starts,
+//!    and the head's confidence then commits the local answer (cancelling the upload) or
+//!    waits for the cloud. With the fused edge graph the head has already run by then, so
+//!    nothing overlaps the upload yet (`docs/offload.md`, "What speculation overlaps");
 //! 4. the head is cheap, so its answer is known before anything is sent: confidence at or
 //!    above the threshold → **local**, else **offload** (upload, await the cloud, fall
 //!    back to the local answer on failure).
