@@ -66,6 +66,16 @@ fn certs() -> &'static Certs {
     })
 }
 
+/// The served models, loaded once for every server of these tests.
+fn cloud_state() -> Arc<CloudState> {
+    static STATE: OnceLock<Arc<CloudState>> = OnceLock::new();
+    Arc::clone(STATE.get_or_init(|| {
+        Arc::new(CloudState::load(&models_dir()).unwrap_or_else(|e| {
+            panic!("{e:#}\n(run scripts/setup.sh for ONNX Runtime and the models)")
+        }))
+    }))
+}
+
 /// One HTTPS endpoint for the in-process tests, on its own runtime thread.
 struct Server {
     port: u16,
@@ -75,9 +85,7 @@ struct Server {
 fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
     SERVER.get_or_init(|| {
-        let state = Arc::new(CloudState::load(&models_dir()).unwrap_or_else(|e| {
-            panic!("{e:#}\n(run scripts/setup.sh for ONNX Runtime and the models)")
-        }));
+        let state = cloud_state();
         let c = certs();
         let config = load_server_config(&c.path("server.pem"), &c.path("server.key")).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -146,7 +154,7 @@ async fn https_with_the_ca_file_negotiates_and_infers() {
 
     // The same request in plain HTTP on the same models gives the same logits: TLS changes
     // the transport only.
-    let state = Arc::new(CloudState::load(&models_dir()).unwrap());
+    let state = cloud_state();
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let plain = format!("http://{}", tcp.local_addr().unwrap());
     tokio::spawn(serve(tcp, state, std::future::pending()));
@@ -219,7 +227,7 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_reuses_its_connections_over_http_and_https() {
-    let state = Arc::new(CloudState::load(&models_dir()).unwrap());
+    let state = cloud_state();
     let c = certs();
     let tls = load_server_config(&c.path("server.pem"), &c.path("server.key")).unwrap();
 
@@ -270,7 +278,7 @@ async fn a_client_reuses_its_connections_over_http_and_https() {
 async fn a_stopped_server_frees_its_port() {
     let c = certs();
     let config = load_server_config(&c.path("server.pem"), &c.path("server.key")).unwrap();
-    let state = Arc::new(CloudState::load(&models_dir()).unwrap());
+    let state = cloud_state();
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = tcp.local_addr().unwrap();
     // Shut down at once: `serve` returns and drops the listener.
