@@ -14,7 +14,9 @@
 //! ```
 
 use crate::{
-    frame::{CRC32C, MAX_FRAME},
+    cobs,
+    crc::CRC32C,
+    frame::MAX_FRAME,
     header::{FrameHeader, MAGIC},
     message::Message,
 };
@@ -160,7 +162,7 @@ impl Decoder {
     /// senders may use a lone `0x00` to flush a receiver.
     pub fn push(&mut self, input: &mut &[u8]) -> Option<Event> {
         loop {
-            let (chunk, rest, terminated) = match input.iter().position(|&b| b == 0) {
+            let (chunk, rest, terminated) = match cobs::find_zero(input) {
                 Some(i) => (&input[..i], &input[i + 1..], true),
                 None => (*input, &input[input.len()..], false),
             };

@@ -9,6 +9,8 @@
 //! | [`header`]    | the frame header: magic, version, flags, fingerprint, boot id, seq, time |
 //! | [`message`]   | the message enum and every message type |
 //! | [`schema`]    | the schema fingerprint derived from the message types |
+//! | [`crc`]       | the frame CRC-32C: the CPU's CRC instruction where there is one, a table elsewhere |
+//! | [`cobs`]      | COBS byte stuffing, a block at a time |
 //! | [`frame`]     | encoding one frame into a caller buffer, without the heap |
 //! | [`decoder`]   | the streaming decoder that resynchronises on `0x00` and counts drops |
 //! | [`build_info`]| version, git revision, target, profile and fingerprint of this build |
@@ -41,8 +43,10 @@
 
 pub mod bounded;
 pub mod build_info;
+pub mod cobs;
 /// The compact tensor: kept patch features, int8 with one scale (`spec/compact-tensor.md`).
 pub mod compact;
+pub mod crc;
 pub mod decoder;
 pub mod error;
 pub mod frame;
