@@ -4,11 +4,19 @@ use crate::config::{DeviceId, parse_fps, parse_interval};
 use crate::offload::PolicyKind;
 use clap::Parser;
 use msao::transport::Endpoint;
-use std::{path::PathBuf, time::Duration};
+use std::{path::PathBuf, sync::LazyLock, time::Duration};
+
+/// `--version`: the agent's build and the wire identity it speaks (spec §3.4), formatted
+/// like `msao-host --version`.
+static VERSION: LazyLock<String> = LazyLock::new(|| msao::build_info::BUILD.to_string());
+
+fn version() -> &'static str {
+    VERSION.as_str()
+}
 
 /// MSAO Edge device agent: samples system state and sends telemetry frames to msao-host.
 #[derive(Debug, Clone, Default, Parser)]
-#[command(name = "msao-agent", version, about, long_about = None)]
+#[command(name = "msao-agent", version = version(), about, long_about = None)]
 pub struct Cli {
     /// TOML config file; flags given here override its values.
     #[arg(long, value_name = "FILE")]
@@ -80,4 +88,27 @@ fn parse_policy(name: &str) -> Result<PolicyKind, String> {
             names.join(", ")
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn version_names_the_wire_version_and_schema_fingerprint() {
+        let text = Cli::command().render_version();
+        let fingerprint = u64::from_le_bytes(msao::SCHEMA_FINGERPRINT);
+        assert!(
+            text.starts_with(&format!("msao-agent {} (git ", env!("CARGO_PKG_VERSION"))),
+            "{text}"
+        );
+        assert!(
+            text.trim_end().ends_with(&format!(
+                "; wire v{}, schema {fingerprint:016x})",
+                msao::WIRE_VERSION
+            )),
+            "{text}"
+        );
+    }
 }
