@@ -1,7 +1,11 @@
 //! A typical `Sample` frame stays small: the x86 fixture (4 cores, 9 temperatures) with
 //! real load figures, under a header one hour into a 10 Hz stream.
 
-use msao::{frame, header::FrameHeader, message::Message};
+use msao::{
+    MaxSize, frame,
+    header::FrameHeader,
+    message::{Message, Sample},
+};
 use msao_agent::system::{LinuxReader, SystemReader};
 
 mod common;
@@ -26,5 +30,16 @@ fn fixture_sample_frame_size_is_pinned() {
     // header 15 + seq 3 + time 5 = 23; message 68 (variant 1, cpu load 3, cores 19,
     // memory 10, gpu/emc 3, temps 26, rails 1, power 2, drops 3); CRC 4; COBS 1; 0x00 1
     assert_eq!(len, 97);
-    assert!(len < 160);
+    // The pin is this fixture's size; the bound is any Sample's. The encoder must never
+    // produce more than the compile-time worst case for a Sample under this header, nor
+    // more than the crate's bound for any frame, and that must fit one datagram.
+    let sample_bound = frame_bound(FrameHeader::MAX_SIZE + Sample::MAX_SIZE + 1);
+    assert!(len <= sample_bound, "{len} > {sample_bound}");
+    assert!(sample_bound <= frame::MAX_ENCODED, "{sample_bound}");
+    assert!(frame::MAX_ENCODED <= frame::MAX_FRAME);
+}
+
+/// Bytes on the wire for a message body of `header_and_message` bytes: CRC, COBS, 0x00.
+fn frame_bound(header_and_message: usize) -> usize {
+    msao::cobs::max_encoding_length(header_and_message + 4) + 1
 }
