@@ -377,7 +377,9 @@ async fn server_rejects_a_malformed_compact_tensor_with_400() {
             }
             other => panic!("expected a 400, got {other}"),
         }
-        assert_eq!(e.kind(), CloudFaultKind::Rejected);
+        // The request was at fault: a bad request, not a malformed answer.
+        assert_eq!(e.kind(), CloudFaultKind::BadRequest);
+        assert!(!e.to_string().contains("malformed"), "{e}");
     }
     assert_eq!(server().state.stats("vqa-cloud").errors, errors + 2);
     // Non-UTF-8 question text for vqa-full: binary carries it, the server refuses it.
@@ -461,6 +463,21 @@ async fn server_answers_in_the_form_asked_for() {
     let (head, reply) = raw_post(path, "Inference-Header-Content-Length: 99999\r\n", b"{}").await;
     assert!(head.starts_with("http/1.1 400"), "{head}");
     assert!(String::from_utf8_lossy(&reply).contains("inference-header-content-length"));
+    // A body that is not JSON: the server says the request is invalid, not "malformed cloud
+    // answer" (it is no answer at all), and counts it as a bad request.
+    let bad_before = server().state.stats("vqa-cloud").bad_requests;
+    let (head, reply) = raw_post(path, "", b"{not json").await;
+    assert!(head.starts_with("http/1.1 400"), "{head}");
+    let text = String::from_utf8_lossy(&reply);
+    assert!(
+        text.contains("invalid infer request: request JSON"),
+        "{text}"
+    );
+    assert!(!text.contains("malformed cloud answer"), "{text}");
+    assert_eq!(
+        server().state.stats("vqa-cloud").bad_requests,
+        bad_before + 1
+    );
     // An output the model does not have.
     req["outputs"] = json!([{"name": "probabilities"}]);
     let (head, reply) = raw_post(path, "", &serde_json::to_vec(&req).unwrap()).await;
@@ -519,6 +536,7 @@ fn config_validation_and_fault_kinds() {
             "timeout",
             "server-error",
             "rejected",
+            "bad-request",
             "malformed",
             "wrong-shape",
             "config"

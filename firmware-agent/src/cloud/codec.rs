@@ -131,8 +131,16 @@ fn split(body: &[u8], header_len: Option<usize>) -> Result<(&[u8], &[u8]), Cloud
 }
 
 /// Decodes an infer request: its JSON header and its input tensors (JSON or binary). Does
-/// not check shapes against a model.
+/// not check shapes against a model. A body that does not decode is
+/// [`CloudError::InvalidRequest`] (the sender's fault), never [`CloudError::Malformed`].
 pub fn decode_request(
+    body: &[u8],
+    header_len: Option<usize>,
+) -> Result<(InferRequestBody, Vec<InferTensor>), CloudError> {
+    decode_request_inner(body, header_len).map_err(CloudError::in_request)
+}
+
+fn decode_request_inner(
     body: &[u8],
     header_len: Option<usize>,
 ) -> Result<(InferRequestBody, Vec<InferTensor>), CloudError> {
@@ -263,14 +271,23 @@ mod tests {
         let req = encode_request(&every_type(), &[], true).unwrap();
         let mut short = req.bytes.clone();
         short.pop();
-        assert!(matches!(
-            decode_request(&short, req.header_len),
-            Err(CloudError::Malformed { .. })
-        ));
+        // At the server these are the request's fault, not a malformed answer.
+        let e = decode_request(&short, req.header_len).unwrap_err();
+        assert!(matches!(e, CloudError::InvalidRequest { .. }), "{e:?}");
+        assert_eq!(e.kind(), crate::cloud::CloudFaultKind::BadRequest);
+        assert!(e.to_string().starts_with("invalid infer request: "), "{e}");
         let mut long = req.bytes.clone();
         long.push(0);
         assert!(matches!(
             decode_request(&long, req.header_len),
+            Err(CloudError::InvalidRequest { .. })
+        ));
+        // In a response (at the client) the same fault is a malformed answer.
+        let resp = encode_response("m", None, None, &every_type(), |_| true).unwrap();
+        let mut short = resp.bytes.clone();
+        short.pop();
+        assert!(matches!(
+            decode_response(&short, resp.header_len),
             Err(CloudError::Malformed { .. })
         ));
         assert!(decode_request(&req.bytes, Some(req.bytes.len() + 1)).is_err());

@@ -24,8 +24,9 @@ pub enum CloudError {
         after_ms: u64,
     },
     /// The server answered with a non-success status; `body` is its error text (first 200
-    /// characters).
-    #[error("cloud answered HTTP {code}: {body}")]
+    /// characters). A 400, 413 or 422 says the *request* was refused as invalid (the server
+    /// is fine; [`CloudFaultKind::BadRequest`]), and the message says so.
+    #[error("cloud answered HTTP {code}{}: {body}", status_note(*code))]
     Status {
         /// HTTP status code.
         code: u16,
@@ -35,6 +36,13 @@ pub enum CloudError {
     /// The server's answer is not valid Open Inference Protocol v2.
     #[error("malformed cloud answer: {detail}")]
     Malformed {
+        /// What is wrong.
+        detail: String,
+    },
+    /// An infer *request* that does not decode (what the reference server reads from a
+    /// client: invalid JSON, binary sizes that do not add up, bad element values).
+    #[error("invalid infer request: {detail}")]
+    InvalidRequest {
         /// What is wrong.
         detail: String,
     },
@@ -65,8 +73,12 @@ pub enum CloudFaultKind {
     Timeout,
     /// HTTP 5xx.
     ServerError,
-    /// HTTP 4xx (and any other non-success status).
+    /// HTTP 4xx other than [`Self::BadRequest`] (401/403 credentials, 404 no such model,
+    /// 429 busy, …) and any other non-success status.
     Rejected,
+    /// The request was refused as invalid: HTTP 400, 413 or 422 from the server, or (at the
+    /// server) a request that does not decode. Our request is wrong, not the server's answer.
+    BadRequest,
     /// Not a valid OIP v2 answer.
     Malformed,
     /// A tensor did not match the model's metadata.
@@ -77,11 +89,12 @@ pub enum CloudFaultKind {
 
 impl CloudFaultKind {
     /// Every kind, in declaration order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Unreachable,
         Self::Timeout,
         Self::ServerError,
         Self::Rejected,
+        Self::BadRequest,
         Self::Malformed,
         Self::WrongShape,
         Self::Config,
@@ -94,10 +107,26 @@ impl CloudFaultKind {
             Self::Timeout => "timeout",
             Self::ServerError => "server-error",
             Self::Rejected => "rejected",
+            Self::BadRequest => "bad-request",
             Self::Malformed => "malformed",
             Self::WrongShape => "wrong-shape",
             Self::Config => "config",
         }
+    }
+}
+
+/// HTTP statuses that refuse the request itself as invalid: 400 Bad Request, 413 Content
+/// Too Large, 422 Unprocessable Content (FastAPI's validation error, KServe, MLServer).
+fn is_bad_request(code: u16) -> bool {
+    matches!(code, 400 | 413 | 422)
+}
+
+/// What a status adds to the message: that the request (not the answer) was at fault.
+fn status_note(code: u16) -> &'static str {
+    if is_bad_request(code) {
+        " (the server refused the request as invalid)"
+    } else {
+        ""
     }
 }
 
@@ -109,7 +138,9 @@ impl CloudError {
             Self::Unreachable { .. } | Self::Tls { .. } => CloudFaultKind::Unreachable,
             Self::Timeout { .. } => CloudFaultKind::Timeout,
             Self::Status { code, .. } if *code >= 500 => CloudFaultKind::ServerError,
+            Self::Status { code, .. } if is_bad_request(*code) => CloudFaultKind::BadRequest,
             Self::Status { .. } => CloudFaultKind::Rejected,
+            Self::InvalidRequest { .. } => CloudFaultKind::BadRequest,
             Self::Malformed { .. } => CloudFaultKind::Malformed,
             Self::Shape { .. } => CloudFaultKind::WrongShape,
         }
@@ -126,6 +157,15 @@ impl CloudError {
     pub fn malformed(detail: impl Into<String>) -> Self {
         Self::Malformed {
             detail: detail.into(),
+        }
+    }
+
+    /// The same error seen from the server's side: a [`CloudError::Malformed`] found while
+    /// decoding a *request* becomes [`CloudError::InvalidRequest`]; others are unchanged.
+    pub(crate) fn in_request(self) -> Self {
+        match self {
+            Self::Malformed { detail } => Self::InvalidRequest { detail },
+            other => other,
         }
     }
 
@@ -152,5 +192,39 @@ impl CloudError {
             code,
             body: text.chars().take(200).collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_request_is_a_bad_request_not_a_malformed_answer() {
+        for code in [400, 413, 422] {
+            let e = CloudError::status(code, br#"{"error":"tensor `compact`: BadMagic"}"#);
+            assert_eq!(e.kind(), CloudFaultKind::BadRequest, "{code}");
+            let text = e.to_string();
+            assert!(text.contains("refused the request as invalid"), "{text}");
+            assert!(!text.contains("malformed"), "{text}");
+        }
+        for (code, kind) in [
+            (401, CloudFaultKind::Rejected),
+            (404, CloudFaultKind::Rejected),
+            (429, CloudFaultKind::Rejected),
+            (500, CloudFaultKind::ServerError),
+            (503, CloudFaultKind::ServerError),
+        ] {
+            assert_eq!(CloudError::status(code, b"x").kind(), kind, "{code}");
+        }
+        assert_eq!(
+            CloudError::status(503, br#"{"error":"busy"}"#).to_string(),
+            "cloud answered HTTP 503: busy"
+        );
+        let e = CloudError::malformed("request JSON: EOF").in_request();
+        assert_eq!(e.to_string(), "invalid infer request: request JSON: EOF");
+        assert_eq!(e.kind(), CloudFaultKind::BadRequest);
+        assert_eq!(CloudFaultKind::BadRequest.name(), "bad-request");
+        assert!(CloudFaultKind::ALL.contains(&CloudFaultKind::BadRequest));
     }
 }

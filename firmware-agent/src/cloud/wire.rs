@@ -1,15 +1,30 @@
 //! The OIP v2 REST JSON bodies (server metadata, model metadata, infer request and
 //! response, errors) and JSON tensor data ↔ [`TensorData`]. Shared by the client and the
 //! reference server (`msao-host cloud`).
+//!
+//! Reading is as lenient as the protocol allows: a field the OIP v2 spec marks `#optional`
+//! (model `versions`, `model_version`, `id`, `parameters`) may be absent *or* `null` (KServe
+//! 0.21 sends `"versions": null`), and so may the lists and strings a server can leave empty
+//! (`extensions`, `platform`, `inputs`, `outputs`): both read as empty. Required fields
+//! (`name`, a tensor's `datatype` and `shape`, a response's `outputs`) stay required.
 
 use super::CloudError;
 use super::tensor::{DataType, InferTensor, ModelMetadata, TensorData, TensorSpec};
 use half::f16;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 /// Name of the binary tensor extension in the server metadata.
 pub const BINARY_EXTENSION: &str = "binary_tensor_data";
+
+/// `null` reads as absent: the type's default.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
 
 /// `GET /v2`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,10 +32,10 @@ pub struct ServerMetadata {
     /// Server name.
     pub name: String,
     /// Server version.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub version: String,
     /// Protocol extensions (`binary_tensor_data`, …).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub extensions: Vec<String>,
 }
 
@@ -41,16 +56,16 @@ pub struct ModelMetadataBody {
     /// Model name.
     pub name: String,
     /// Versions.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub versions: Vec<String>,
     /// Backend.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub platform: String,
     /// Inputs.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub inputs: Vec<MetadataTensor>,
     /// Outputs.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub outputs: Vec<MetadataTensor>,
 }
 
@@ -196,14 +211,14 @@ pub struct ErrorBody {
     pub error: String,
 }
 
-/// `parameters[key]` as a non-negative integer; `Ok(None)` when absent.
+/// `parameters[key]` as a non-negative integer; `Ok(None)` when absent or `null`.
 pub fn param_usize(
     params: Option<&Map<String, Value>>,
     key: &str,
     tensor: &str,
 ) -> Result<Option<usize>, CloudError> {
     match params.and_then(|p| p.get(key)) {
-        None => Ok(None),
+        None | Some(Value::Null) => Ok(None),
         Some(v) => v
             .as_u64()
             .and_then(|n| usize::try_from(n).ok())
@@ -355,4 +370,89 @@ pub fn tensor_from_json(
         shape.to_vec(),
         data_from_json(name, dt, data)?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What KServe 0.21's Python `ModelServer` answers for a custom model: `null` for every
+    /// optional field it has no value for.
+    #[test]
+    fn null_and_absent_optional_metadata_fields_read_as_empty() {
+        let kserve = r#"{"name":"vqa-cloud","versions":null,"platform":"","inputs":[
+            {"name":"compact","datatype":"UINT8","shape":[1,-1],"parameters":null}],
+            "outputs":[{"name":"logits","datatype":"FP32","shape":[1,13]}]}"#;
+        let m = serde_json::from_str::<ModelMetadataBody>(kserve)
+            .unwrap()
+            .to_metadata()
+            .unwrap();
+        assert_eq!(m.name, "vqa-cloud");
+        assert!(m.versions.is_empty());
+        assert_eq!(m.inputs[0].datatype, DataType::U8);
+        assert_eq!(m.inputs[0].shape, [1, -1]);
+        assert_eq!(m.outputs[0].name, "logits");
+
+        for body in [
+            r#"{"name":"m","versions":null,"platform":null,"inputs":null,"outputs":null}"#,
+            r#"{"name":"m"}"#,
+        ] {
+            let m = serde_json::from_str::<ModelMetadataBody>(body).unwrap_or_else(|e| {
+                panic!("{body}: {e}");
+            });
+            assert_eq!(
+                m,
+                ModelMetadataBody {
+                    name: "m".into(),
+                    versions: vec![],
+                    platform: String::new(),
+                    inputs: vec![],
+                    outputs: vec![],
+                },
+                "{body}"
+            );
+        }
+        // Required fields stay required.
+        assert!(serde_json::from_str::<ModelMetadataBody>(r#"{"versions":["1"]}"#).is_err());
+        assert!(serde_json::from_str::<ModelMetadataBody>(r#"{"name":null}"#).is_err());
+        let no_shape = r#"{"name":"m","inputs":[{"name":"x","datatype":"FP32","shape":null}]}"#;
+        assert!(serde_json::from_str::<ModelMetadataBody>(no_shape).is_err());
+        // A version list that is there is kept.
+        let m: ModelMetadataBody =
+            serde_json::from_str(r#"{"name":"m","versions":["1","2"]}"#).unwrap();
+        assert_eq!(m.versions, ["1", "2"]);
+    }
+
+    #[test]
+    fn null_server_metadata_fields_read_as_empty() {
+        let s: ServerMetadata =
+            serde_json::from_str(r#"{"name":"kserve","version":null,"extensions":null}"#).unwrap();
+        assert_eq!((s.name.as_str(), s.version.as_str()), ("kserve", ""));
+        assert!(s.extensions.is_empty());
+        let s: ServerMetadata = serde_json::from_str(r#"{"name":"x"}"#).unwrap();
+        assert!(s.extensions.is_empty());
+        assert!(serde_json::from_str::<ServerMetadata>(r#"{"version":"1"}"#).is_err());
+    }
+
+    #[test]
+    fn null_optional_infer_response_fields_are_absent() {
+        let body = r#"{"model_name":"vqa-cloud","model_version":null,"id":null,"parameters":null,
+            "outputs":[{"name":"logits","shape":[1,2],"datatype":"FP32","parameters":null,
+            "data":[0.5,-1.0]}]}"#;
+        let r: InferResponseBody = serde_json::from_str(body).unwrap();
+        assert_eq!(r.model_version, None);
+        assert_eq!(r.id, None);
+        let o = &r.outputs[0];
+        let t = tensor_from_json(&o.name, &o.datatype, &o.shape, o.data.as_ref()).unwrap();
+        assert_eq!(t.data, TensorData::F32(vec![0.5, -1.0]));
+        // `binary_data_size: null` is no binary size.
+        let mut p = Map::new();
+        p.insert("binary_data_size".into(), Value::Null);
+        assert_eq!(
+            param_usize(Some(&p), "binary_data_size", "x").unwrap(),
+            None
+        );
+        p.insert("binary_data_size".into(), Value::from(-1));
+        assert!(param_usize(Some(&p), "binary_data_size", "x").is_err());
+    }
 }

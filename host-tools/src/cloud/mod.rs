@@ -34,7 +34,7 @@ use msao_agent::cloud::binary::{BINARY_DATA, BINARY_DATA_OUTPUT, HEADER_LENGTH};
 use msao_agent::cloud::wire::{
     self, BINARY_EXTENSION, ErrorBody, ModelMetadataBody, ServerMetadata,
 };
-use msao_agent::cloud::{codec, tensor};
+use msao_agent::cloud::{CloudError, codec, tensor};
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
@@ -229,6 +229,9 @@ async fn infer_counted(
         }
         Err(r) => {
             m.counters.error();
+            if r.status() == StatusCode::BAD_REQUEST {
+                m.counters.bad_request();
+            }
             r
         }
     }
@@ -250,6 +253,8 @@ async fn infer_one(
                 .ok_or_else(|| bad(format!("{HEADER_LENGTH} header is not a length: {v:?}")))?,
         ),
     };
+    // `decode_request` reports what does not decode as `InvalidRequest` ("invalid infer
+    // request: …"): the client's request is wrong, which is not a malformed cloud answer.
     let (request, inputs) =
         codec::decode_request(body, header_len).map_err(|e| bad(e.to_string()))?;
     let metadata = &state
@@ -314,7 +319,16 @@ async fn infer_one(
     let encoded = codec::encode_response(model, Some(VERSION), request.id, &outputs, |n| {
         binary.contains(n)
     })
-    .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    .map_err(|e| {
+        let detail = match e {
+            CloudError::Config { detail } | CloudError::Malformed { detail } => detail,
+            other => other.to_string(),
+        };
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode the response: {detail}"),
+        )
+    })?;
     let mut response = encoded.bytes.into_response();
     let h = response.headers_mut();
     match encoded.header_len {

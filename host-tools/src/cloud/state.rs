@@ -40,6 +40,7 @@ pub struct Counters {
     requests: AtomicU64,
     served: AtomicU64,
     errors: AtomicU64,
+    bad_requests: AtomicU64,
 }
 
 /// A snapshot of [`Counters`].
@@ -49,8 +50,10 @@ pub struct ModelStats {
     pub requests: u64,
     /// Answered with outputs.
     pub served: u64,
-    /// Answered with an error.
+    /// Answered with an error (of any status).
     pub errors: u64,
+    /// Of those, refused as invalid requests (HTTP 400): the client's fault, not ours.
+    pub bad_requests: u64,
 }
 
 impl Counters {
@@ -63,12 +66,16 @@ impl Counters {
     pub(crate) fn error(&self) {
         self.errors.fetch_add(1, Ordering::Relaxed);
     }
+    pub(crate) fn bad_request(&self) {
+        self.bad_requests.fetch_add(1, Ordering::Relaxed);
+    }
     /// A snapshot.
     pub fn stats(&self) -> ModelStats {
         ModelStats {
             requests: self.requests.load(Ordering::Relaxed),
             served: self.served.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
+            bad_requests: self.bad_requests.load(Ordering::Relaxed),
         }
     }
 }

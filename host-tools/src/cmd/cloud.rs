@@ -178,8 +178,8 @@ impl Cmd {
                 let s = m.counters.stats();
                 writeln!(
                     out,
-                    "{:<16} {} requests, {} served, {} errors",
-                    m.metadata.name, s.requests, s.served, s.errors
+                    "{:<16} {} requests, {} served, {} errors ({} invalid requests)",
+                    m.metadata.name, s.requests, s.served, s.errors, s.bad_requests
                 )?;
             }
             if let Some(n) = handshake_failures {
