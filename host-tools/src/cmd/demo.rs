@@ -33,7 +33,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-pub use report::{RAW_FRAME_BYTES, Report};
+pub use report::{RawFrames, Report};
 
 /// Extra time the agent gets beyond `--duration` to start and flush before it is killed.
 pub const GRACE: Duration = Duration::from_secs(10);
@@ -530,6 +530,7 @@ impl Cmd {
             summary.as_ref(),
             &workload.display().to_string(),
             total,
+            &report::RawFrames::of(&manifest),
             telemetry,
             cloud_used,
         );

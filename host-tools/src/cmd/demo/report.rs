@@ -2,11 +2,55 @@
 //! the cloud saw, as one [`Report`] printed as a table or JSON.
 
 use anyhow::Context as _;
+use msao_agent::offload::Workload;
 use serde::{Deserialize, Serialize};
 use std::{collections::BTreeMap, io::Write, path::Path};
 
-/// Raw bytes of one 640×480 RGB camera frame: what a request would upload without the edge.
-pub const RAW_FRAME_BYTES: u64 = 640 * 480 * 3;
+/// What each request would upload without the edge: its frame as raw RGB, width × height
+/// × 3 bytes, the size read from the frame file's own header (the manifest's `width` ×
+/// `height` when a file cannot be read, and for an answer naming no known request).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawFrames {
+    by_request: BTreeMap<u32, u64>,
+    fallback: u64,
+}
+
+impl RawFrames {
+    /// The raw frame bytes of every request of `workload`.
+    pub fn of(workload: &Workload) -> Self {
+        let fallback = rgb_bytes(workload.width, workload.height);
+        let by_frame: Vec<u64> = workload
+            .frames
+            .iter()
+            .map(|f| {
+                image::image_dimensions(workload.dir.join(&f.file))
+                    .map_or(fallback, |(w, h)| rgb_bytes(w, h))
+            })
+            .collect();
+        let by_request = workload
+            .requests
+            .iter()
+            .map(|r| {
+                let bytes = by_frame.get(r.frame as usize).copied().unwrap_or(fallback);
+                (r.request_id, bytes)
+            })
+            .collect();
+        Self {
+            by_request,
+            fallback,
+        }
+    }
+
+    /// Raw bytes of one request's frame.
+    pub fn request(&self, id: Option<u32>) -> u64 {
+        id.and_then(|i| self.by_request.get(&i).copied())
+            .unwrap_or(self.fallback)
+    }
+}
+
+fn rgb_bytes(width: u32, height: u32) -> u64 {
+    u64::from(width) * u64::from(height) * 3
+}
 
 /// Decisions and answer sources, in table order.
 const DECISIONS: [&str; 3] = ["local", "offload", "speculate"];
@@ -15,6 +59,9 @@ const SOURCES: [&str; 4] = ["local", "cloud", "fallback", "error"];
 /// One line of the agent's answers file (the fields the report needs).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Answer {
+    /// The workload request it answers (its frame's size is the raw baseline).
+    #[serde(default)]
+    pub request_id: Option<u32>,
     /// `local`, `cloud`, `fallback`, `error`.
     pub source: String,
     /// `local`, `offload`, `speculate`.
@@ -66,7 +113,10 @@ pub struct Uplink {
     pub bytes_up: u64,
     /// `bytes_up` / requests.
     pub bytes_per_request: f64,
-    /// One raw 640×480×3 frame per request.
+    /// The answered requests' frames as raw RGB (width × height × 3 each, from the
+    /// workload's frame files).
+    pub raw_bytes: u64,
+    /// `raw_bytes` / requests, rounded.
     pub raw_bytes_per_request: u64,
     /// raw / uplink, over the whole run (`null` when nothing went up).
     pub reduction: Option<f64>,
@@ -165,10 +215,12 @@ pub fn build(
     summary: Option<&serde_json::Value>,
     workload: &str,
     workload_requests: usize,
+    raw: &RawFrames,
     telemetry: Telemetry,
     cloud: Cloud,
 ) -> Report {
     let n = answers.len();
+    let raw_bytes: u64 = answers.iter().map(|a| raw.request(a.request_id)).sum();
     let mut lat: Vec<u64> = answers.iter().map(|a| a.latency_us).collect();
     lat.sort_unstable();
     let ms = |us: u64| us as f64 / 1e3;
@@ -217,9 +269,13 @@ pub fn build(
             } else {
                 bytes_up as f64 / n as f64
             },
-            raw_bytes_per_request: RAW_FRAME_BYTES,
-            reduction: (bytes_up > 0)
-                .then(|| (RAW_FRAME_BYTES * n as u64) as f64 / bytes_up as f64),
+            raw_bytes,
+            raw_bytes_per_request: if n == 0 {
+                0
+            } else {
+                (raw_bytes as f64 / n as f64).round() as u64
+            },
+            reduction: (bytes_up > 0).then(|| raw_bytes as f64 / bytes_up as f64),
             bytes_wasted: answers.iter().map(|a| a.bytes_wasted).sum(),
             bytes_down: answers.iter().map(|a| a.bytes_down).sum(),
         },
@@ -351,6 +407,7 @@ mod tests {
     #[test]
     fn report_counts_and_percentiles() {
         let a = |source: &str, decision: &str, latency_us, bytes_up, correct| Answer {
+            request_id: None,
             source: source.into(),
             decision: decision.into(),
             latency_us,
@@ -380,7 +437,13 @@ mod tests {
             requests: 2,
             errors: 0,
         };
-        let r = build(&answers, Some(&summary), "wl", 4, t, c);
+        let raw = RawFrames {
+            by_request: BTreeMap::new(),
+            fallback: 30,
+        };
+        let r = build(&answers, Some(&summary), "wl", 4, &raw, t, c);
+        assert_eq!(r.uplink.raw_bytes, 120);
+        assert_eq!(r.uplink.reduction, Some(120.0 / 400.0));
         assert_eq!(r.accuracy, Some(0.75));
         assert_eq!(r.latency_ms.p50, 2.0);
         assert_eq!(r.latency_ms.p99, 4.0);
@@ -398,5 +461,66 @@ mod tests {
             text.contains("75.00 % (3 / 4)") && text.contains("region IoU"),
             "{text}"
         );
+    }
+
+    /// The raw baseline is each request's own frame, as large as its file says.
+    #[test]
+    fn raw_frames_come_from_the_workload_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        for (file, w, h) in [("a.png", 64u32, 48u32), ("b.png", 320, 240)] {
+            image::RgbImage::new(w, h)
+                .save(dir.path().join(file))
+                .unwrap();
+        }
+        let manifest = serde_json::json!({
+            "format": "msao-workload", "version": 1, "width": 640, "height": 480,
+            "frames": [
+                {"index": 0, "file": "a.png"},
+                {"index": 1, "file": "b.png"},
+                {"index": 2, "file": "missing.png"}
+            ],
+            "requests": [
+                {"request_id": 7, "frame": 0, "question": "q"},
+                {"request_id": 8, "frame": 1, "question": "q"},
+                {"request_id": 9, "frame": 2, "question": "q"}
+            ]
+        });
+        std::fs::write(dir.path().join("workload.json"), manifest.to_string()).unwrap();
+        let raw = RawFrames::of(&Workload::open(dir.path()).unwrap());
+        assert_eq!(raw.request(Some(7)), 64 * 48 * 3);
+        assert_eq!(raw.request(Some(8)), 320 * 240 * 3);
+        // An unreadable frame, an unknown request: the manifest's size.
+        assert_eq!(raw.request(Some(9)), 640 * 480 * 3);
+        assert_eq!(raw.request(None), 640 * 480 * 3);
+
+        let answer = |id, bytes_up| Answer {
+            request_id: Some(id),
+            source: "cloud".into(),
+            decision: "offload".into(),
+            latency_us: 1,
+            bytes_up,
+            bytes_down: 0,
+            bytes_wasted: 0,
+            correct: None,
+        };
+        let t = Telemetry {
+            request_traces: 0,
+            requests: 0,
+            traces_lost: 0,
+            faults: 0,
+            samples: 0,
+            frames: 0,
+            decode_drops: 0,
+        };
+        let c = Cloud {
+            url: String::new(),
+            requests: 0,
+            errors: 0,
+        };
+        let r = build(&[answer(7, 100), answer(8, 500)], None, "wl", 3, &raw, t, c);
+        let want = 64 * 48 * 3 + 320 * 240 * 3;
+        assert_eq!(r.uplink.raw_bytes, want);
+        assert_eq!(r.uplink.raw_bytes_per_request, want / 2);
+        assert_eq!(r.uplink.reduction, Some(want as f64 / 600.0));
     }
 }
