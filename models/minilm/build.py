@@ -211,7 +211,13 @@ def quantize(fp32_path: str, int8_path: str, enc: minilm_ref.Encoder, lines: lis
             # Activations asymmetric uint8 (ORT CPU's QDQ default): symmetric int8 activations
             # lose too much on the LayerNorm outputs' outlier channels (see REPORT.md ablation).
             activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
+            # uint8 weights (U8U8): ONNX Runtime's x86 U8S8 kernels without VNNI (AVX2,
+            # AVX-512BW) add pairs of u8 x s8 products into a saturating int16 (VPMADDUBSW),
+            # so int8 weights gave other embeddings there; U8U8 widens to int16 first and
+            # accumulates in int32 (VPMADDWD), exact on AVX2, AVX-512 VNNI and ARM (UDOT).
+            # 7-bit int8 weights (`reduce_range`) also avoid the overflow but lost too much
+            # here (worst pair delta 0.0277 > 0.02; calibration/REPORT.md).
+            weight_type=QuantType.QUInt8,
             calibrate_method=CalibrationMethod.MinMax,
             # Only the weight-heavy ops; Softmax, LayerNormalization, Erf, Add, pooling stay FP32.
             op_types_to_quantize=["MatMul", "Gather"],
@@ -325,7 +331,7 @@ FP32 ONNX vs numpy reference (`minilm_ref.py`), {len(sentences)} sentences of `p
 max |Δ embedding| {decade(max_emb)} (batch 1), {decade(max_batch)} (one padded batch of {len(sentences)});
 max |Δ token_states| {decade(max_states)}. Reference pair cosine (FP32 ONNX) = **{ref_cos:.4f}** (published 0.7553).
 
-INT8 (QDQ; weights int8 symmetric per-channel, activations uint8 asymmetric per-tensor, MinMax on
+INT8 (QDQ; weights uint8 symmetric per-channel (U8U8, no saturation on any CPU), activations uint8 asymmetric per-tensor, MinMax on
 the {len(calib)} lines of `calibration.txt`; quantized: word/position embedding Gathers and the
 Q/K/V/attention-output MatMuls; FP32: FFN MatMuls, attention QK^T/PV, Softmax, LayerNorm, GELU, pooling):
 worst |cos_int8 − cos_fp32| over {len(rows)} pairs = **{worst:.4f}** (target ≤ 0.02: {"met" if ok else "NOT met"}).
