@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/setup.sh — fetches the pinned native pieces the agent needs, from PyPI only.
 #
-#   1. libonnxruntime.so from the `onnxruntime` wheel → .cache/onnxruntime/ (git-ignored).
+#   1. libonnxruntime.so from the `onnxruntime` wheel → .cache/onnxruntime/ (git-ignored),
+#      by scripts/fetch-onnxruntime.sh (which also fetches the other architecture's library).
 #      The agent finds it there (config `[runtime] onnxruntime`, env `MSAO_ORT_LIB`, then
 #      .cache/onnxruntime/libonnxruntime.so next to the working directory or the binary).
 #   3. all-MiniLM-L6-v2 (models/minilm/build.sh): ONNX FP32 and INT8 built from the pinned
@@ -17,7 +18,6 @@
 # Env: PYTHON (default python3), PIP_INDEX_URL etc. are honoured by pip as usual.
 set -euo pipefail
 
-ORT_VERSION=1.31.1
 SILERO_VERSION=6.2.3
 SILERO_WHEEL="silero_vad-${SILERO_VERSION}-py3-none-any.whl"
 SILERO_WHEEL_SHA256=7b7f5436cfcb02fae583a05b512ea96467fd449fe54cb49a5e4f06c51a1e43b8
@@ -27,25 +27,6 @@ declare -A SILERO_MODELS=(
   [silero_vad_half.onnx]=1e0b195ad4806595ef4466f419d16fca7e4afcfc6669b8c0b5f76ea87547c769
 )
 
-case "$(uname -m)" in
-  x86_64 | amd64)
-    ORT_PLATFORM=manylinux_2_28_x86_64
-    ORT_WHEEL_SHA256=5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f
-    ORT_LIB_SHA256=fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3
-    ;;
-  aarch64 | arm64)
-    ORT_PLATFORM=manylinux_2_28_aarch64
-    ORT_WHEEL_SHA256=da05378364c44d4407e463982d2bf8d5e4cfea873283757e48beeb41df97b7f3
-    ORT_LIB_SHA256=8aa3b76b28c778a2b1dd660d34161adb1d508c9ccd04ff9dc80e26eca5df8467
-    ;;
-  *)
-    echo "setup.sh: no pinned onnxruntime wheel for machine '$(uname -m)' (x86_64 and aarch64 only)" >&2
-    exit 1
-    ;;
-esac
-# The wheel's Python tag does not matter to us (we only take the C library out of it), so
-# the cp311 wheel is used everywhere and pinned once per platform.
-ORT_WHEEL="onnxruntime-${ORT_VERSION}-cp311-cp311-${ORT_PLATFORM}.whl"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
@@ -91,25 +72,8 @@ PY
   mv "$3.part" "$3"
 }
 
-# --- 1. ONNX Runtime ---------------------------------------------------------------------
-ORT_LIB="$ORT_DIR/libonnxruntime.so.${ORT_VERSION}"
-if [[ -f "$ORT_LIB" && "$(sha256_of "$ORT_LIB")" == "$ORT_LIB_SHA256" ]]; then
-  say "onnxruntime ${ORT_VERSION} already in place"
-else
-  fetch_wheel "$ORT_WHEEL" "$ORT_WHEEL_SHA256" \
-    --platform "$ORT_PLATFORM" --python-version 311 --implementation cp --abi cp311 \
-    "onnxruntime==${ORT_VERSION}"
-  mkdir -p "$ORT_DIR"
-  extract "$WHEELS/$ORT_WHEEL" "onnxruntime/capi/libonnxruntime.so.${ORT_VERSION}" "$ORT_LIB"
-  # Needed by the CUDA/TensorRT providers of GPU builds; harmless here.
-  extract "$WHEELS/$ORT_WHEEL" "onnxruntime/capi/libonnxruntime_providers_shared.so" \
-    "$ORT_DIR/libonnxruntime_providers_shared.so"
-  chmod 0755 "$ORT_LIB" "$ORT_DIR/libonnxruntime_providers_shared.so"
-  check_sha "$ORT_LIB" "$ORT_LIB_SHA256"
-fi
-# The wheel ships only the versioned file; the agent looks for the plain name.
-ln -sfn "libonnxruntime.so.${ORT_VERSION}" "$ORT_DIR/libonnxruntime.so"
-ln -sfn "libonnxruntime.so.${ORT_VERSION}" "$ORT_DIR/libonnxruntime.so.1"
+# --- 1. ONNX Runtime (scripts/fetch-onnxruntime.sh: pinned wheel, sha256-checked) ------
+PYTHON="$PYTHON" "$ROOT/scripts/fetch-onnxruntime.sh"
 
 # --- 2. Silero VAD -----------------------------------------------------------------------
 mkdir -p "$SILERO_DIR"
@@ -135,7 +99,6 @@ fi
 # 4. easy-VQA (MIT, pinned wheel sha256): the demo workload's shapes and questions.
 PYTHON="$PYTHON" "$(dirname "${BASH_SOURCE[0]}")/fetch-easy-vqa.sh"
 
-say "ONNX Runtime ${ORT_VERSION}: $ORT_DIR/libonnxruntime.so -> $(readlink "$ORT_DIR/libonnxruntime.so")"
 say "Silero VAD ${SILERO_VERSION}: $SILERO_DIR/ (sha256 verified)"
 say "the agent finds the library there from the repository root; elsewhere set"
 say "  export MSAO_ORT_LIB=$ORT_DIR/libonnxruntime.so"

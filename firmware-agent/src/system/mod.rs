@@ -17,6 +17,7 @@
 //! | `thermal`   | discovering `/sys/class/thermal` zones |
 //! | `hwmon`     | discovering `/sys/class/hwmon` temperature inputs |
 //! | `identity`  | board and CPU model names |
+//! | `isa`       | [`CpuIsa`]: the instruction-set facts INT8 results depend on |
 //! | `linux`     | [`LinuxReader`], the generic Linux reader built from the above |
 //! | `devfreq`   | devfreq nodes (Hz → MHz) and finding the GPU's by scanning |
 //! | `gpu`       | finding nvgpu's `load` file by scanning; the GPU's name |
@@ -52,6 +53,7 @@ mod gpu;
 mod hwmon;
 mod identity;
 mod ina3221;
+mod isa;
 mod jetson;
 mod l4t;
 mod linux;
@@ -80,6 +82,7 @@ pub use gpu::{find_load as find_gpu_load, read_load_pm as read_gpu_load_pm};
 pub use hwmon::discover as discover_hwmon;
 pub use identity::{read_board, read_cpu_model};
 pub use ina3221::{Rail, RailSource, discover as discover_rails, mv_ma_to_mw};
+pub use isa::CpuIsa;
 pub use jetson::{JetsonReader, MAX_RAILS};
 pub use l4t::{parse_release, read_l4t};
 pub use linux::LinuxReader;

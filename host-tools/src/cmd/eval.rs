@@ -46,6 +46,33 @@ pub struct Cmd {
     /// MAS spatial threshold (fraction of the frame's peak patch energy).
     #[arg(long, value_name = "F")]
     pub alpha: Option<f32>,
+    /// Also write one JSON line per question (answers of every model, MAS keep-mask,
+    /// confidence): what `scripts/cross-isa-check.sh` compares between CPUs.
+    #[arg(long, value_name = "FILE")]
+    pub records: Option<PathBuf>,
+}
+
+/// One question's outcome, for `--records`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    /// Index in the question list.
+    pub index: usize,
+    /// Expected answer (class id).
+    pub expected: usize,
+    /// INT8 edge model, first view.
+    pub edge_int8: usize,
+    /// FP32 edge model, first view.
+    pub edge_fp32: usize,
+    /// The INT8 brain's local answer (with a second view when unsure).
+    pub edge_int8_views: usize,
+    /// Cloud model on the compact tensor.
+    pub cloud_compact: usize,
+    /// Cloud model on all patches.
+    pub cloud_dense: usize,
+    /// MAS keep-mask, patch `p` at bit `p`.
+    pub keep_mask: u64,
+    /// The INT8 brain's learned confidence.
+    pub confidence: f32,
 }
 
 /// One model's accuracy.
@@ -83,6 +110,8 @@ pub struct Stages {
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The CPU it ran on (INT8 kernels differ between instruction sets).
+    pub cpu: msao_agent::system::CpuIsa,
     /// Data directory.
     pub data: String,
     /// Questions evaluated.
@@ -318,6 +347,13 @@ impl Cmd {
         let dim = int8.image_encoder().feature_dim();
         let total = int8.image_encoder().probe_layout().patches();
         let mut dense_buf = vec![0u8; compact::encoded_len(total, dim, total)];
+        let mut records = match &self.records {
+            Some(path) => Some(std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?,
+            )),
+            None => None,
+        };
         for (i, q) in questions.iter().enumerate() {
             let path = data.join("images").join(format!("{}.png", q.image));
             images.insert(q.image);
@@ -363,9 +399,27 @@ impl Cmd {
                 compact::encode_features(&mut dense_buf, &r8.features, dim, &vec![true; total])?;
             let d = cloud.run(&dense_buf[..dense], &r8.question_embedding)?;
             correct[3] += usize::from(d.answer == q.answer);
+            if let Some(w) = records.as_mut() {
+                let record = Record {
+                    index: i,
+                    expected: q.answer,
+                    edge_int8: r8.first_view_answer,
+                    edge_fp32: r32.first_view_answer,
+                    edge_int8_views: r8.answer,
+                    cloud_compact: c.answer,
+                    cloud_dense: d.answer,
+                    keep_mask: keep_bits(&r8.image.spatial.keep),
+                    confidence: r8.confidence,
+                };
+                writeln!(w, "{}", serde_json::to_string(&record)?)?;
+            }
             bar.inc(1);
         }
         bar.finish_and_clear();
+        if let (Some(mut w), Some(path)) = (records, &self.records) {
+            w.flush()
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
         let n = questions.len();
         let row = |model: &str, input: &str, c: usize| ModelRow {
             model: model.into(),
@@ -376,6 +430,7 @@ impl Cmd {
         };
         let compact_mean = compact_bytes as f64 / n as f64;
         Ok(Report {
+            cpu: msao_agent::system::CpuIsa::detect(),
             data: data.display().to_string(),
             questions: n,
             images: images.len(),
@@ -419,8 +474,13 @@ impl Cmd {
 fn write_table(out: &mut impl Write, r: &Report) -> anyhow::Result<()> {
     writeln!(
         out,
-        "easy-VQA eval: {} questions on {} images from {} ({} provider, {:.1} s)\n",
-        r.questions, r.images, r.data, r.provider, r.wall_s
+        "easy-VQA eval: {} questions on {} images from {} ({} provider, {:.1} s)\nCPU: {}\n",
+        r.questions,
+        r.images,
+        r.data,
+        r.provider,
+        r.wall_s,
+        r.cpu.summary()
     )?;
     writeln!(out, "| model | input | accuracy |")?;
     writeln!(out, "|---|---|---|")?;
@@ -501,6 +561,15 @@ fn write_table(out: &mut impl Write, r: &Report) -> anyhow::Result<()> {
         r.confidence_int8_mean, r.ece_int8
     )?;
     Ok(())
+}
+
+/// Keep-mask as bits (patch `p` at bit `p`; at most 64 patches are recorded).
+fn keep_bits(keep: &[bool]) -> u64 {
+    keep.iter()
+        .take(64)
+        .enumerate()
+        .filter(|(_, k)| **k)
+        .fold(0, |bits, (p, _)| bits | (1 << p))
 }
 
 #[cfg(test)]
