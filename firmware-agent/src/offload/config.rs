@@ -30,7 +30,7 @@ pub struct OffloadConfig {
     pub retry_after_ms: u64,
     /// Link prior of the online estimator.
     pub link: LinkPrior,
-    /// The bandit baseline.
+    /// The bandit baseline (contextual UCB; defaults reasoned in [`BanditConfig`]).
     pub bandit: BanditConfig,
     /// The cloud endpoint (`model` is the compact-tensor model).
     pub cloud: CloudConfig,
@@ -117,6 +117,9 @@ impl OffloadConfig {
             return bad("dense_model and full_model must be non-empty".into());
         }
         self.link.validate().map_err(OffloadConfigError::Invalid)?;
+        self.bandit
+            .validate()
+            .map_err(OffloadConfigError::Invalid)?;
         self.cloud.validate()?;
         Ok(())
     }
@@ -218,6 +221,19 @@ mod tests {
                 .unwrap();
         assert_eq!(c.policy, PolicyKind::EdgeOnly);
         assert_eq!(c.link.rtt_ms, 5.0);
+    }
+
+    #[test]
+    fn bandit_table_keeps_old_keys_and_names_bad_ones() {
+        let c: OffloadConfig =
+            toml::from_str("[bandit]\nexploration = 0.3\nlatency_weight = 0.5").unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.bandit.prior_pulls, BanditConfig::default().prior_pulls);
+        let c: OffloadConfig = toml::from_str("[bandit]\nprior_pulls = -2.0").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("[offload] bandit.prior_pulls"), "{e}");
+        let e = toml::from_str::<OffloadConfig>("[bandit]\nexplore = 1.0").unwrap_err();
+        assert!(e.to_string().contains("explore"), "{e}");
     }
 
     #[test]

@@ -16,9 +16,14 @@
 //!
 //! Baselines: `edge-only`, `cloud-only` (raw frame uploaded; the cloud runs everything),
 //! `cloud-features` (dense FP32 edge features uploaded), `offload-all` (compact tensor for
-//! every request), and `bandit`, a PerLLM-style constraint-aware UCB over {local, offload}.
+//! every request), and `bandit`, PerLLM's constraint-aware UCB over {local, offload}, one
+//! arm pair per context (local confidence × link estimate; [`bandit`]).
+
+mod bandit;
 
 use super::estimator::LinkEstimator;
+use bandit::Bandit;
+pub use bandit::{BanditConfig, BanditContext};
 use msao::message::Decision;
 use serde::{Deserialize, Serialize};
 
@@ -37,7 +42,8 @@ pub enum PolicyKind {
     CloudFeatures,
     /// The compact tensor goes to the cloud for every request.
     OffloadAll,
-    /// Constraint-aware UCB bandit over {local, offload}.
+    /// Constraint-aware UCB bandit over {local, offload}, per context (local confidence,
+    /// link estimate).
     Bandit,
 }
 
@@ -75,25 +81,6 @@ impl PolicyKind {
     }
 }
 
-/// The bandit baseline's parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BanditConfig {
-    /// UCB exploration weight.
-    pub exploration: f64,
-    /// Reward = answer confidence − `latency_weight` × latency / deadline.
-    pub latency_weight: f64,
-}
-
-impl Default for BanditConfig {
-    fn default() -> Self {
-        Self {
-            exploration: 0.3,
-            latency_weight: 0.5,
-        }
-    }
-}
-
 /// What the policy sees of one request.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestView {
@@ -114,15 +101,7 @@ pub struct Policy {
     threshold: f32,
     deadline_s: f64,
     speculate_head_fraction: f64,
-    bandit: BanditConfig,
-    arms: [Arm; 2],
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct Arm {
-    pulls: u64,
-    reward_sum: f64,
-    latency_sum: f64,
+    bandit: Bandit,
 }
 
 /// Bytes a reply carries besides the upload (OIP JSON header + logits), for predictions.
@@ -143,8 +122,7 @@ impl Policy {
             threshold,
             deadline_s,
             speculate_head_fraction,
-            bandit,
-            arms: [Arm::default(); 2],
+            bandit: Bandit::new(bandit, deadline_s),
         }
     }
 
@@ -165,7 +143,7 @@ impl Policy {
             PolicyKind::CloudOnly | PolicyKind::CloudFeatures | PolicyKind::OffloadAll => {
                 Decision::Offload
             }
-            PolicyKind::Bandit => self.ucb(link, request),
+            PolicyKind::Bandit => self.bandit.decide(request, link),
             PolicyKind::Msao => {
                 if request.kept == 0 {
                     return Decision::Local;
@@ -185,49 +163,36 @@ impl Policy {
         }
     }
 
-    fn ucb(&self, link: &LinkEstimator, request: &RequestView) -> Decision {
-        // Constraint: an arm whose (observed or predicted) latency breaks the deadline is
-        // not eligible; local always is.
-        let offload_latency = match self.arms[1].pulls {
-            0 => link.predict(request.upload_bytes + REPLY_BYTES),
-            n => self.arms[1].latency_sum / n as f64,
-        };
-        if offload_latency > self.deadline_s {
-            return Decision::Local;
-        }
-        for (i, arm) in self.arms.iter().enumerate() {
-            if arm.pulls == 0 {
-                return [Decision::Local, Decision::Offload][i];
-            }
-        }
-        let total: u64 = self.arms.iter().map(|a| a.pulls).sum();
-        let score = |a: &Arm| {
-            a.reward_sum / a.pulls as f64
-                + self.bandit.exploration * ((total as f64).ln() / a.pulls as f64).sqrt()
-        };
-        if score(&self.arms[1]) > score(&self.arms[0]) {
-            Decision::Offload
-        } else {
-            Decision::Local
+    /// The bandit's context of a request (any policy can compute it; only the bandit
+    /// learns from it). Hand it back with the outcome through [`Self::feedback_in`].
+    pub fn context(&self, request: &RequestView, link: &LinkEstimator) -> BanditContext {
+        self.bandit.context(request, link)
+    }
+
+    /// Feeds back a committed request whose context is unknown: the bandit learns only its
+    /// pooled, context-free belief from it (others ignore it). `confidence`: of the
+    /// committed answer.
+    pub fn feedback(&mut self, decision: Decision, confidence: f32, latency_s: f64) {
+        if self.kind == PolicyKind::Bandit {
+            self.bandit.learn(None, decision, confidence, latency_s);
         }
     }
 
-    /// Feeds back a committed request (the bandit learns from it; others ignore it).
-    /// `source_cloud`: the answer came from the cloud; `confidence`: of the committed answer.
-    pub fn feedback(&mut self, decision: Decision, confidence: f32, latency_s: f64) {
-        if self.kind != PolicyKind::Bandit {
-            return;
+    /// Feeds back a committed request with the context it was decided in
+    /// ([`Self::context`] of the same request and link estimate); others ignore it.
+    /// `confidence`: of the committed answer (the cloud's softmax for a cloud answer, the
+    /// calibrated local confidence for a local answer or a fallback).
+    pub fn feedback_in(
+        &mut self,
+        context: BanditContext,
+        decision: Decision,
+        confidence: f32,
+        latency_s: f64,
+    ) {
+        if self.kind == PolicyKind::Bandit {
+            self.bandit
+                .learn(Some(context), decision, confidence, latency_s);
         }
-        let arm = match decision {
-            Decision::Local => 0,
-            _ => 1,
-        };
-        let reward = f64::from(confidence)
-            - self.bandit.latency_weight * latency_s / self.deadline_s.max(1e-6);
-        let a = &mut self.arms[arm];
-        a.pulls += 1;
-        a.reward_sum += reward;
-        a.latency_sum += latency_s;
     }
 }
 
@@ -288,28 +253,6 @@ mod tests {
         assert_eq!(d(PolicyKind::CloudOnly), Decision::Offload);
         assert_eq!(d(PolicyKind::CloudFeatures), Decision::Offload);
         assert_eq!(d(PolicyKind::OffloadAll), Decision::Offload);
-    }
-
-    #[test]
-    fn bandit_explores_then_prefers_the_better_arm() {
-        let link = LinkEstimator::new(&LinkPrior::default());
-        let mut p = Policy::new(PolicyKind::Bandit, 0.9, 0.25, 0.1, BanditConfig::default());
-        let v = view(0.9, 9);
-        assert_eq!(p.decide(&v, &link), Decision::Local);
-        p.feedback(Decision::Local, 0.9, 0.001);
-        assert_eq!(p.decide(&v, &link), Decision::Offload);
-        p.feedback(Decision::Offload, 0.95, 0.2);
-        // Offload's reward (0.95 − 0.5·0.8) is far below local's (0.9 − 0.002).
-        for _ in 0..50 {
-            let d = p.decide(&v, &link);
-            let (c, l) = if d == Decision::Local {
-                (0.9, 0.001)
-            } else {
-                (0.95, 0.2)
-            };
-            p.feedback(d, c, l);
-        }
-        assert!(p.arms[0].pulls > 40, "{:?}", p.arms);
     }
 
     #[test]
