@@ -8,6 +8,7 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use image::ImageEncoder as _;
 use msao::compact;
 use msao::message::ExecProvider;
 use msao_agent::brain::CloudHead;
@@ -159,7 +160,20 @@ async fn connect_reads_metadata_and_detects_binary() {
     cfg.model_version = Some("1".into());
     let n = CloudClient::new(&cfg).unwrap().connect().await.unwrap();
     assert_eq!(n.format, TensorFormat::Json, "an explicit format wins");
-    assert_eq!(n.metadata.inputs[1].datatype, DataType::Bytes);
+    let inputs: Vec<_> = n
+        .metadata
+        .inputs
+        .iter()
+        .map(|t| (t.name.as_str(), t.datatype, t.shape.as_slice()))
+        .collect();
+    assert_eq!(
+        inputs,
+        [
+            ("image", DataType::Bytes, &[1][..]),
+            ("question", DataType::Bytes, &[1][..])
+        ],
+        "vqa-full takes an encoded image and the question text"
+    );
     cfg.model_version = Some("2".into());
     let e = CloudClient::new(&cfg).unwrap().connect().await.unwrap_err();
     assert!(matches!(e, CloudError::Status { code: 404, .. }), "{e}");
@@ -241,40 +255,108 @@ async fn vqa_cloud_dense_answers_from_dense_features() {
     }
 }
 
+/// `vqa-full`'s inputs: an encoded image file and the question text.
+fn full_inputs(image: &[u8], question: &[u8]) -> Vec<InferTensor> {
+    vec![
+        InferTensor::bytes("image", vec![1], vec![image.to_vec()]),
+        InferTensor::bytes("question", vec![1], vec![question.to_vec()]),
+    ]
+}
+
+/// `png` re-encoded as a quality-90 JPEG, as applications send frames.
+fn jpeg_of(png: &[u8]) -> Vec<u8> {
+    let rgb = image::load_from_memory(png).unwrap().to_rgb8();
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .encode_image(&rgb)
+        .unwrap();
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vqa_full_answers_the_golden_frames() {
+async fn vqa_full_answers_the_golden_frames_as_png_and_jpeg() {
     let _g = INFER_LOCK.lock().await;
     let g = golden();
+    let c = client("vqa-full", TensorFormat::Binary);
     for (i, image) in g["images"].as_array().unwrap().iter().enumerate() {
-        let frame = image::open(golden_dir().join(image["file"].as_str().unwrap()))
-            .unwrap()
-            .to_rgb8();
-        let (w, h) = frame.dimensions();
-        let question = image["question"].as_str().unwrap();
-        for format in [TensorFormat::Binary, TensorFormat::Json] {
-            let reply = client("vqa-full", format)
-                .infer(
-                    vec![
-                        InferTensor::u8(
-                            "frame",
-                            vec![h as i64, w as i64, 3],
-                            frame.as_raw().clone(),
-                        ),
-                        InferTensor::bytes("question", vec![1], vec![question.as_bytes().to_vec()]),
-                    ],
-                    DEADLINE,
-                )
-                .await
-                .unwrap();
-            let want = answer_index(image["easy_vqa_answer"].as_str().unwrap());
-            assert_eq!(
-                argmax(reply.f32("logits").unwrap()),
-                want,
-                "image {i} {format:?}"
-            );
-            assert!(reply.bytes_up > (w * h * 3) as usize);
-        }
+        let png = std::fs::read(golden_dir().join(image["file"].as_str().unwrap())).unwrap();
+        let jpeg = jpeg_of(&png);
+        assert_eq!(&jpeg[..2], [0xff, 0xd8], "a JPEG file");
+        let question = image["question"].as_str().unwrap().as_bytes();
+        let want = answer_index(image["easy_vqa_answer"].as_str().unwrap());
+        let from_png = c
+            .infer(full_inputs(&png, question), DEADLINE)
+            .await
+            .unwrap();
+        assert_eq!(
+            argmax(from_png.f32("logits").unwrap()),
+            want,
+            "image {i} PNG"
+        );
+        assert!(from_png.bytes_up > png.len(), "the file itself is sent");
+        let from_jpeg = c
+            .infer(full_inputs(&jpeg, question), DEADLINE)
+            .await
+            .unwrap();
+        assert_eq!(
+            argmax(from_jpeg.f32("logits").unwrap()),
+            want,
+            "image {i}: the JPEG gets the PNG's answer"
+        );
+        assert!(from_jpeg.bytes_up > jpeg.len());
     }
+    // JSON carries BYTES as UTF-8 strings only: an image file needs the binary format.
+    let png = std::fs::read(golden_dir().join("easyvqa-test-0.png")).unwrap();
+    let e = client("vqa-full", TensorFormat::Json)
+        .infer(full_inputs(&png, b"what is the red shape?"), DEADLINE)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), CloudFaultKind::Config, "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vqa_full_refuses_bad_images_with_400_naming_the_tensor() {
+    let _g = INFER_LOCK.lock().await;
+    let before = server().state.stats("vqa-full");
+    let png = std::fs::read(golden_dir().join("easyvqa-test-0.png")).unwrap();
+    let mut wide = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut wide)
+        .write_image(
+            &vec![0u8; 4097 * 3],
+            4097,
+            1,
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap();
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (png[..png.len() / 2].to_vec(), "corrupt image"),
+        (b"GIF89a not a frame".to_vec(), "not a JPEG or PNG file"),
+        (vec![0xff, 0xd8, 0xff, 0xe0, 0, 0], "corrupt image"),
+        (wide, "4097×1 image, larger than the 4096×4096 accepted"),
+        (
+            vec![0; msao_host::cloud::MAX_IMAGE_BYTES + 1],
+            "more than the 16777216 accepted",
+        ),
+    ];
+    let n = cases.len() as u64;
+    let c = client("vqa-full", TensorFormat::Binary);
+    for (bytes, why) in cases {
+        let e = c
+            .infer(full_inputs(&bytes, b"what shape is it?"), DEADLINE)
+            .await
+            .unwrap_err();
+        match &e {
+            CloudError::Status { code: 400, body } => {
+                assert!(body.contains("tensor `image`"), "{body}");
+                assert!(body.contains(why), "{body}");
+            }
+            other => panic!("expected a 400 for {why}, got {other}"),
+        }
+        assert_eq!(e.kind(), CloudFaultKind::BadRequest);
+    }
+    let after = server().state.stats("vqa-full");
+    assert_eq!(after.bad_requests, before.bad_requests + n);
+    assert_eq!(after.served, before.served, "none was answered");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -382,27 +464,16 @@ async fn server_rejects_a_malformed_compact_tensor_with_400() {
         assert!(!e.to_string().contains("malformed"), "{e}");
     }
     assert_eq!(server().state.stats("vqa-cloud").errors, errors + 2);
-    // Non-UTF-8 question text for vqa-full: binary carries it, the server refuses it.
+    // Non-UTF-8 question text for vqa-full: binary carries it, the server refuses it (before
+    // it looks at the image, here not one).
     let e = client("vqa-full", TensorFormat::Binary)
-        .infer(
-            vec![
-                InferTensor::u8("frame", vec![2, 2, 3], vec![0; 12]),
-                InferTensor::bytes("question", vec![1], vec![vec![0xff, 0xfe]]),
-            ],
-            DEADLINE,
-        )
+        .infer(full_inputs(b"not an image", &[0xff, 0xfe]), DEADLINE)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("tensor `question`"), "{e}");
     // JSON cannot carry it: a config error before sending.
     let e = client("vqa-full", TensorFormat::Json)
-        .infer(
-            vec![
-                InferTensor::u8("frame", vec![2, 2, 3], vec![0; 12]),
-                InferTensor::bytes("question", vec![1], vec![vec![0xff, 0xfe]]),
-            ],
-            DEADLINE,
-        )
+        .infer(full_inputs(b"not an image", &[0xff, 0xfe]), DEADLINE)
         .await
         .unwrap_err();
     assert_eq!(e.kind(), CloudFaultKind::Config, "{e}");

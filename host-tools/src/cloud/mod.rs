@@ -6,21 +6,28 @@
 //! |---------|------|
 //! | `mod`   | [`serve`] and the routes: health, metadata, infer |
 //! | `state` | [`CloudState`]: served models, sessions, counters, running one request |
+//! | `pool`  | [`Pool`]: the sessions of one model, borrowed by one request at a time |
+//! | `decode`| `vqa-full`'s `image` tensor (JPEG or PNG bytes) decoded under size limits |
 //! | `tls`   | [`TlsListener`]: HTTPS (rustls) for [`serve`] |
 //! | `auth`  | [`BearerAuth`]: every route behind a bearer token |
 //!
 //! Bodies are encoded and decoded with the agent's own [`msao_agent::cloud::codec`], so the
-//! client and this server agree by construction. Model runs go to `spawn_blocking`; the
-//! sessions sit behind mutexes (one request per model at a time).
+//! client and this server agree by construction. Model runs go to `spawn_blocking`, where
+//! each borrows a session from its model's pool: up to `workers` requests run at once and
+//! the rest wait for a free session.
 
 mod auth;
+mod decode;
+mod pool;
 mod state;
 mod tls;
 
 pub use auth::BearerAuth;
+pub use decode::{MAX_IMAGE_BYTES, MAX_IMAGE_SIDE};
+pub use pool::{Lease, Pool};
 pub use state::{
     CloudState, Counters, ModelStats, QUESTION_DIM, RequestError, ServedModel, VERSION, VQA_CLOUD,
-    VQA_CLOUD_DENSE, VQA_FULL,
+    VQA_CLOUD_DENSE, VQA_FULL, default_workers,
 };
 pub use tls::{HANDSHAKE_TIMEOUT, TlsListener, load_server_config};
 
@@ -39,7 +46,7 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 
-/// Largest request body accepted (a 640×480 frame as JSON numbers fits).
+/// Largest request body accepted (room for a 16 MiB `vqa-full` image and its header).
 pub const MAX_BODY: usize = 64 * 1024 * 1024;
 
 /// Server name in `GET /v2`.

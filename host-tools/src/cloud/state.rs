@@ -1,22 +1,23 @@
-//! [`CloudState`]: the served models (metadata, loaded sessions, counters) and running one
-//! request through a model.
+//! [`CloudState`]: the served models (metadata, pools of loaded sessions, counters) and
+//! running one request through a model.
 
+use super::decode::decode_image;
+use super::pool::Pool;
 use anyhow::Context as _;
-use image::RgbImage;
 use msao::compact;
 use msao::message::Precision;
 use msao_agent::brain::{BrainOptions, CloudHead, EdgeBrain, EdgeRequest, ImageInput};
 use msao_agent::cloud::{DataType, InferTensor, ModelMetadata, TensorData, TensorSpec};
 use msao_agent::runtime::{ModelCatalog, OrtRuntime, RuntimeOptions};
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// The compact-tensor model: `compact` UINT8 `[1, -1]` + `question` FP32 `[1, 384]`.
 pub const VQA_CLOUD: &str = "vqa-cloud";
 /// The cloud-features baseline: dense `features` FP32 `[1, 16, 32]` + `question`.
 pub const VQA_CLOUD_DENSE: &str = "vqa-cloud-dense";
-/// The cloud-only baseline: raw `frame` UINT8 `[-1, -1, 3]` + `question` BYTES `[1]`.
+/// The cloud-only baseline: `image` BYTES `[1]` (a JPEG or PNG file) + `question` BYTES `[1]`.
 pub const VQA_FULL: &str = "vqa-full";
 /// The one version every model has.
 pub const VERSION: &str = "1";
@@ -41,6 +42,8 @@ pub struct Counters {
     served: AtomicU64,
     errors: AtomicU64,
     bad_requests: AtomicU64,
+    in_flight: AtomicU64,
+    max_concurrent: AtomicU64,
 }
 
 /// A snapshot of [`Counters`].
@@ -54,6 +57,19 @@ pub struct ModelStats {
     pub errors: u64,
     /// Of those, refused as invalid requests (HTTP 400): the client's fault, not ours.
     pub bad_requests: u64,
+    /// The most runs of this model that held a session at the same time (at most the
+    /// worker count): above 1 means requests were served concurrently.
+    pub max_concurrent: u64,
+}
+
+/// One run holding a session, counted in [`Counters`] while it lives.
+#[derive(Debug)]
+pub(crate) struct Running<'a>(&'a Counters);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Counters {
@@ -69,6 +85,12 @@ impl Counters {
     pub(crate) fn bad_request(&self) {
         self.bad_requests.fetch_add(1, Ordering::Relaxed);
     }
+    /// Counts a run that holds a session until the guard drops.
+    pub(crate) fn running(&self) -> Running<'_> {
+        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.max_concurrent.fetch_max(now, Ordering::Relaxed);
+        Running(self)
+    }
     /// A snapshot.
     pub fn stats(&self) -> ModelStats {
         ModelStats {
@@ -76,6 +98,7 @@ impl Counters {
             served: self.served.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
             bad_requests: self.bad_requests.load(Ordering::Relaxed),
+            max_concurrent: self.max_concurrent.load(Ordering::Relaxed),
         }
     }
 }
@@ -89,11 +112,14 @@ pub struct ServedModel {
     pub counters: Counters,
 }
 
-/// Everything the server holds: metadata, sessions, counters.
+/// Everything the server holds: metadata, sessions, counters. Each request borrows a
+/// session from a pool ([`Pool`]): `workers` cloud heads (for every model) and `workers`
+/// FP32 edge brains (for `vqa-full`), so up to `workers` requests run at once.
 pub struct CloudState {
     models: Vec<ServedModel>,
-    head: Mutex<CloudHead>,
-    brain: Mutex<EdgeBrain>,
+    heads: Pool<CloudHead>,
+    brains: Pool<EdgeBrain>,
+    workers: usize,
     patches: usize,
     dim: usize,
     answers: usize,
@@ -105,12 +131,15 @@ impl std::fmt::Debug for CloudState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CloudState")
             .field("models", &self.models)
+            .field("workers", &self.workers)
             .finish_non_exhaustive()
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+/// The default worker count: the CPUs this process may run on (`taskset` and cgroup
+/// quotas included), 1 when that cannot be told.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
 }
 
 fn spec(name: &str, datatype: DataType, shape: &[i64]) -> TensorSpec {
@@ -127,14 +156,30 @@ fn i64_of(n: usize) -> i64 {
 
 impl CloudState {
     /// Loads the models from `models_dir` with ONNX Runtime found the usual way
-    /// (`$MSAO_ORT_LIB`, then the setup script's location).
+    /// (`$MSAO_ORT_LIB`, then the setup script's location), [`default_workers`] sessions each.
     pub fn load(models_dir: &Path) -> anyhow::Result<Self> {
         Self::load_with(models_dir, &RuntimeOptions::default())
     }
 
-    /// Loads the models with explicit runtime options.
+    /// Loads the models with explicit runtime options, [`default_workers`] sessions each.
     pub fn load_with(models_dir: &Path, options: &RuntimeOptions) -> anyhow::Result<Self> {
-        let runtime = OrtRuntime::new(options).context("cannot start ONNX Runtime")?;
+        Self::load_workers(models_dir, options, default_workers())
+    }
+
+    /// Loads `workers` sessions of each model (at least 1). With more than one, and no
+    /// `intra_threads` in `options`, each session gets one intra-op thread: the workers are
+    /// the parallelism, and N sessions with a thread per core each would oversubscribe.
+    pub fn load_workers(
+        models_dir: &Path,
+        options: &RuntimeOptions,
+        workers: usize,
+    ) -> anyhow::Result<Self> {
+        let workers = workers.max(1);
+        let mut options = options.clone();
+        if workers > 1 && options.intra_threads.is_none() {
+            options.intra_threads = Some(1);
+        }
+        let runtime = OrtRuntime::new(&options).context("cannot start ONNX Runtime")?;
         let catalog = ModelCatalog::load_dir(models_dir).with_context(|| {
             format!("cannot read the model catalog in {}", models_dir.display())
         })?;
@@ -146,11 +191,19 @@ impl CloudState {
             second_view_below: None,
             ..BrainOptions::default()
         };
-        let brain = EdgeBrain::load(&runtime, &catalog, &brain_options)
-            .context("cannot load the FP32 edge brain (vqa-full)")?;
-        let head = CloudHead::from_catalog(&runtime, &catalog, brain_options.provider)
-            .context("cannot load the cloud model")?;
-        let (patches, dim) = (head.patches(), head.dim());
+        let mut brains = Vec::with_capacity(workers);
+        let mut heads = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            brains.push(
+                EdgeBrain::load(&runtime, &catalog, &brain_options)
+                    .context("cannot load the FP32 edge brain (vqa-full)")?,
+            );
+            heads.push(
+                CloudHead::from_catalog(&runtime, &catalog, brain_options.provider)
+                    .context("cannot load the cloud model")?,
+            );
+        }
+        let (patches, dim) = (heads[0].patches(), heads[0].dim());
         let answers = crate::cmd::eval::ANSWERS.len();
         let (p, d, q, a) = (
             i64_of(patches),
@@ -185,20 +238,26 @@ impl CloudState {
             model(
                 VQA_FULL,
                 vec![
-                    spec("frame", DataType::U8, &[-1, -1, 3]),
+                    spec("image", DataType::Bytes, &[1]),
                     spec("question", DataType::Bytes, &[1]),
                 ],
             ),
         ];
         Ok(Self {
             models,
-            head: Mutex::new(head),
-            brain: Mutex::new(brain),
+            heads: Pool::new(heads),
+            brains: Pool::new(brains),
+            workers,
             patches,
             dim,
             answers,
             _runtime: runtime,
         })
+    }
+
+    /// Sessions per model: how many requests run at once.
+    pub fn workers(&self) -> usize {
+        self.workers
     }
 
     /// The served models, in startup order.
@@ -223,8 +282,8 @@ impl CloudState {
         self.models.iter().map(|m| m.counters.stats().errors).sum()
     }
 
-    /// Runs one request (inputs already checked against the metadata). Blocking: call from
-    /// `spawn_blocking`.
+    /// Runs one request (inputs already checked against the metadata). Blocking (it may wait
+    /// for a free session): call from `spawn_blocking`.
     pub fn run(
         &self,
         model: &str,
@@ -235,13 +294,13 @@ impl CloudState {
                 let compact = u8_input(inputs, "compact")?;
                 let question = f32_input(inputs, "question")?;
                 self.check_compact(compact)?;
-                self.head_run(compact, question)?
+                self.head_run(self.counters(model), compact, question)?
             }
             VQA_CLOUD_DENSE => {
                 let features = f32_input(inputs, "features")?;
                 let question = f32_input(inputs, "question")?;
                 let bytes = self.dense_compact(features, "features")?;
-                self.head_run(&bytes, question)?
+                self.head_run(self.counters(model), &bytes, question)?
             }
             VQA_FULL => self.run_full(inputs)?,
             other => return Err(RequestError::Bad(format!("unknown model `{other}`"))),
@@ -291,64 +350,63 @@ impl CloudState {
         Ok(buf)
     }
 
-    fn head_run(&self, compact: &[u8], question: &[f32]) -> Result<Vec<f32>, RequestError> {
-        lock(&self.head)
-            .run(compact, question)
+    /// A model's counters, for [`Counters::running`].
+    fn counters(&self, model: &str) -> Option<&Counters> {
+        self.model(model).map(|m| &m.counters)
+    }
+
+    /// The cloud head on one compact tensor; the run is counted in `counters` (when given)
+    /// once it holds a head.
+    fn head_run(
+        &self,
+        counters: Option<&Counters>,
+        compact: &[u8],
+        question: &[f32],
+    ) -> Result<Vec<f32>, RequestError> {
+        let mut head = self.heads.get();
+        let _running = counters.map(Counters::running);
+        head.run(compact, question)
             .map(|o| o.logits)
             .map_err(|e| RequestError::Internal(e.to_string()))
     }
 
     fn run_full(&self, inputs: &[InferTensor]) -> Result<Vec<f32>, RequestError> {
-        let frame = find(inputs, "frame")?;
-        let (height, width) = match frame.shape.as_slice() {
-            [h, w, 3] => (dim_u32(*h, "frame")?, dim_u32(*w, "frame")?),
-            other => {
-                return Err(RequestError::Bad(format!(
-                    "tensor `frame`: expected shape [H, W, 3], got {other:?}"
-                )));
-            }
-        };
-        if width == 0 || height == 0 {
-            return Err(RequestError::Bad(format!(
-                "tensor `frame`: empty frame ({width}×{height})"
-            )));
-        }
-        let pixels = u8_input(inputs, "frame")?.to_vec();
-        let image = RgbImage::from_raw(width, height, pixels).ok_or_else(|| {
-            RequestError::Bad(format!(
-                "tensor `frame`: data is not {height}×{width}×3 bytes"
-            ))
-        })?;
-        let question = match &find(inputs, "question")?.data {
-            TensorData::Bytes(v) if v.len() == 1 => std::str::from_utf8(&v[0])
-                .map_err(|_| RequestError::Bad("tensor `question`: not UTF-8 text".into()))?,
-            _ => {
-                return Err(RequestError::Bad(
-                    "tensor `question`: expected one BYTES element".into(),
-                ));
-            }
-        };
-        let result = {
-            let mut brain = lock(&self.brain);
-            // Requests come from many clients: no temporal state carries over.
-            brain.reset_stream();
-            brain
-                .process(&EdgeRequest {
-                    request_id: 0,
-                    image: ImageInput::Decoded(&image),
-                    question,
-                    audio: None,
-                })
-                .map_err(|e| RequestError::Bad(format!("vqa-full: {e}")))?
-        };
-        let bytes = self.dense_compact(&result.features, "frame")?;
-        self.head_run(&bytes, &result.question_embedding)
+        // The cheap check first: a bad question is refused before the image is decoded.
+        let question = text_input(inputs, "question")?;
+        let image = decode_image(one_element(inputs, "image")?, "image")?;
+        // The brain is held until the head has run (brain, then head: one order, so no
+        // deadlock), which keeps this model's runs at most `workers` at once.
+        let mut brain = self.brains.get();
+        let _running = self.counters(VQA_FULL).map(Counters::running);
+        // Requests come from many clients: no temporal state carries over.
+        brain.reset_stream();
+        let result = brain
+            .process(&EdgeRequest {
+                request_id: 0,
+                image: ImageInput::Decoded(&image),
+                question,
+                audio: None,
+            })
+            .map_err(|e| RequestError::Bad(format!("vqa-full: {e}")))?;
+        let bytes = self.dense_compact(&result.features, "image")?;
+        self.head_run(None, &bytes, &result.question_embedding)
     }
 }
 
-fn dim_u32(d: i64, tensor: &str) -> Result<u32, RequestError> {
-    u32::try_from(d)
-        .map_err(|_| RequestError::Bad(format!("tensor `{tensor}`: dimension {d} out of range")))
+/// The one element of a BYTES `[1]` tensor.
+fn one_element<'a>(inputs: &'a [InferTensor], name: &str) -> Result<&'a [u8], RequestError> {
+    match &find(inputs, name)?.data {
+        TensorData::Bytes(v) if v.len() == 1 => Ok(&v[0]),
+        _ => Err(RequestError::Bad(format!(
+            "tensor `{name}`: expected one BYTES element"
+        ))),
+    }
+}
+
+/// The one element of a BYTES `[1]` tensor, as UTF-8 text.
+fn text_input<'a>(inputs: &'a [InferTensor], name: &str) -> Result<&'a str, RequestError> {
+    std::str::from_utf8(one_element(inputs, name)?)
+        .map_err(|_| RequestError::Bad(format!("tensor `{name}`: not UTF-8 text")))
 }
 
 fn find<'a>(inputs: &'a [InferTensor], name: &str) -> Result<&'a InferTensor, RequestError> {

@@ -2,9 +2,12 @@
 //! Ctrl-C / SIGTERM. The first stdout line is `listening on http://ADDR` (with `--json`, a
 //! JSON object whose `url` is that address): tests and the bench read it to find the port.
 //! With `--tls-cert` and `--tls-key` it serves HTTPS and the address is `https://ADDR`;
-//! with `--token-env VAR` every request needs `Authorization: Bearer $VAR`.
+//! with `--token-env VAR` every request needs `Authorization: Bearer $VAR`. `--workers N`
+//! loads N sessions of each model, so N requests run at once.
 
-use crate::cloud::{BearerAuth, CloudState, TlsListener, load_server_config, router, serve_router};
+use crate::cloud::{
+    BearerAuth, CloudState, TlsListener, default_workers, load_server_config, router, serve_router,
+};
 use crate::env::Env;
 use anyhow::Context as _;
 use msao_agent::runtime::RuntimeOptions;
@@ -30,6 +33,10 @@ pub struct Cmd {
     /// environment variable (never from the command line, where `ps` would show it).
     #[arg(long, value_name = "VAR")]
     pub token_env: Option<String>,
+    /// Sessions per model, so requests served at once; each runs ONNX Runtime with one
+    /// intra-op thread when there are several. Default: the CPUs this process may use.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub workers: Option<u16>,
     #[command(flatten)]
     pub model_args: super::ModelArgs,
     /// Print only the `listening on` line.
@@ -66,7 +73,8 @@ impl Cmd {
             models_dir: Some(models_dir.clone()),
             ..self.model_args.runtime_options()
         };
-        let state = Arc::new(CloudState::load_with(&models_dir, &options)?);
+        let workers = self.workers.map_or_else(default_workers, usize::from);
+        let state = Arc::new(CloudState::load_workers(&models_dir, &options, workers)?);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -102,7 +110,12 @@ impl Cmd {
             writeln!(
                 out,
                 "{}",
-                serde_json::json!({ "event": "listening", "url": url, "models": models })
+                serde_json::json!({
+                    "event": "listening",
+                    "url": url,
+                    "workers": state.workers(),
+                    "models": models,
+                })
             )?;
         } else {
             writeln!(out, "listening on {url}")?;
@@ -123,6 +136,7 @@ impl Cmd {
                         t(&m.metadata.outputs)
                     )?;
                 }
+                writeln!(out, "workers {} (sessions per model)", state.workers())?;
             }
         }
         out.flush()?;
@@ -168,6 +182,7 @@ impl Cmd {
                 "{}",
                 serde_json::json!({
                     "event": "stopped",
+                    "workers": state.workers(),
                     "models": stats,
                     "tls_handshake_failures": handshake_failures,
                     "unauthorized": unauthorized,
@@ -178,8 +193,13 @@ impl Cmd {
                 let s = m.counters.stats();
                 writeln!(
                     out,
-                    "{:<16} {} requests, {} served, {} errors ({} invalid requests)",
-                    m.metadata.name, s.requests, s.served, s.errors, s.bad_requests
+                    "{:<16} {} requests, {} served, {} errors ({} invalid requests), at most {} at once",
+                    m.metadata.name,
+                    s.requests,
+                    s.served,
+                    s.errors,
+                    s.bad_requests,
+                    s.max_concurrent
                 )?;
             }
             if let Some(n) = handshake_failures {
