@@ -8,7 +8,7 @@
 #   haswell   the same x86-64 binary under `qemu-x86_64 -cpu Haswell` (AVX2, no AVX-512,
 #             no VNNI: the saturating VPMADDUBSW kernels),
 #   aarch64   an aarch64 build under `qemu-aarch64` with the aarch64 ONNX Runtime library
-#             from its PyPI wheel (NEON; SDOT where the emulated CPU has it),
+#             from its PyPI wheel (emulated Cortex-A76: NEON with SDOT/UDOT),
 # and compares each emulated run with the native one (scripts/cross_isa_compare.py):
 # accuracies within 0.3 points, MAS keep-masks equal on at least 99 % of questions.
 # Exit 0 when every comparison holds, 1 when one fails, 2 on a usage or setup error.
@@ -69,7 +69,16 @@ if [[ $AARCH64 == 1 ]]; then
   CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
     CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
     cargo build --release --locked -p msao-host --target aarch64-unknown-linux-gnu
-  run_eval aarch64 quiet_qemu qemu-aarch64 -L /usr/aarch64-linux-gnu \
+  # qemu-user 7.2 shows the host's x86 /proc/cpuinfo to the guest, and ONNX Runtime's
+  # cpuinfo library dereferences NULL when it finds no ARM core there. The guest gets the
+  # /proc/cpuinfo of the core qemu emulates (Cortex-A76: NEON + dot product, as the
+  # Jetson Orin's Cortex-A78AE), bind-mounted in a private mount namespace (needs root).
+  for i in 0 1; do
+    printf 'processor\t: %d\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x4\nCPU part\t: 0xd0b\nCPU revision\t: 1\n\n' "$i"
+  done > "$OUT/cpuinfo-cortex-a76"
+  need unshare "util-linux"
+  in_arm_ns() { unshare -m sh -c 'mount --bind "$0" /proc/cpuinfo && exec "$@"' "$OUT/cpuinfo-cortex-a76" "$@"; }
+  run_eval aarch64 quiet_qemu in_arm_ns qemu-aarch64 -cpu cortex-a76 -L /usr/aarch64-linux-gnu \
     "$ROOT/target/aarch64-unknown-linux-gnu/release/msao-host" -- \
     --onnxruntime "$ROOT/.cache/onnxruntime-aarch64/libonnxruntime.so"
   RUNS+=(aarch64)

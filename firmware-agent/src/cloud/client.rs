@@ -8,7 +8,8 @@ use super::codec;
 use super::tensor::{self, InferReply, InferTensor, ModelMetadata, Negotiated};
 use super::wire::{BINARY_EXTENSION, ModelMetadataBody, ServerMetadata};
 use super::{CloudConfig, CloudError, TensorFormat, binary};
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -296,14 +297,30 @@ impl CloudClient {
         inputs: Vec<InferTensor>,
         deadline: Duration,
     ) -> Result<InferReply, CloudError> {
-        tokio::time::timeout(deadline, self.infer_unbounded(inputs))
+        self.infer_counted(inputs, deadline, None).await
+    }
+
+    /// [`infer`](Self::infer), adding to `sent` each part of the request body as it is
+    /// handed to the HTTP connection (in [`BODY_CHUNK`] pieces). A caller that cancels the
+    /// call reads there how many bytes actually left (speculation's wasted upload).
+    pub async fn infer_counted(
+        &self,
+        inputs: Vec<InferTensor>,
+        deadline: Duration,
+        sent: Option<Arc<AtomicU64>>,
+    ) -> Result<InferReply, CloudError> {
+        tokio::time::timeout(deadline, self.infer_unbounded(inputs, sent))
             .await
             .map_err(|_| CloudError::Timeout {
                 after_ms: millis(deadline),
             })?
     }
 
-    async fn infer_unbounded(&self, inputs: Vec<InferTensor>) -> Result<InferReply, CloudError> {
+    async fn infer_unbounded(
+        &self,
+        inputs: Vec<InferTensor>,
+        sent: Option<Arc<AtomicU64>>,
+    ) -> Result<InferReply, CloudError> {
         let start = Instant::now();
         let n = self.connect().await?;
         tensor::check_inputs(&n.metadata, &inputs)?;
@@ -319,7 +336,13 @@ impl CloudClient {
                 .header(binary::HEADER_LENGTH, len),
             None => req.header(CONTENT_TYPE, "application/json"),
         };
-        let (status, headers, reply) = self.send(&url, req.body(body.bytes)).await?;
+        let req = match sent {
+            None => req.body(body.bytes),
+            Some(sent) => req
+                .header(CONTENT_LENGTH, bytes_up)
+                .body(counted_body(body.bytes, sent)),
+        };
+        let (status, headers, reply) = self.send(&url, req).await?;
         if !(200..300).contains(&status) {
             return Err(CloudError::status(status, &reply));
         }
@@ -347,4 +370,22 @@ impl CloudClient {
             format: n.format,
         })
     }
+}
+
+/// Pieces a counted request body is handed over in.
+pub const BODY_CHUNK: usize = 16 * 1024;
+
+/// A body that adds each piece's length to `sent` when the connection takes it.
+fn counted_body(bytes: Vec<u8>, sent: Arc<AtomicU64>) -> reqwest::Body {
+    let bytes = bytes::Bytes::from(bytes);
+    let pieces: Vec<bytes::Bytes> = (0..bytes.len())
+        .step_by(BODY_CHUNK)
+        .map(|at| bytes.slice(at..bytes.len().min(at + BODY_CHUNK)))
+        .collect();
+    reqwest::Body::wrap_stream(futures_util::stream::iter(pieces.into_iter().map(
+        move |piece| {
+            sent.fetch_add(piece.len() as u64, Ordering::Relaxed);
+            Ok::<_, std::io::Error>(piece)
+        },
+    )))
 }

@@ -34,9 +34,7 @@ pub struct OffloadConfig {
     pub bandit: BanditConfig,
     /// The cloud endpoint (`model` is the compact-tensor model).
     pub cloud: CloudConfig,
-    /// Model fed dense FP32 features (`cloud-features` baseline).
-    pub dense_model: String,
-    /// Model fed the raw frame and question text (`cloud-only` baseline).
+    /// Model fed the frame (JPEG) and question text (`cloud-only` baseline).
     pub full_model: String,
     /// Below this first-view confidence the edge brain looks at the frame again, mirrored,
     /// before the policy decides ([`crate::brain::BrainOptions::second_view_below`]);
@@ -57,7 +55,6 @@ impl Default for OffloadConfig {
             link: LinkPrior::default(),
             bandit: BanditConfig::default(),
             cloud: CloudConfig::default(),
-            dense_model: "vqa-cloud-dense".into(),
             full_model: "vqa-full".into(),
             second_view_below: crate::brain::SECOND_VIEW_BELOW,
         }
@@ -113,8 +110,8 @@ impl OffloadConfig {
                 self.second_view_below
             ));
         }
-        if self.dense_model.is_empty() || self.full_model.is_empty() {
-            return bad("dense_model and full_model must be non-empty".into());
+        if self.full_model.is_empty() {
+            return bad("full_model must be non-empty".into());
         }
         self.link.validate().map_err(OffloadConfigError::Invalid)?;
         self.bandit

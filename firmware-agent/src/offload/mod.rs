@@ -23,6 +23,7 @@ pub use config::{
 pub use estimator::{LinkEstimator, LinkPrior};
 pub use policy::{BanditConfig, Policy, PolicyKind, REPLY_BYTES, RequestView};
 pub use run::{
-    AnswerRecord, Observer, PipelineError, RunOptions, RunSummary, decision_name, run, source_name,
+    AnswerRecord, CLOUD_ONLY_JPEG_QUALITY, Observer, PipelineError, RunOptions, RunSummary,
+    decision_name, run, source_name,
 };
 pub use workload::{Workload, WorkloadError, WorkloadFrame, WorkloadRequest};

@@ -14,8 +14,9 @@
 //!    above the threshold → **local**, else **offload** (upload, await the cloud, fall
 //!    back to the local answer on failure).
 //!
-//! Baselines: `edge-only`, `cloud-only` (raw frame uploaded; the cloud runs everything),
-//! `cloud-features` (dense FP32 edge features uploaded), `offload-all` (compact tensor for
+//! Baselines: `edge-only`, `cloud-only` (the frame as a JPEG and the question text
+//! uploaded; the cloud runs everything), `cloud-features` (every patch of the edge
+//! encoder's output, int8 + scale, as a disaggregated encoder ships it), `offload-all` (compact tensor for
 //! every request), and `bandit`, PerLLM's constraint-aware UCB over {local, offload}, one
 //! arm pair per context (local confidence × link estimate; [`bandit`]).
 
@@ -36,9 +37,10 @@ pub enum PolicyKind {
     Msao,
     /// Always the local head.
     EdgeOnly,
-    /// The raw frame and question text go to the cloud, which runs everything.
+    /// The frame (JPEG) and question text go to the cloud, which runs everything.
     CloudOnly,
-    /// Dense FP32 edge features go to the cloud (disaggregated encoder/head).
+    /// Every patch of the edge features (int8 + scale) goes to the cloud (disaggregated
+    /// encoder/head, no MAS selection).
     CloudFeatures,
     /// The compact tensor goes to the cloud for every request.
     OffloadAll,

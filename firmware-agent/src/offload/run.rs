@@ -9,18 +9,19 @@
 //!
 //! Speculation: the upload task is spawned first, then the local answer's confidence is
 //! checked; a confident local answer is committed and the upload aborted
-//! (its payload counted as wasted bytes); otherwise the cloud answer is awaited until the
+//! (the body bytes already handed to the connection counted as wasted); otherwise the cloud answer is awaited until the
 //! deadline. A cloud failure of any kind returns the local answer flagged as a fallback and
 //! is counted and reported as a fault. Nothing here panics; an input that cannot be read
 //! fails its own request (outcome `error`), never the run.
 
 use super::config::OffloadConfig;
 use super::estimator::LinkEstimator;
-use super::policy::{Policy, PolicyKind, RequestView};
+use super::policy::{BanditContext, Policy, PolicyKind, RequestView};
 use super::workload::{Workload, WorkloadRequest};
 use crate::brain::{ANSWERS, AudioInput, EdgeBrain, EdgeRequest, EdgeResult, ImageInput, softmax};
 use crate::cloud::{CloudClient, CloudError, CloudFaultKind, InferTensor, TensorData};
 use crate::encoders::open_image;
+use msao::compact;
 use msao::message::{
     Decision, ExecProvider, Fault, FaultCode, Modality, ModalitySet, Outcome, RequestTrace,
     StageTimings,
@@ -30,6 +31,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
+
+/// JPEG quality of the cloud-only baseline's uploads (the `image` crate's encoder; 90 is
+/// the high end of what camera and VLM clients send).
+pub const CLOUD_ONLY_JPEG_QUALITY: u8 = 90;
 
 /// One committed answer, as written to the answers file (one JSON line each).
 #[derive(Debug, Clone, Serialize)]
@@ -150,6 +155,7 @@ pub enum PipelineError {
 
 /// Where a request's frame came from.
 struct Job {
+    context: Option<BanditContext>,
     request_id: u32,
     decision: Decision,
     expected: Option<String>,
@@ -168,10 +174,10 @@ struct Local {
 struct Upload {
     client: CloudClient,
     inputs: Vec<InferTensor>,
-    payload: usize,
 }
 
 struct Done {
+    context: Option<BanditContext>,
     record: AnswerRecord,
     trace: RequestTrace,
     fault: Option<(CloudFaultKind, String)>,
@@ -181,7 +187,6 @@ struct Done {
 /// Cloud clients per model, and the time until which the cloud is considered down.
 struct Cloud {
     compact: CloudClient,
-    dense: CloudClient,
     full: CloudClient,
     down_until: Mutex<Option<Instant>>,
     retry_after: Duration,
@@ -234,7 +239,6 @@ pub fn run(
         .map_err(PipelineError::Runtime)?;
     let cloud = Arc::new(Cloud {
         compact: CloudClient::new(&config.cloud)?,
-        dense: CloudClient::new(&config.cloud_for(&config.dense_model))?,
         full: CloudClient::new(&config.cloud_for(&config.full_model))?,
         down_until: Mutex::new(None),
         retry_after: Duration::from_millis(config.retry_after_ms),
@@ -247,7 +251,6 @@ pub fn run(
     if kind != PolicyKind::EdgeOnly {
         let client = match kind {
             PolicyKind::CloudOnly => &cloud.full,
-            PolicyKind::CloudFeatures => &cloud.dense,
             _ => &cloud.compact,
         };
         let bound = Duration::from_millis(
@@ -300,11 +303,14 @@ pub fn run(
             observer.fault(&Fault::new(FaultCode::Cloud as u16, message));
         }
         let r = &done.record;
-        policy.feedback(
-            done.trace.decision,
-            r.confidence.unwrap_or(0.0),
-            r.latency_us as f64 / 1e6,
-        );
+        if let Some(context) = done.context {
+            policy.feedback_in(
+                context,
+                done.trace.decision,
+                r.confidence.unwrap_or(0.0),
+                r.latency_us as f64 / 1e6,
+            );
+        }
         summary.requests += 1;
         *summary.decisions.entry(r.decision).or_default() += 1;
         *summary.sources.entry(r.source).or_default() += 1;
@@ -356,6 +362,7 @@ pub fn run(
                         trace,
                         fault: None,
                         observed: None,
+                        context: None,
                     },
                     &mut summary,
                     &mut policy,
@@ -441,23 +448,30 @@ fn prepare(
     };
     let start = Instant::now();
     if !kind.runs_edge() {
-        let raw = frame.as_raw().clone();
+        // What an application sends a vision-language server: the frame as a JPEG
+        // (quality [`CLOUD_ONLY_JPEG_QUALITY`]), encoded here and counted in the latency.
+        let mut jpeg = Vec::new();
+        let encoded =
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, CLOUD_ONLY_JPEG_QUALITY)
+                .encode_image(&frame);
+        if let Err(e) = encoded {
+            return Err(fail(
+                format!("request {}: JPEG encode: {e}", request.request_id),
+                start,
+            ));
+        }
         let inputs = vec![
-            InferTensor::u8(
-                "frame",
-                vec![i64::from(frame.height()), i64::from(frame.width()), 3],
-                raw,
-            ),
+            InferTensor::bytes("image", vec![1], vec![jpeg]),
             InferTensor::bytes(
                 "question",
                 vec![1],
                 vec![request.question.as_bytes().to_vec()],
             ),
         ];
-        let payload = payload_bytes(&inputs);
         let mut trace = bare_trace(request.request_id);
         trace.decision = Decision::Offload;
         return Ok(Job {
+            context: None,
             request_id: request.request_id,
             decision: Decision::Offload,
             expected: request.answer.clone(),
@@ -465,7 +479,6 @@ fn prepare(
             upload: Some(Upload {
                 client: cloud.full.clone(),
                 inputs,
-                payload,
             }),
             trace,
             start,
@@ -496,14 +509,26 @@ fn prepare(
     }
     let t = Instant::now();
     let (image_input, client) = match kind {
-        PolicyKind::CloudFeatures => (
-            InferTensor::f32(
-                "features",
-                vec![1, brain_patches(&edge), brain_dim(&edge)],
-                edge.features.clone(),
-            ),
-            &cloud.dense,
-        ),
+        // A disaggregated encoder ships its whole output, int8 with a scale (DistMLLM):
+        // every patch, no MAS selection.
+        PolicyKind::CloudFeatures => {
+            let keep = vec![true; edge.image.spatial.keep.len()];
+            let dim = edge.features.len() / keep.len().max(1);
+            let mut dense = vec![0u8; compact::encoded_len(keep.len(), dim, keep.len())];
+            match compact::encode_features(&mut dense, &edge.features, dim, &keep) {
+                Ok(n) => dense.truncate(n),
+                Err(e) => {
+                    return Err(fail(
+                        format!("request {}: dense features: {e}", request.request_id),
+                        start,
+                    ));
+                }
+            }
+            (
+                InferTensor::u8("compact", vec![1, dense.len() as i64], dense),
+                &cloud.compact,
+            )
+        }
         _ => (
             InferTensor::u8(
                 "compact",
@@ -529,6 +554,7 @@ fn prepare(
         head_seconds: edge.timings.image.as_secs_f64(),
     };
     let mut decision = policy.decide(&view, link);
+    let context = policy.context(&view, link);
     // A cloud that was just unreachable is not asked again until `retry_after` (MSAO and
     // the bandit answer locally meanwhile; fixed baselines keep trying and fall back).
     if decision != Decision::Local
@@ -543,6 +569,7 @@ fn prepare(
     trace.timings.policy_us = Some(policy_us);
     trace.timings.local_us = Some(micros(edge.timings.image));
     Ok(Job {
+        context: Some(context),
         request_id: request.request_id,
         decision,
         expected: request.answer.clone(),
@@ -553,19 +580,10 @@ fn prepare(
         upload: (decision != Decision::Local).then(|| Upload {
             client: client.clone(),
             inputs,
-            payload,
         }),
         trace,
         start,
     })
-}
-
-fn brain_patches(edge: &EdgeResult) -> i64 {
-    edge.image.spatial.keep.len() as i64
-}
-
-fn brain_dim(edge: &EdgeResult) -> i64 {
-    (edge.features.len() / edge.image.spatial.keep.len().max(1)) as i64
 }
 
 /// Payload bytes of a set of input tensors (what is counted when a call is cancelled).
@@ -582,6 +600,7 @@ fn payload_bytes(inputs: &[InferTensor]) -> usize {
 /// Runs a decision: local commit, offload, or speculation.
 async fn execute(job: Job, deadline: Duration, threshold: f32, cloud: &Cloud) -> Done {
     let Job {
+        context,
         request_id,
         decision,
         expected,
@@ -599,12 +618,18 @@ async fn execute(job: Job, deadline: Duration, threshold: f32, cloud: &Cloud) ->
     let result = match (decision, upload) {
         (Decision::Local, _) | (_, None) => None,
         (Decision::Speculate, Some(u)) => {
-            let payload = u.payload;
-            let call = tokio::spawn(async move { u.client.infer(u.inputs, deadline).await });
+            let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let counter = Some(sent.clone());
+            let call =
+                tokio::spawn(
+                    async move { u.client.infer_counted(u.inputs, deadline, counter).await },
+                );
             // The local head's answer is known (fused graph): commit it if it is confident.
             if local.is_some_and(|l| l.confidence >= threshold) {
                 call.abort();
-                wasted = payload as u64;
+                // Only what was handed to the connection before the abort was wasted.
+                let _ = call.await;
+                wasted = sent.load(std::sync::atomic::Ordering::Relaxed);
                 None
             } else {
                 Some(match call.await {
@@ -651,6 +676,7 @@ async fn execute(job: Job, deadline: Duration, threshold: f32, cloud: &Cloud) ->
         _ => None,
     };
     Done {
+        context,
         record: AnswerRecord {
             request_id,
             answer: answer_text,

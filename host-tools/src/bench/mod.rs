@@ -14,9 +14,6 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-/// Raw bytes of one 640×480 RGB frame.
-pub const RAW_FRAME_BYTES: u64 = 640 * 480 * 3;
-
 /// One policy's figures on one link.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchRow {
@@ -176,15 +173,15 @@ pub struct LinkReport {
 pub struct Targets {
     /// Link rate.
     pub rate_mbps: f64,
-    /// MSAO mean latency / cloud-only mean latency (target ≤ 0.6).
+    /// MSAO mean latency / cloud-only mean latency (target ≤ 0.5).
     pub latency_ratio: f64,
     /// MSAO throughput / cloud-only throughput (target ≥ 2).
     pub throughput_ratio: f64,
-    /// Cloud-only accuracy − MSAO accuracy, points (target ≤ 0.5).
+    /// Cloud-only accuracy − MSAO accuracy, points (target ≤ 0.3).
     pub accuracy_gap_points: f64,
-    /// MSAO uplink / cloud-only uplink (target ≤ 0.10).
+    /// MSAO uplink / cloud-only uplink (target ≤ 0.05).
     pub uplink_ratio: f64,
-    /// (MSAO mean − oracle mean) / oracle mean (target ≤ 0.15).
+    /// (MSAO mean − oracle mean) / oracle mean (target ≤ 0.10).
     pub oracle_gap: Option<f64>,
     /// All five met.
     pub met: bool,
@@ -193,6 +190,8 @@ pub struct Targets {
 /// The whole bench report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// How the run was set up: CPU, pinning, deadline, the data each figure comes from.
+    pub setup: Setup,
     /// Workload directory.
     pub workload: String,
     /// Requests per run.
@@ -207,9 +206,29 @@ pub struct Report {
     pub targets: Vec<Targets>,
 }
 
+/// What a reader needs to judge the figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct Setup {
+    /// The CPU the agent side ran on.
+    pub cpu: msao_agent::system::CpuIsa,
+    /// CPUs the agent (this process: edge models, policy, cloud client) was pinned to.
+    pub agent_cpus: Option<String>,
+    /// CPUs the reference cloud was pinned to (its worker count follows them).
+    pub cloud_cpus: Option<String>,
+    /// Cloud deadline, ms (the agent's default unless `--deadline-ms` says otherwise).
+    pub deadline_ms: u64,
+    /// What the bench measures on: the workload's split and seed.
+    pub evaluated_on: String,
+    /// What the commit threshold was fitted on (from its calibration file).
+    pub tuned_on: String,
+    /// cloud-only's upload: the frame as a JPEG of this quality.
+    pub cloud_only_jpeg_quality: u8,
+}
+
 impl Report {
     /// Builds the report and evaluates the targets.
     pub fn new(
+        setup: Setup,
         workload: &Path,
         requests: usize,
         runs: u32,
@@ -233,15 +252,16 @@ impl Report {
                     oracle_gap,
                     met: false,
                 };
-                let met = t.latency_ratio <= 0.6
+                let met = t.latency_ratio <= 0.5
                     && t.throughput_ratio >= 2.0
-                    && t.accuracy_gap_points <= 0.5
-                    && t.uplink_ratio <= 0.10
-                    && t.oracle_gap.is_some_and(|g| g <= 0.15);
+                    && t.accuracy_gap_points <= 0.3
+                    && t.uplink_ratio <= 0.05
+                    && t.oracle_gap.is_some_and(|g| g <= 0.10);
                 Some(Targets { met, ..t })
             })
             .collect();
         Self {
+            setup,
             workload: workload.display().to_string(),
             requests,
             runs,
@@ -258,6 +278,23 @@ impl Report {
             s,
             "Workload `{}`, {} requests per run, {} run(s) of each policy per link (interleaved, pooled), MSAO threshold {:.4}.\n",
             self.workload, self.requests, self.runs, self.threshold
+        );
+        let pin = |c: &Option<String>| {
+            c.as_deref()
+                .map_or("not pinned".into(), |c| format!("CPUs {c}"))
+        };
+        let _ = writeln!(
+            s,
+            "CPU: {}. Agent {}, reference cloud {}. Cloud deadline {} ms. Evaluated on {}; \
+             threshold fitted on {}. cloud-only uploads the frame as JPEG (quality {}), \
+             encoded on the edge inside the measured latency.\n",
+            self.setup.cpu.summary(),
+            pin(&self.setup.agent_cpus),
+            pin(&self.setup.cloud_cpus),
+            self.setup.deadline_ms,
+            self.setup.evaluated_on,
+            self.setup.tuned_on,
+            self.setup.cloud_only_jpeg_quality
         );
         for l in &self.links {
             let _ = writeln!(
@@ -292,7 +329,7 @@ impl Report {
         if !self.targets.is_empty() {
             let _ = writeln!(
                 s,
-                "| link | latency vs cloud-only (≤ 0.6×) | throughput (≥ 2×) | accuracy gap (≤ 0.5 pt) | uplink (≤ 10 %) | gap to oracle (≤ 15 %) | all met |"
+                "| link | latency vs cloud-only (≤ 0.5×) | throughput (≥ 2×) | accuracy gap (≤ 0.3 pt) | uplink (≤ 5 %) | gap to oracle (≤ 10 %) | all met |"
             );
             let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---|");
             for t in &self.targets {
@@ -309,6 +346,20 @@ impl Report {
                     if t.met { "yes" } else { "no" }
                 );
             }
+        }
+        let speculated = self
+            .links
+            .iter()
+            .flat_map(|l| &l.rows)
+            .any(|r| r.decisions_pct[2] > 0.0);
+        if !speculated {
+            let _ = writeln!(
+                s,
+                "\nNo policy speculated: the shipped edge model is one fused graph, so its head has \
+                 already run when the policy decides, and its time (≈ 0.1–0.3 ms) is far below \
+                 `speculate_head_fraction` × a predicted offload (docs/offload.md, \"What \
+                 speculation overlaps\")."
+            );
         }
         s
     }
@@ -463,6 +514,10 @@ impl Report {
 /// Scenes of the bench's default workload: 150 × 8 frames = 1,200 requests, so one request
 /// is 0.08 points of accuracy (the targets are judged to 0.5 points).
 pub const BENCH_SCENES: u32 = 150;
+
+/// What the default workload is made of.
+pub const DEFAULT_WORKLOAD: &str =
+    "the easy-VQA test split (camera-size frames, seed 7, 150 scenes × 8 frames)";
 
 /// The bench's default workload: generated once into `.cache/workload-bench-150` from the
 /// easy-VQA test split (seed 7, [`BENCH_SCENES`] scenes × 8 frames, no audio).

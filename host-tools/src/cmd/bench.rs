@@ -59,9 +59,19 @@ pub struct Cmd {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4)]
     pub in_flight: usize,
-    /// Cloud deadline, ms (generous so the baselines show their own latency).
-    #[arg(long, default_value_t = 2000)]
-    pub deadline_ms: u64,
+    /// Cloud deadline, ms (default: the agent's own default, 250 ms).
+    #[arg(long, value_name = "MS")]
+    pub deadline_ms: Option<u64>,
+    /// CPUs the agent side (this process) runs on, a kernel CPU list (`0`, `0-3`); default:
+    /// the first half of the CPUs this process may use.
+    #[arg(long, value_name = "LIST")]
+    pub agent_cpus: Option<String>,
+    /// CPUs the reference cloud runs on (its workers follow them); default: the other half.
+    #[arg(long, value_name = "LIST")]
+    pub cloud_cpus: Option<String>,
+    /// Do not pin agent and cloud to separate CPUs (they then share every core).
+    #[arg(long, conflicts_with_all = ["agent_cpus", "cloud_cpus"])]
+    pub no_pin: bool,
     /// Directory for bench.md, bench.json and the plots.
     #[arg(long, value_name = "DIR", default_value = "bench-out")]
     pub out: PathBuf,
@@ -91,16 +101,23 @@ impl Drop for CloudProcess {
     }
 }
 
-fn start_cloud(netns: Option<&str>, listen: &str) -> anyhow::Result<(CloudProcess, SocketAddr)> {
+fn start_cloud(
+    netns: Option<&str>,
+    listen: &str,
+    cpus: Option<&str>,
+) -> anyhow::Result<(CloudProcess, SocketAddr)> {
     let exe = std::env::current_exe().context("cannot find the msao-host executable")?;
-    let mut cmd = match netns {
-        Some(ns) => {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", ns]).arg(&exe);
-            c
-        }
-        None => Command::new(&exe),
-    };
+    // `ip netns exec NS taskset -c CPUS msao-host cloud …`, each prefix only when needed.
+    let mut argv: Vec<std::ffi::OsString> = Vec::new();
+    if let Some(ns) = netns {
+        argv.extend(["ip", "netns", "exec", ns].map(Into::into));
+    }
+    if let Some(cpus) = cpus {
+        argv.extend(["taskset", "-c", cpus].map(Into::into));
+    }
+    argv.push(exe.into_os_string());
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
     let mut child = cmd
         .args(["cloud", "--listen", listen, "--quiet"])
         .stdin(Stdio::null())
@@ -180,6 +197,15 @@ impl Cmd {
         if self.rates.iter().any(|r| !(r.is_finite() && *r > 0.0)) {
             bail!("--rates must be positive Mbit/s values");
         }
+        let (agent_cpus, cloud_cpus) = match self.no_pin {
+            true => (None, None),
+            false => pinning(self.agent_cpus.as_deref(), self.cloud_cpus.as_deref())?,
+        };
+        // Pinned before anything starts a thread: ONNX Runtime's and tokio's threads
+        // inherit the mask.
+        if let Some(cpus) = &agent_cpus {
+            pin_current_thread(cpus)?;
+        }
         let workload_dir = match &self.workload {
             Some(d) => d.clone(),
             None => bench::default_workload(env)?,
@@ -197,10 +223,11 @@ impl Cmd {
                 ..BrainOptions::default()
             },
         )?;
+        let defaults = OffloadConfig::default();
         let base = OffloadConfig {
-            deadline_ms: self.deadline_ms,
+            deadline_ms: self.deadline_ms.unwrap_or(defaults.deadline_ms),
             max_in_flight: self.in_flight,
-            ..OffloadConfig::default()
+            ..defaults
         };
         let threshold = base.resolve_threshold(&calibration_dir(&models_dir))?;
 
@@ -213,7 +240,11 @@ impl Cmd {
             Some(_) => format!("{}:8000", bench::link::CLOUD_ADDR),
             None => "127.0.0.1:0".to_string(),
         };
-        let (_cloud, cloud_addr) = start_cloud(netns.as_ref().map(|n| n.name()), &listen)?;
+        let (_cloud, cloud_addr) = start_cloud(
+            netns.as_ref().map(|n| n.name()),
+            &listen,
+            cloud_cpus.as_deref(),
+        )?;
         let proxy_rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -314,7 +345,19 @@ impl Cmd {
             f.flush()
                 .with_context(|| format!("cannot write {}", p.display()))?;
         }
-        let report = bench::Report::new(&workload_dir, n, self.repeat, threshold, links);
+        let setup = bench::Setup {
+            cpu: msao_agent::system::CpuIsa::detect(),
+            agent_cpus,
+            cloud_cpus,
+            deadline_ms: base.deadline_ms,
+            evaluated_on: match &self.workload {
+                None => bench::DEFAULT_WORKLOAD.into(),
+                Some(d) => format!("the workload in {}", d.display()),
+            },
+            tuned_on: tuned_on(&calibration_dir(&models_dir)),
+            cloud_only_jpeg_quality: msao_agent::offload::CLOUD_ONLY_JPEG_QUALITY,
+        };
+        let report = bench::Report::new(setup, &workload_dir, n, self.repeat, threshold, links);
         report.write(&self.out)?;
         if self.json {
             writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
@@ -327,5 +370,66 @@ impl Cmd {
             )?;
         }
         Ok(())
+    }
+}
+
+/// Agent and cloud CPU lists: as given, else the first and second half of the CPUs this
+/// process may use. `(None, None)` on a single CPU (nothing to split; said in the report).
+fn pinning(
+    agent: Option<&str>,
+    cloud: Option<&str>,
+) -> anyhow::Result<(Option<String>, Option<String>)> {
+    for (flag, list) in [("--agent-cpus", agent), ("--cloud-cpus", cloud)] {
+        if let Some(list) = list {
+            msao_agent::system::parse_cpu_list(list)
+                .map_err(|e| anyhow::anyhow!("{flag} `{list}`: {e}"))?;
+        }
+    }
+    if let (Some(a), Some(c)) = (agent, cloud) {
+        return Ok((Some(a.into()), Some(c.into())));
+    }
+    let allowed = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+        .context("cannot read this process's CPU affinity")?;
+    let cpus: Vec<usize> = (0..nix::sched::CpuSet::count())
+        .filter(|&i| allowed.is_set(i).unwrap_or(false))
+        .collect();
+    if cpus.len() < 2 {
+        return Ok((agent.map(Into::into), cloud.map(Into::into)));
+    }
+    let (first, second) = cpus.split_at(cpus.len() / 2);
+    let list = |c: &[usize]| c.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    Ok((
+        Some(agent.map_or_else(|| list(first), Into::into)),
+        Some(cloud.map_or_else(|| list(second), Into::into)),
+    ))
+}
+
+/// Pins the calling thread (and every thread it starts later) to `list`.
+fn pin_current_thread(list: &str) -> anyhow::Result<()> {
+    let cpus = msao_agent::system::parse_cpu_list(list)
+        .map_err(|e| anyhow::anyhow!("CPU list `{list}`: {e}"))?;
+    let mut set = nix::sched::CpuSet::new();
+    for cpu in cpus {
+        set.set(cpu as usize)
+            .with_context(|| format!("CPU {cpu} is out of range"))?;
+    }
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+        .with_context(|| format!("cannot pin the agent side to CPUs {list}"))
+}
+
+/// What the threshold file says it was fitted on.
+fn tuned_on(calibration: &std::path::Path) -> String {
+    let path = calibration.join(msao_agent::offload::THRESHOLD_FILE);
+    let parsed = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    match parsed {
+        Some(v) => format!(
+            "{} questions of the easy-VQA train split held out from training ({}; {})",
+            v["questions"],
+            v["split"].as_str().unwrap_or("?"),
+            v["inputs"].as_str().unwrap_or("?")
+        ),
+        None => format!("unknown ({} unreadable)", path.display()),
     }
 }
