@@ -680,5 +680,8 @@ fn baseline_payloads_are_what_real_clients_send() {
     );
     assert!(jpeg * 4.0 < raw, "JPEG {jpeg} B vs raw {raw} B");
     assert!(features < jpeg, "features {features} B vs JPEG {jpeg} B");
-    assert!(compact <= features, "compact {compact} B vs features {features} B");
+    assert!(
+        compact <= features,
+        "compact {compact} B vs features {features} B"
+    );
 }

@@ -67,6 +67,32 @@ pub struct Hardware {
     pub power_modes: Vec<PowerMode>,
     /// Current power mode id.
     pub power_mode: Option<u8>,
+    /// The CPU's instruction-set facts that decide its INT8 kernels: measured by
+    /// `msao-host profile` on this machine; `null` from an agent (not on the wire yet).
+    #[serde(default)]
+    pub cpu_isa: Option<CpuIsaDoc>,
+}
+
+/// [`msao_agent::system::CpuIsa`] as the document stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpuIsaDoc {
+    /// `x86_64`, `aarch64`, …
+    pub arch: String,
+    /// `avx512-vnni`, `avx2`, `neon-dotprod`, …
+    pub int8_kernels: String,
+    /// Flags that matter for the INT8 and FP32 kernels.
+    pub flags: Vec<String>,
+}
+
+impl From<&msao_agent::system::CpuIsa> for CpuIsaDoc {
+    fn from(isa: &msao_agent::system::CpuIsa) -> Self {
+        Self {
+            arch: isa.arch.into(),
+            int8_kernels: isa.int8_kernels.into(),
+            flags: isa.flags.iter().map(|f| f.to_string()).collect(),
+        }
+    }
 }
 
 /// GPU facts.
@@ -338,6 +364,7 @@ impl CapabilityDoc {
                     })
                     .collect(),
                 power_mode: cap.power_mode,
+                cpu_isa: None,
             },
             software: Software {
                 l4t: cap.software.l4t.as_ref().map(|s| s.to_string()),

@@ -54,12 +54,9 @@ pub fn profile(cmd: &Cmd, env: &mut Env) -> anyhow::Result<CapabilityDoc> {
         .context("profiling failed")?;
     env.clear_bar();
     let cap = profiler.describe();
-    Ok(CapabilityDoc::from_wire(
-        &cap,
-        &results,
-        Some(&WireBuild::current()),
-        "local",
-    ))
+    let mut doc = CapabilityDoc::from_wire(&cap, &results, Some(&WireBuild::current()), "local");
+    doc.hardware.cpu_isa = Some((&msao_agent::system::CpuIsa::detect()).into());
+    Ok(doc)
 }
 
 fn hostname() -> String {
