@@ -301,7 +301,7 @@ impl CloudClient {
     }
 
     /// [`infer`](Self::infer), adding to `sent` each part of the request body as it is
-    /// handed to the HTTP connection (in [`BODY_CHUNK`] pieces). A caller that cancels the
+    /// handed to the HTTP connection (in 16 KiB pieces). A caller that cancels the
     /// call reads there how many bytes actually left (speculation's wasted upload).
     pub async fn infer_counted(
         &self,
