@@ -46,39 +46,17 @@ ORT_DIR="${2:-$DEFAULT_DEST}"
 # cp311 wheel is used everywhere and pinned once per platform.
 ORT_WHEEL="onnxruntime-${ORT_VERSION}-cp311-cp311-${ORT_PLATFORM}.whl"
 
-say() { printf 'fetch-onnxruntime.sh: %s\n' "$*"; }
-die() { printf 'fetch-onnxruntime.sh: error: %s\n' "$*" >&2; exit 1; }
-sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
-check_sha() {
-  local actual
-  actual="$(sha256_of "$1")"
-  [[ "$actual" == "$2" ]] || die "sha256 mismatch for $1: expected $2, got $actual"
-}
-extract() {
-  "$PYTHON" - "$1" "$2" "$3" <<'PY'
-import shutil, sys, zipfile
-wheel, member, dest = sys.argv[1:]
-with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(dest + ".part", "wb") as out:
-    shutil.copyfileobj(src, out)
-PY
-  mv "$3.part" "$3"
-}
+SCRIPT=fetch-onnxruntime.sh
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 
 ORT_LIB="$ORT_DIR/libonnxruntime.so.${ORT_VERSION}"
 if [[ -f "$ORT_LIB" && "$(sha256_of "$ORT_LIB")" == "$ORT_LIB_SHA256" ]]; then
   say "onnxruntime ${ORT_VERSION} ($ARCH) already in place"
 else
-  if [[ ! -f "$WHEELS/$ORT_WHEEL" || "$(sha256_of "$WHEELS/$ORT_WHEEL")" != "$ORT_WHEEL_SHA256" ]]; then
-    mkdir -p "$WHEELS"
-    rm -f "$WHEELS/$ORT_WHEEL"
-    say "downloading $ORT_WHEEL from PyPI"
-    "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: --dest "$WHEELS" \
-      --platform "$ORT_PLATFORM" --python-version 311 --implementation cp --abi cp311 \
-      "onnxruntime==${ORT_VERSION}" \
-      || die "pip download of $ORT_WHEEL failed (is PyPI reachable? is pip installed for $PYTHON?)"
-    [[ -f "$WHEELS/$ORT_WHEEL" ]] || die "pip did not produce $WHEELS/$ORT_WHEEL"
-    check_sha "$WHEELS/$ORT_WHEEL" "$ORT_WHEEL_SHA256"
-  fi
+  fetch_wheel "$ORT_WHEEL" "$ORT_WHEEL_SHA256" \
+    --platform "$ORT_PLATFORM" --python-version 311 --implementation cp --abi cp311 \
+    "onnxruntime==${ORT_VERSION}"
   mkdir -p "$ORT_DIR"
   extract "$WHEELS/$ORT_WHEEL" "onnxruntime/capi/libonnxruntime.so.${ORT_VERSION}" "$ORT_LIB"
   # Needed by the CUDA/TensorRT providers of GPU builds; harmless here.
