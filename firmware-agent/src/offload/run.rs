@@ -8,9 +8,9 @@
 //! answer. With `fps` set, frames arrive on a clock and latency includes queueing.
 //!
 //! Speculation: the upload task is spawned first, then the local answer's confidence is
-//! checked; a confident local answer is committed and the upload aborted
-//! (the body bytes already handed to the connection counted as wasted); otherwise the cloud answer is awaited until the
-//! deadline. A cloud failure of any kind returns the local answer flagged as a fallback and
+//! checked; a confident local answer is committed and the upload aborted (the body bytes
+//! already handed to the connection counted as wasted); otherwise the cloud answer is
+//! awaited until the deadline. A cloud failure of any kind returns the local answer flagged as a fallback and
 //! is counted and reported as a fault. Nothing here panics; an input that cannot be read
 //! fails its own request (outcome `error`), never the run.
 
