@@ -2,17 +2,8 @@
 use msao::build_info::BUILD;
 use std::sync::LazyLock;
 
-static LONG: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "{} (git {}, {}, {}; wire v{}, schema {:016x})",
-        BUILD.version,
-        BUILD.git_rev,
-        BUILD.target,
-        BUILD.profile,
-        BUILD.wire_version,
-        msao::schema::fingerprint_u64(BUILD.schema),
-    )
-});
+/// The same text `msao-agent --version` prints ([`msao::build_info::BuildInfo`]'s `Display`).
+static LONG: LazyLock<String> = LazyLock::new(|| BUILD.to_string());
 
 /// `0.1.0 (git 1a2b3c4d5e, x86_64-unknown-linux-gnu, release; wire v1, schema 0123456789abcdef)`.
 pub fn long() -> &'static str {

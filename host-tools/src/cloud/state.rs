@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The compact-tensor model: `compact` UINT8 `[1, -1]` + `question` FP32 `[1, 384]`.
 pub const VQA_CLOUD: &str = "vqa-cloud";
-/// The cloud-features baseline: dense `features` FP32 `[1, 16, 32]` + `question`.
+/// Dense `features` FP32 `[1, 16, 32]` + `question`, for a client that does not quantise
+/// (the bench's cloud-features baseline sends every patch as int8 to [`VQA_CLOUD`]).
 pub const VQA_CLOUD_DENSE: &str = "vqa-cloud-dense";
 /// The cloud-only baseline: `image` BYTES `[1]` (a JPEG or PNG file) + `question` BYTES `[1]`.
 pub const VQA_FULL: &str = "vqa-full";
@@ -119,7 +120,6 @@ pub struct CloudState {
     models: Vec<ServedModel>,
     heads: Pool<CloudHead>,
     brains: Pool<EdgeBrain>,
-    workers: usize,
     patches: usize,
     dim: usize,
     answers: usize,
@@ -131,7 +131,7 @@ impl std::fmt::Debug for CloudState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CloudState")
             .field("models", &self.models)
-            .field("workers", &self.workers)
+            .field("workers", &self.workers())
             .finish_non_exhaustive()
     }
 }
@@ -247,7 +247,6 @@ impl CloudState {
             models,
             heads: Pool::new(heads),
             brains: Pool::new(brains),
-            workers,
             patches,
             dim,
             answers,
@@ -257,7 +256,7 @@ impl CloudState {
 
     /// Sessions per model: how many requests run at once.
     pub fn workers(&self) -> usize {
-        self.workers
+        self.heads.size()
     }
 
     /// The served models, in startup order.

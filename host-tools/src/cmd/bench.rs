@@ -420,16 +420,21 @@ fn pin_current_thread(list: &str) -> anyhow::Result<()> {
 /// What the threshold file says it was fitted on.
 fn tuned_on(calibration: &std::path::Path) -> String {
     let path = calibration.join(msao_agent::offload::THRESHOLD_FILE);
-    let parsed = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
-    match parsed {
-        Some(v) => format!(
-            "{} questions of the easy-VQA train split held out from training ({}; {})",
-            v["questions"],
-            v["split"].as_str().unwrap_or("?"),
-            v["inputs"].as_str().unwrap_or("?")
-        ),
-        None => format!("unknown ({} unreadable)", path.display()),
+    match msao_agent::offload::read_threshold(&path) {
+        Ok(file) => {
+            let about = |key: &str| {
+                file.about.get(key).map_or("?".into(), |v| match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+            };
+            format!(
+                "{} questions of the easy-VQA train split held out from training ({}; {})",
+                about("questions"),
+                about("split"),
+                about("inputs")
+            )
+        }
+        Err(e) => format!("unknown ({e})"),
     }
 }
