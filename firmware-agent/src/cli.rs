@@ -1,6 +1,6 @@
 //! The command line. Flags override the config file; usage errors exit with code 2 (clap).
 
-use crate::config::{DeviceId, parse_fps, parse_interval};
+use crate::config::{DeviceId, parse_fps, parse_interval, parse_limit};
 use crate::offload::PolicyKind;
 use clap::Parser;
 use msao::transport::Endpoint;
@@ -69,6 +69,15 @@ pub struct Cli {
     /// Frames per second of the workload's camera [default: as fast as it goes].
     #[arg(long, value_name = "F", value_parser = parse_fps)]
     pub fps: Option<f64>,
+
+    /// Run the first N requests edge-only before the measured run, without answers,
+    /// traces or summary (warms ONNX Runtime, the page cache and the CPU clock) [default: 0].
+    #[arg(long, value_name = "N")]
+    pub warmup: Option<usize>,
+
+    /// Run only the first N requests of the workload [default: all].
+    #[arg(long, value_name = "N", value_parser = parse_limit)]
+    pub limit: Option<usize>,
 
     /// Offload policy: msao, edge-only, cloud-only, cloud-features, offload-all, bandit
     /// [default: msao].

@@ -100,6 +100,7 @@ pub struct Prepared {
     threshold: f32,
     offload: OffloadConfig,
     options: RunOptions,
+    warmup: usize,
     answers: Option<(PathBuf, BufWriter<File>)>,
     summary: Option<PathBuf>,
     // Keeps the runtime's environment alive as long as the brain's sessions.
@@ -146,8 +147,9 @@ pub fn prepare(settings: &Settings, w: &WorkloadSettings) -> Result<Prepared, Wo
         offload: settings.offload.clone(),
         options: RunOptions {
             fps: w.fps,
-            limit: None,
+            limit: w.limit,
         },
+        warmup: w.warmup,
         answers,
         summary: w.summary.clone(),
         _runtime: runtime,
@@ -218,6 +220,26 @@ fn run_prepared(mut p: Prepared, bus: Bus, clock: Clock) -> Result<RunSummary, W
         p.threshold,
         p.offload.cloud.url
     );
+    if p.warmup > 0 {
+        let n = p.warmup.min(p.workload.requests.len());
+        info!("warm-up: {n} requests edge-only, not recorded");
+        let config = OffloadConfig {
+            policy: crate::offload::PolicyKind::EdgeOnly,
+            ..p.offload.clone()
+        };
+        let options = RunOptions {
+            fps: None,
+            limit: Some(n),
+        };
+        run(
+            &mut p.brain,
+            &config,
+            p.threshold,
+            &p.workload,
+            &options,
+            &mut Discard,
+        )?;
+    }
     let mut observer = Publish {
         bus,
         clock,
@@ -291,6 +313,14 @@ pub fn summary_line(s: &RunSummary) -> String {
         split(&s.sources),
         s.cloud_faults.values().sum::<usize>(),
     )
+}
+
+/// The warm-up's observer: nothing of it is published or written.
+struct Discard;
+
+impl Observer for Discard {
+    fn answer(&mut self, _: &AnswerRecord, _: &RequestTrace) {}
+    fn fault(&mut self, _: &Fault) {}
 }
 
 /// Publishes traces and faults, writes answers.

@@ -27,6 +27,7 @@ fn offload_and_workload_tables_parse_and_flags_override_them() {
 dir = "/var/lib/msao/wl"
 answers = "/tmp/answers.jsonl"
 fps = 15.0
+warmup = 50
 [offload]
 policy = "edge-only"
 threshold = 0.8
@@ -38,6 +39,7 @@ url = "http://10.0.0.5:8000"
     assert_eq!(w.dir, PathBuf::from("/var/lib/msao/wl"));
     assert_eq!(w.answers, Some(PathBuf::from("/tmp/answers.jsonl")));
     assert_eq!(w.fps, Some(15.0));
+    assert_eq!((w.warmup, w.limit), (50, None));
     assert_eq!(s.offload.policy, PolicyKind::EdgeOnly);
     assert_eq!(s.offload.threshold, Some(0.8));
     assert_eq!(s.offload.cloud.url, "http://10.0.0.5:8000");
@@ -51,12 +53,17 @@ url = "http://10.0.0.5:8000"
             "http://127.0.0.1:9",
             "--fps",
             "30",
+            "--warmup",
+            "0",
+            "--limit",
+            "12",
         ],
     )
     .unwrap();
     assert_eq!(s.offload.policy, PolicyKind::Bandit);
     assert_eq!(s.offload.cloud.url, "http://127.0.0.1:9");
-    assert_eq!(s.workload.unwrap().fps, Some(30.0));
+    let w = s.workload.unwrap();
+    assert_eq!((w.fps, w.warmup, w.limit), (Some(30.0), 0, Some(12)));
 
     // No workload anywhere: none runs, and the defaults validate.
     let s = settings("", &[]).unwrap();
@@ -83,6 +90,8 @@ fn bad_offload_values_name_their_key() {
         ("[offload]\npolcy = \"msao\"", &[], "polcy"),
         ("[offload]\npolicy = \"fastest\"", &[], "offload.policy"),
         ("[workload]\nfps = 0.0", &[], "workload.fps"),
+        ("[workload]\nlimit = 0", &[], "workload.limit"),
+        ("[workload]\nwarmup = -1", &[], "workload.warmup"),
         ("[workload]\nfolder = \"x\"", &[], "folder"),
     ] {
         let msg = settings(text, args).unwrap_err().to_string();
@@ -96,12 +105,18 @@ fn bad_flags_are_usage_errors() {
         &["--policy", "fastest"][..],
         &["--fps", "0"],
         &["--fps", "fast"],
+        &["--limit", "0"],
+        &["--warmup", "many"],
     ] {
         let all = std::iter::once("msao-agent").chain(args.iter().copied());
         assert!(Cli::try_parse_from(all).is_err(), "{args:?}");
     }
-    let msg = settings("", &["--answers", "/tmp/a.jsonl"])
-        .unwrap_err()
-        .to_string();
-    assert!(msg.contains("--workload"), "{msg}");
+    for args in [
+        &["--answers", "/tmp/a.jsonl"][..],
+        &["--limit", "3"],
+        &["--warmup", "3"],
+    ] {
+        let msg = settings("", args).unwrap_err().to_string();
+        assert!(msg.contains("--workload"), "{args:?}: {msg}");
+    }
 }

@@ -6,6 +6,7 @@
 //!
 //! | module      | owns |
 //! |-------------|------|
+//! | [`agent`]   | the shipped `msao-agent` as a child process: its binary, its answers file |
 //! | [`cmd`]     | the command line: one file per subcommand (`listen`, `record`, `replay`, `decode`, `demo`, `profile`) |
 //! | [`capability`] | the capability document (`profile --out`), its summary and comparison |
 //! | [`live`]    | the shared receive loop: stop conditions (count, duration, Ctrl-C) and feeding the view |
@@ -25,6 +26,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod agent;
 pub mod args;
 pub mod bench;
 pub mod capability;

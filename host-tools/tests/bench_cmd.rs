@@ -1,5 +1,6 @@
-//! `msao-host bench` end to end on a tiny workload, through the real binary: the reference
-//! cloud as a child process, the delay proxy, rate limiting in user space (`--no-netns`, so
+//! `msao-host bench` end to end on a tiny workload, through the real binaries: every run
+//! the shipped `msao-agent` (built beside msao-host by `cargo test --workspace`), the
+//! reference cloud as a child process, the delay proxy, rate limiting in user space (`--no-netns`, so
 //! no root is needed), the warm-up, repeated runs, the JSON report, `records.jsonl` and the
 //! oracle row.
 //! Needs `libonnxruntime.so` and the models (`scripts/setup.sh`) and the easy-VQA test split
@@ -36,6 +37,13 @@ fn bench_reports_every_policy_the_oracle_and_every_answer() {
     };
     generate(&dataset, &config, &workload, &mut |_, _| {}).unwrap();
     let out = tmp.path().join("out");
+    let host = Path::new(env!("CARGO_BIN_EXE_msao-host"));
+    let agent = host.with_file_name(format!("msao-agent{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        agent.is_file(),
+        "{} missing: run the workspace's tests (`cargo test --workspace`), which build it",
+        agent.display()
+    );
 
     let run = Command::new(env!("CARGO_BIN_EXE_msao-host"))
         .args(["bench", "--no-netns", "--rates", "400", "--rtt-ms", "4"])
@@ -47,6 +55,8 @@ fn bench_reports_every_policy_the_oracle_and_every_answer() {
         .arg(&out)
         .arg("--models")
         .arg(repo.join("models"))
+        .arg("--agent")
+        .arg(&agent)
         .args(["--records", "--json"])
         .output()
         .unwrap();
@@ -128,4 +138,17 @@ fn bench_reports_every_policy_the_oracle_and_every_answer() {
     for file in ["bench.md", "bench.json", "latency.svg", "tradeoff.svg"] {
         assert!(out.join(file).is_file(), "{file} written");
     }
+
+    // The runs were the agent binary's, with its own warm-up, and the records are whole.
+    let named = report["setup"]["agent"].as_str().unwrap();
+    assert!(named.starts_with("msao-agent "), "{named}");
+    let log = std::fs::read_to_string(out.join("agent/agent.log")).unwrap();
+    assert!(log.contains("warm-up: 2 requests edge-only"), "{log}");
+    let config = std::fs::read_to_string(out.join("agent/agent.toml")).unwrap();
+    assert!(
+        config.contains("[offload]") && config.contains("warmup = 2"),
+        "{config}"
+    );
+    let record = run("msao", 0).values().next().unwrap();
+    assert!(record.get("local_answer").is_some(), "{record}");
 }

@@ -32,4 +32,5 @@ pub use settings::{
 };
 pub use workload::{
     MAX_FPS, WorkloadSection, WorkloadSettings, check_fps, check_offload, offload_error, parse_fps,
+    parse_limit,
 };

@@ -122,14 +122,22 @@ impl Settings {
                 answers: cli.answers.clone().or_else(|| w.answers.clone()),
                 summary: cli.summary.clone().or_else(|| w.summary.clone()),
                 fps: cli.fps.or(w.fps),
+                warmup: cli.warmup.or(w.warmup).unwrap_or(0),
+                limit: cli.limit.or(w.limit),
             });
         if workload.is_none()
-            && (cli.answers.is_some() || cli.fps.is_some() || cli.summary.is_some())
+            && (cli.answers.is_some()
+                || cli.fps.is_some()
+                || cli.summary.is_some()
+                || cli.warmup.is_some()
+                || cli.limit.is_some())
         {
             return Err(ConfigError::Invalid {
                 key: "workload.dir".into(),
                 origin: "command line".into(),
-                reason: "--answers, --summary and --fps need a workload (--workload DIR)".into(),
+                reason: "--answers, --summary, --fps, --warmup and --limit need a workload \
+                         (--workload DIR)"
+                    .into(),
             });
         }
         Ok(Self {

@@ -8,6 +8,8 @@
 //! answers = "/var/lib/msao/answers.jsonl" # one JSON line per request (optional)
 //! summary = "/var/lib/msao/summary.json"  # the run's counts, written at the end (optional)
 //! fps = 30.0                               # camera rate (default: as fast as it goes)
+//! warmup = 100                             # requests run edge-only first, unrecorded
+//! limit = 500                              # only the first N requests (default: all)
 //! [offload]
 //! policy = "msao"                          # see docs/architecture.md
 //! [offload.cloud]
@@ -35,6 +37,13 @@ pub struct WorkloadSection {
     /// Frames per second of the simulated camera.
     #[serde(default, deserialize_with = "fps_opt")]
     pub fps: Option<f64>,
+    /// Requests run edge-only before the measured run, without answers, traces or summary:
+    /// ONNX Runtime's first runs, the page cache and the CPU clock otherwise land on the
+    /// first measured requests.
+    pub warmup: Option<usize>,
+    /// Only the first N requests (at least 1).
+    #[serde(default, deserialize_with = "limit_opt")]
+    pub limit: Option<usize>,
 }
 
 /// The workload the agent runs, resolved from flags and file.
@@ -48,6 +57,10 @@ pub struct WorkloadSettings {
     pub summary: Option<PathBuf>,
     /// Frames per second; `None`: as fast as the pipeline goes.
     pub fps: Option<f64>,
+    /// Warm-up requests (edge-only, unrecorded) before the measured run.
+    pub warmup: usize,
+    /// Only the first N requests; `None`: all.
+    pub limit: Option<usize>,
 }
 
 /// Checks a frame rate: finite, > 0, at most [`MAX_FPS`].
@@ -66,6 +79,23 @@ pub fn parse_fps(text: &str) -> Result<f64, String> {
         .parse()
         .map_err(|_| format!("`{text}` is not a number"))?;
     check_fps(fps)
+}
+
+/// Parses `--limit`: a request count of at least 1.
+pub fn parse_limit(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("`{text}` is not a request count ≥ 1")),
+    }
+}
+
+fn limit_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    match usize::deserialize(d)? {
+        0 => Err(serde::de::Error::custom(
+            "limit must be ≥ 1 (leave it out for all requests)",
+        )),
+        n => Ok(Some(n)),
+    }
 }
 
 fn fps_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {

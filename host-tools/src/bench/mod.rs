@@ -1,12 +1,17 @@
-//! `msao-host bench` support: the emulated link ([`link`]), result rows, the per-request
-//! oracle, and the report (markdown, JSON, SVG plots).
+//! `msao-host bench` support: agent runs through the shipped binary ([`agent`]), the
+//! emulated link ([`link`]), result rows, the per-request oracle, and the report (markdown,
+//! JSON, SVG plots).
 
+pub mod agent;
 pub mod link;
 
+pub use agent::{AgentRun, AgentRunner};
+
+use crate::agent::Answer;
 use crate::env::Env;
 use crate::workload::{AudioMode, Config, dataset::Dataset, generate};
 use anyhow::Context as _;
-use msao_agent::offload::{AnswerRecord, PolicyKind, RunSummary};
+use msao_agent::offload::PolicyKind;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::Serialize;
@@ -45,50 +50,64 @@ pub struct BenchRow {
     pub cloud_faults: usize,
 }
 
+/// Nearest-rank percentile `q` in [0, 1] of sorted latencies, µs → ms.
+fn percentile_ms(sorted: &[u64], q: f64) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        m => sorted[((q * m as f64).ceil() as usize).clamp(1, m) - 1] as f64 / 1e3,
+    }
+}
+
+/// Latency figures of `latencies_us` (sorted in place): mean, p50, p95, p99, ms.
+fn latency_ms(latencies_us: &mut [u64]) -> [f64; 4] {
+    latencies_us.sort_unstable();
+    let n = latencies_us.len().max(1) as f64;
+    [
+        latencies_us.iter().sum::<u64>() as f64 / n / 1e3,
+        percentile_ms(latencies_us, 0.50),
+        percentile_ms(latencies_us, 0.95),
+        percentile_ms(latencies_us, 0.99),
+    ]
+}
+
 impl BenchRow {
     /// A row pooling runs of one policy: latency percentiles over every answer of every
     /// run, accuracy, bytes and decisions per request over all of them, throughput as all
     /// requests over all runs' wall time.
-    pub fn from_runs(runs: &[RunSummary]) -> Self {
-        let mut s = RunSummary {
-            policy: runs.first().map(|r| r.policy.clone()).unwrap_or_default(),
-            ..RunSummary::default()
-        };
-        for r in runs {
-            s.requests += r.requests;
-            s.correct += r.correct;
-            s.labelled += r.labelled;
-            for (k, v) in &r.decisions {
-                *s.decisions.entry(k).or_default() += v;
+    pub fn from_runs(runs: &[&AgentRun]) -> Self {
+        let answers = || runs.iter().flat_map(|r| &r.answers);
+        let total = answers().count();
+        let n = total.max(1) as f64;
+        let mut decisions: HashMap<&str, usize> = HashMap::new();
+        let mut sources: HashMap<String, usize> = HashMap::new();
+        let (mut correct, mut labelled, mut up) = (0usize, 0usize, 0u64);
+        for a in answers() {
+            *decisions.entry(a.decision.as_str()).or_default() += 1;
+            *sources.entry(a.source.clone()).or_default() += 1;
+            if let Some(ok) = a.correct {
+                labelled += 1;
+                correct += usize::from(ok);
             }
-            for (k, v) in &r.sources {
-                *s.sources.entry(k).or_default() += v;
-            }
-            for (k, v) in &r.cloud_faults {
-                *s.cloud_faults.entry(k).or_default() += v;
-            }
-            s.latencies_us.extend_from_slice(&r.latencies_us);
-            s.bytes_up += r.bytes_up;
-            s.bytes_down += r.bytes_down;
-            s.bytes_wasted += r.bytes_wasted;
-            s.wall += r.wall;
+            up += a.bytes_up + a.bytes_wasted;
         }
-        let n = s.requests.max(1) as f64;
-        let pct = |k: &str| *s.decisions.get(k).unwrap_or(&0) as f64 / n * 100.0;
+        let mut lat: Vec<u64> = answers().map(|a| a.latency_us).collect();
+        let [mean_ms, p50_ms, p95_ms, p99_ms] = latency_ms(&mut lat);
+        let wall: f64 = runs.iter().map(|r| r.wall_s).sum();
+        let pct = |k: &str| *decisions.get(k).unwrap_or(&0) as f64 / n * 100.0;
         Self {
-            policy: s.policy.clone(),
-            requests: s.requests / runs.len().max(1),
+            policy: runs.first().map(|r| r.policy.clone()).unwrap_or_default(),
+            requests: total / runs.len().max(1),
             runs: runs.len(),
-            accuracy_pct: s.accuracy().unwrap_or(0.0) * 100.0,
-            mean_ms: s.mean_us() / 1e3,
-            p50_ms: s.percentile_us(0.50) as f64 / 1e3,
-            p95_ms: s.percentile_us(0.95) as f64 / 1e3,
-            p99_ms: s.percentile_us(0.99) as f64 / 1e3,
-            throughput_rps: Some(s.throughput()),
-            uplink_bytes_per_request: (s.bytes_up + s.bytes_wasted) as f64 / n,
+            accuracy_pct: correct as f64 / labelled.max(1) as f64 * 100.0,
+            mean_ms,
+            p50_ms,
+            p95_ms,
+            p99_ms,
+            throughput_rps: Some(total as f64 / wall.max(1e-9)),
+            uplink_bytes_per_request: up as f64 / n,
             decisions_pct: [pct("local"), pct("offload"), pct("speculate")],
-            sources: s.sources.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-            cloud_faults: s.cloud_faults.values().sum(),
+            sources,
+            cloud_faults: runs.iter().map(|r| r.cloud_faults).sum(),
         }
     }
 }
@@ -98,7 +117,7 @@ impl BenchRow {
 /// local answer is right, else the cloud when it is right, else local (both wrong: the
 /// faster one). With repeated runs the k-th edge-only run is paired with the k-th
 /// offload-all run and the pairs are pooled. `None` when either run is missing.
-pub fn oracle(runs: &[(PolicyKind, Vec<AnswerRecord>)]) -> Option<BenchRow> {
+pub fn oracle(runs: &[(PolicyKind, AgentRun)]) -> Option<BenchRow> {
     let of = |k: PolicyKind| runs.iter().filter(move |(p, _)| *p == k).map(|(_, r)| r);
     let pairs: Vec<_> = of(PolicyKind::EdgeOnly)
         .zip(of(PolicyKind::OffloadAll))
@@ -109,8 +128,9 @@ pub fn oracle(runs: &[(PolicyKind, Vec<AnswerRecord>)]) -> Option<BenchRow> {
     let mut lat = Vec::new();
     let (mut correct, mut labelled, mut up, mut local) = (0usize, 0usize, 0u64, 0usize);
     for (edge, cloud) in &pairs {
-        let cloud: HashMap<u32, &AnswerRecord> = cloud.iter().map(|r| (r.request_id, r)).collect();
-        for e in edge.iter() {
+        let cloud: HashMap<Option<u32>, &Answer> =
+            cloud.answers.iter().map(|r| (r.request_id, r)).collect();
+        for e in &edge.answers {
             let c = cloud.get(&e.request_id);
             let pick = match (e.correct, c) {
                 (Some(true), _) | (_, None) => e,
@@ -128,26 +148,23 @@ pub fn oracle(runs: &[(PolicyKind, Vec<AnswerRecord>)]) -> Option<BenchRow> {
             }
         }
     }
-    let n = lat.len().max(1) as f64;
-    lat.sort_unstable();
-    let q = |p: f64| match lat.len() {
-        0 => 0.0,
-        m => lat[((p * m as f64).ceil() as usize).clamp(1, m) - 1] as f64 / 1e3,
-    };
+    let total = lat.len();
+    let n = total.max(1) as f64;
+    let [mean_ms, p50_ms, p95_ms, p99_ms] = latency_ms(&mut lat);
     Some(BenchRow {
         policy: "oracle".into(),
-        requests: lat.len() / pairs.len(),
+        requests: total / pairs.len(),
         runs: pairs.len(),
         accuracy_pct: correct as f64 / labelled.max(1) as f64 * 100.0,
-        mean_ms: lat.iter().sum::<u64>() as f64 / n / 1e3,
-        p50_ms: q(0.5),
-        p95_ms: q(0.95),
-        p99_ms: q(0.99),
+        mean_ms,
+        p50_ms,
+        p95_ms,
+        p99_ms,
         throughput_rps: None,
         uplink_bytes_per_request: up as f64 / n,
         decisions_pct: [
             local as f64 / n * 100.0,
-            (lat.len() - local) as f64 / n * 100.0,
+            (total - local) as f64 / n * 100.0,
             0.0,
         ],
         sources: HashMap::new(),
@@ -211,7 +228,10 @@ pub struct Report {
 pub struct Setup {
     /// The CPU the agent side ran on.
     pub cpu: msao_agent::system::CpuIsa,
-    /// CPUs the agent (this process: edge models, policy, cloud client) was pinned to.
+    /// The agent binary each run started, as its `--version` names it.
+    pub agent: String,
+    /// CPUs the agent runs (edge models, policy, cloud client) and the bench's delay
+    /// proxy were pinned to.
     pub agent_cpus: Option<String>,
     /// CPUs the reference cloud was pinned to (its worker count follows them).
     pub cloud_cpus: Option<String>,
@@ -285,9 +305,10 @@ impl Report {
         };
         let _ = writeln!(
             s,
-            "CPU: {}. Agent {}, reference cloud {}. Cloud deadline {} ms. Evaluated on {}; \
+            "Agent: {}. CPU: {}. Agent {}, reference cloud {}. Cloud deadline {} ms. Evaluated on {}; \
              threshold fitted on {}. cloud-only uploads the frame as JPEG (quality {}), \
              encoded on the edge inside the measured latency.\n",
+            self.setup.agent,
             self.setup.cpu.summary(),
             pin(&self.setup.agent_cpus),
             pin(&self.setup.cloud_cpus),

@@ -2,18 +2,14 @@
 //! (edge-only, cloud-only, cloud-features, offload-all, the UCB bandit, MSAO) plus the
 //! per-request oracle, over emulated links (tc tbf rate limit in a network namespace, RTT
 //! added by a user-space delay proxy), written as a markdown table, JSON and SVG plots.
+//! Every run is the shipped `msao-agent` binary on a generated config file
+//! ([`bench::AgentRunner`]), as a user would run it.
 
-use crate::bench::{self, BenchRow, LinkReport};
+use crate::bench::{self, AgentRun, AgentRunner, BenchRow, LinkReport};
 use crate::env::Env;
 use anyhow::{Context as _, bail};
-use msao::message::{Fault, RequestTrace};
-use msao_agent::brain::{BrainOptions, EdgeBrain};
 use msao_agent::cloud::TensorFormat;
-use msao_agent::offload::{
-    AnswerRecord, Observer, OffloadConfig, PolicyKind, RunOptions, RunSummary, Workload,
-    calibration_dir, run,
-};
-use msao_agent::runtime::{ModelCatalog, OrtRuntime};
+use msao_agent::offload::{OffloadConfig, PolicyKind, Workload, calibration_dir};
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,9 +40,9 @@ pub struct Cmd {
     /// Only the first N requests.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
-    /// Requests run once, unrecorded, before the first measured run (edge-only): ONNX
-    /// Runtime's first runs, the page cache and the CPU clock otherwise land on whichever
-    /// policy runs first.
+    /// Requests every agent run does edge-only, unrecorded, before its measured run
+    /// (`msao-agent --warmup`): ONNX Runtime's first runs, the page cache and the CPU clock
+    /// otherwise land on the first measured requests.
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub warmup: usize,
     /// Runs of each policy on each link, interleaved (every policy once, then again, each
@@ -87,6 +83,9 @@ pub struct Cmd {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// The agent binary [default: msao-agent next to this executable].
+    #[arg(long, value_name = "PATH")]
+    pub agent: Option<PathBuf>,
     #[command(flatten)]
     pub model_args: super::ModelArgs,
 }
@@ -140,45 +139,6 @@ fn start_cloud(
     Ok((guard, addr))
 }
 
-struct Collect {
-    records: Vec<AnswerRecord>,
-    bar: indicatif::ProgressBar,
-}
-
-/// One run of the pipeline as fast as it goes (no frame clock), its answers collected
-/// and counted on `bar`.
-fn run_collect(
-    brain: &mut EdgeBrain,
-    config: &OffloadConfig,
-    threshold: f32,
-    workload: &Workload,
-    limit: Option<usize>,
-    bar: indicatif::ProgressBar,
-) -> anyhow::Result<(RunSummary, Vec<AnswerRecord>)> {
-    let mut collect = Collect {
-        records: Vec::new(),
-        bar,
-    };
-    let summary = run(
-        brain,
-        config,
-        threshold,
-        workload,
-        &RunOptions { fps: None, limit },
-        &mut collect,
-    )?;
-    collect.bar.finish_and_clear();
-    Ok((summary, collect.records))
-}
-
-impl Observer for Collect {
-    fn answer(&mut self, record: &AnswerRecord, _trace: &RequestTrace) {
-        self.records.push(record.clone());
-        self.bar.inc(1);
-    }
-    fn fault(&mut self, _fault: &Fault) {}
-}
-
 impl Cmd {
     /// Runs the benchmark.
     pub fn run(self, out: &mut impl Write, env: &mut Env) -> anyhow::Result<()> {
@@ -201,8 +161,9 @@ impl Cmd {
             true => (None, None),
             false => pinning(self.agent_cpus.as_deref(), self.cloud_cpus.as_deref())?,
         };
-        // Pinned before anything starts a thread: ONNX Runtime's and tokio's threads
-        // inherit the mask.
+        let agent = crate::agent::find_agent(self.agent.as_deref(), "bench")?;
+        // Pinned before anything starts a thread: the proxy's threads and every agent
+        // started later inherit the mask.
         if let Some(cpus) = &agent_cpus {
             pin_current_thread(cpus)?;
         }
@@ -211,25 +172,24 @@ impl Cmd {
             None => bench::default_workload(env)?,
         };
         let workload = Workload::open(&workload_dir)?;
-        let runtime = OrtRuntime::new(&self.model_args.runtime_options())
-            .context("cannot start ONNX Runtime")?;
         let models_dir = self.model_args.models_dir()?;
-        let catalog = ModelCatalog::load_dir(&models_dir)?;
-        let mut brain = EdgeBrain::load(
-            &runtime,
-            &catalog,
-            &BrainOptions {
-                audio: workload.requests.iter().any(|r| r.audio.is_some()),
-                ..BrainOptions::default()
-            },
-        )?;
         let defaults = OffloadConfig::default();
-        let base = OffloadConfig {
+        let mut base = OffloadConfig {
             deadline_ms: self.deadline_ms.unwrap_or(defaults.deadline_ms),
             max_in_flight: self.in_flight,
             ..defaults
         };
+        // Resolved here and written into every run's config, so each agent commits on the
+        // threshold this report names.
         let threshold = base.resolve_threshold(&calibration_dir(&models_dir))?;
+        base.threshold = Some(threshold);
+        let runner = AgentRunner::new(
+            agent,
+            &workload_dir,
+            Some(&models_dir),
+            self.model_args.onnxruntime.as_deref(),
+            self.out.join("agent"),
+        )?;
 
         let netns = if self.no_netns {
             None
@@ -265,14 +225,6 @@ impl Cmd {
             }
             false => None,
         };
-        if self.warmup > 0 {
-            let mut config = base.clone();
-            config.policy = PolicyKind::EdgeOnly;
-            let bar = env.count_bar(self.warmup.min(n) as u64);
-            bar.set_message("warm-up (not recorded)");
-            let limit = Some(self.warmup.min(n));
-            run_collect(&mut brain, &config, threshold, &workload, limit, bar)?;
-        }
         let mut links = Vec::new();
         for &rate in &self.rates {
             if let Some(ns) = &netns {
@@ -282,8 +234,7 @@ impl Cmd {
             let pace = netns.is_none().then_some(rate);
             let proxy =
                 proxy_rt.block_on(bench::link::start_delay_proxy(cloud_addr, one_way, pace))?;
-            let mut summaries: Vec<Vec<RunSummary>> = policies.iter().map(|_| Vec::new()).collect();
-            let mut records_by = Vec::new();
+            let mut runs: Vec<(PolicyKind, AgentRun)> = Vec::new();
             for repeat in 0..self.repeat {
                 // Each round starts one policy later, so no policy always runs right after
                 // the same neighbour (cloud-only's long, CPU-heavy runs in particular).
@@ -303,11 +254,13 @@ impl Cmd {
                         repeat + 1,
                         self.repeat
                     ));
-                    let (summary, records) =
-                        run_collect(&mut brain, &config, threshold, &workload, self.limit, bar)?;
-                    summaries[i].push(summary);
+                    let result = runner.run(&config, self.warmup, self.limit, n, &bar);
+                    bar.finish_and_clear();
+                    let agent_run = result.with_context(|| {
+                        format!("{} at {rate} Mbit/s, run {}", policy.name(), repeat + 1)
+                    })?;
                     if let Some((f, p)) = &mut records_file {
-                        for r in &records {
+                        for r in &agent_run.answers {
                             let line = serde_json::json!({
                                 "rate_mbps": rate,
                                 "policy": policy.name(),
@@ -318,14 +271,21 @@ impl Cmd {
                                 .with_context(|| format!("cannot write {}", p.display()))?;
                         }
                     }
-                    records_by.push((policy, records));
+                    runs.push((policy, agent_run));
                 }
             }
-            let mut rows: Vec<BenchRow> = summaries
+            let mut rows: Vec<BenchRow> = policies
                 .iter()
-                .map(|runs| BenchRow::from_runs(runs))
+                .map(|p| {
+                    let of: Vec<&AgentRun> = runs
+                        .iter()
+                        .filter(|(k, _)| k == p)
+                        .map(|(_, r)| r)
+                        .collect();
+                    BenchRow::from_runs(&of)
+                })
                 .collect();
-            if let Some(oracle) = bench::oracle(&records_by) {
+            if let Some(oracle) = bench::oracle(&runs) {
                 rows.push(oracle);
             }
             links.push(LinkReport {
@@ -346,6 +306,7 @@ impl Cmd {
                 .with_context(|| format!("cannot write {}", p.display()))?;
         }
         let setup = bench::Setup {
+            agent: runner.version(),
             cpu: msao_agent::system::CpuIsa::detect(),
             agent_cpus,
             cloud_cpus,

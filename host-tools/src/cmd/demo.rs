@@ -85,15 +85,6 @@ pub struct Cmd {
     pub model_args: super::ModelArgs,
 }
 
-/// `msao-agent` in the directory of the running executable.
-pub fn default_agent() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe().context("cannot find the running executable")?;
-    let dir = exe
-        .parent()
-        .context("the running executable has no directory")?;
-    Ok(dir.join(format!("msao-agent{}", std::env::consts::EXE_SUFFIX)))
-}
-
 /// Directories searched for `.cache/`: the working directory and its parents, then the
 /// executable's directory and its parents (`target/release/` inside the repository).
 fn search_roots() -> Vec<PathBuf> {
@@ -380,17 +371,7 @@ impl Cmd {
     /// Runs the demo and prints its result.
     pub fn run(self, out: &mut impl Write, env: &mut Env) -> anyhow::Result<()> {
         let started = Instant::now();
-        let agent = match self.agent.clone() {
-            Some(p) => p,
-            None => default_agent()?,
-        };
-        if !agent.is_file() {
-            anyhow::bail!(
-                "msao-agent not found at {}: build both binaries with `cargo build --release --workspace` \
-                 (demo runs the agent next to msao-host), or pass --agent PATH",
-                agent.display()
-            );
-        }
+        let agent = crate::agent::find_agent(self.agent.as_deref(), "demo")?;
         let workload = match &self.workload {
             Some(w) => w.clone(),
             None => demo_workload(out, env, self.json)?,
@@ -484,7 +465,7 @@ impl Cmd {
 
         let agent_ok = !killed && status.is_some_and(|s| s.success());
         let answers = if outputs.answers.is_file() {
-            report::read_answers(&outputs.answers)?
+            crate::agent::read_answers(&outputs.answers)?
         } else {
             Vec::new()
         };

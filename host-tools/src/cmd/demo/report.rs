@@ -1,10 +1,10 @@
 //! The demo's result: the agent's answers file and run summary plus what the listener and
 //! the cloud saw, as one [`Report`] printed as a table or JSON.
 
-use anyhow::Context as _;
+pub use crate::agent::Answer;
 use msao_agent::offload::Workload;
-use serde::{Deserialize, Serialize};
-use std::{collections::BTreeMap, io::Write, path::Path};
+use serde::Serialize;
+use std::{collections::BTreeMap, io::Write};
 
 /// What each request would upload without the edge: its frame as raw RGB, width × height
 /// × 3 bytes, the size read from the frame file's own header (the manifest's `width` ×
@@ -55,43 +55,6 @@ fn rgb_bytes(width: u32, height: u32) -> u64 {
 /// Decisions and answer sources, in table order.
 const DECISIONS: [&str; 3] = ["local", "offload", "speculate"];
 const SOURCES: [&str; 4] = ["local", "cloud", "fallback", "error"];
-
-/// One line of the agent's answers file (the fields the report needs).
-#[derive(Debug, Clone, Deserialize)]
-pub struct Answer {
-    /// The workload request it answers (its frame's size is the raw baseline).
-    #[serde(default)]
-    pub request_id: Option<u32>,
-    /// `local`, `cloud`, `fallback`, `error`.
-    pub source: String,
-    /// `local`, `offload`, `speculate`.
-    pub decision: String,
-    /// Frame in memory → answer committed, µs.
-    pub latency_us: u64,
-    /// Bytes uploaded.
-    pub bytes_up: u64,
-    /// Bytes downloaded.
-    pub bytes_down: u64,
-    /// Payload of cancelled uploads.
-    #[serde(default)]
-    pub bytes_wasted: u64,
-    /// Matches the expected answer.
-    pub correct: Option<bool>,
-}
-
-/// Reads a JSON-lines answers file.
-pub fn read_answers(path: &Path) -> anyhow::Result<Vec<Answer>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the agent's answers {}", path.display()))?;
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .with_context(|| format!("{} line {}: not an answer record", path.display(), i + 1))
-        })
-        .collect()
-}
 
 /// Latency figures, ms.
 #[derive(Debug, Clone, Serialize)]
@@ -415,6 +378,7 @@ mod tests {
             bytes_down: 0,
             bytes_wasted: 0,
             correct: Some(correct),
+            other: Default::default(),
         };
         let answers = vec![
             a("local", "local", 1000, 0, true),
@@ -502,6 +466,7 @@ mod tests {
             bytes_down: 0,
             bytes_wasted: 0,
             correct: None,
+            other: Default::default(),
         };
         let t = Telemetry {
             request_traces: 0,
