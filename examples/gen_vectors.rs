@@ -4,7 +4,7 @@
 //! any wire type fails it until the vectors are regenerated on purpose:
 //! `cargo run --example gen_vectors` (then review the diff and the spec).
 use heapless::{String as S, Vec as V};
-use msao::{frame, header::FrameHeader, message::*};
+use msao::{frame, header::FrameHeader, message::*, sign::ControlKey};
 use serde_json::json;
 use std::{fs, path::Path};
 
@@ -180,6 +180,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         power_mode: Some(0),
         temp_start_cdeg: Some(4_712),
         temp_end_cdeg: Some(5_031),
+        background: true,
     });
     let Message::Hello(ref hello_msg) = hello else {
         return Err("hello".into());
@@ -212,6 +213,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     let profile_request = Message::ProfileRequest(ProfileRequest {
         request_id: 41,
+        target_boot_id: boot,
         model: None,
         provider: Some(ExecProvider::TensorRt),
         precision: None,
@@ -220,6 +222,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         iterations: 1_000,
     });
 
+    // The published test key of the signed vectors: bytes 0x00..=0x1f (never use it).
+    let key_bytes: Vec<u8> = (0u8..32).collect();
+    let key = ControlKey::new(&key_bytes).map_err(|e| e.to_string())?;
+    let host_boot = [0xca, 0xfe, 0x00, 0x01];
     let cases: [(&str, &str, FrameHeader, Message); 8] = [
         (
             "hello",
@@ -265,17 +271,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         (
             "profile_request",
-            "Host asks for a TensorRT profile of every model",
-            FrameHeader::new([0; 4], 0, 0),
-            profile_request,
+            "Host asks agent run 12345678 for a TensorRT profile of every model, signed with the test key",
+            FrameHeader::new(host_boot, 0, 5_000_000),
+            profile_request.clone(),
         ),
     ];
     for (name, description, header, message) in cases {
+        // Control requests are signed (spec §3.6); telemetry vectors are not.
+        let signing = matches!(message, Message::ProfileRequest(_)).then_some(&key);
         let mut buf = [0u8; frame::MAX_FRAME];
         let mut body = [0u8; frame::MAX_BODY];
-        let body_len = frame::encode_body(&header, &message, &mut body)?;
-        let wire = frame::encode(&header, &message, &mut buf)?;
-        let doc = json!({
+        let body_len = frame::encode_body_with(&header, &message, signing, &mut body)?;
+        let wire = frame::stuff(&body[..body_len], &mut buf)?;
+        let header = FrameHeader {
+            flags: header.flags | signing.map_or(0, |_| msao::sign::FLAG_SIGNED),
+            ..header
+        };
+        let mut doc = json!({
             "name": name,
             "description": description,
             "kind": message.kind(),
@@ -289,6 +301,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "frame_hex": hex::encode(wire),
             "frame_len": wire.len(),
         });
+        if signing.is_some() {
+            doc["key_hex"] = hex::encode(&key_bytes).into();
+        }
         fs::write(
             dir.join(format!("{name}.json")),
             serde_json::to_string_pretty(&doc)? + "\n",
@@ -315,7 +330,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n = frame::encode_body(&h, &Message::Fault(Fault::new(1, "x")), &mut other_schema)?;
     let mut out = [0u8; frame::MAX_FRAME];
     let other_schema = frame::stuff(&other_schema[..n], &mut out)?.to_vec();
+    // A signed request whose tag was changed (CRC recomputed, so only the tag is wrong).
+    let forged = {
+        let mut body = [0u8; frame::MAX_BODY];
+        let n = frame::encode_body_with(
+            &FrameHeader::new(host_boot, 1, 5_000_001),
+            &profile_request,
+            Some(&key),
+            &mut body,
+        )?;
+        body[n - 5] ^= 0x01;
+        let crc = frame::CRC32C.checksum(&body[..n - 4]).to_le_bytes();
+        body[n - 4..n].copy_from_slice(&crc);
+        let mut out = [0u8; frame::MAX_FRAME];
+        frame::stuff(&body[..n], &mut out)?.to_vec()
+    };
     let corrupt = json!([
+        {"name": "forged_signature", "description": "a signed ProfileRequest whose tag's last byte was flipped, CRC recomputed; checked with the test key", "bytes_hex": hex::encode(&forged), "key_hex": hex::encode(&key_bytes), "expect_drop": "signature"},
         {"name": "crc_flip", "description": "one bit flipped inside a Fault frame", "bytes_hex": hex::encode(&flipped), "expect_drop": "crc"},
         {"name": "bad_cobs", "description": "COBS code byte points past the frame end", "bytes_hex": "05aabb00", "expect_drop": "cobs"},
         {"name": "short", "description": "fewer than 4 bytes: no room for the CRC", "bytes_hex": "03010200", "expect_drop": "crc"},

@@ -19,6 +19,7 @@ use crate::{
     frame::MAX_FRAME,
     header::{FrameHeader, MAGIC},
     message::Message,
+    sign::{Auth, ControlKey, FLAG_SIGNED, SIGNATURE_LEN, TAG_LEN},
 };
 
 /// Why a frame was dropped.
@@ -38,11 +39,13 @@ pub enum DropCause {
     UnknownSchema,
     /// Header and CRC fine, but the message bytes do not decode (or bytes trail it).
     Malformed,
+    /// Signed, but the tag does not match this decoder's key (forged, or another key).
+    Signature,
 }
 
 impl DropCause {
     /// Every cause, in counter order.
-    pub const ALL: [DropCause; 7] = [
+    pub const ALL: [DropCause; 8] = [
         Self::Cobs,
         Self::Crc,
         Self::Oversize,
@@ -50,6 +53,7 @@ impl DropCause {
         Self::IncompatibleVersion,
         Self::UnknownSchema,
         Self::Malformed,
+        Self::Signature,
     ];
 
     /// snake_case name (used in JSON summaries).
@@ -62,6 +66,7 @@ impl DropCause {
             Self::IncompatibleVersion => "incompatible_version",
             Self::UnknownSchema => "unknown_schema",
             Self::Malformed => "malformed",
+            Self::Signature => "signature",
         }
     }
 }
@@ -73,6 +78,8 @@ pub struct Frame {
     pub header: FrameHeader,
     /// Its message.
     pub message: Message,
+    /// Whether it was signed, and whether the signature was checked.
+    pub auth: Auth,
 }
 
 /// What one terminated frame turned out to be.
@@ -102,7 +109,7 @@ pub struct Stats {
     /// Bytes fed.
     pub bytes: u64,
     /// Drops, indexed like [`DropCause::ALL`].
-    pub drops: [u64; 7],
+    pub drops: [u64; DropCause::ALL.len()],
 }
 
 impl Stats {
@@ -123,6 +130,8 @@ pub struct Decoder {
     /// Bytes discarded since the buffer overflowed; `Some` until the next `0x00`.
     overflow: Option<usize>,
     stats: Stats,
+    /// Checks signed frames when set; without it they decode as [`Auth::Unchecked`].
+    key: Option<ControlKey>,
 }
 
 impl Default for Decoder {
@@ -141,8 +150,18 @@ impl Decoder {
             stats: Stats {
                 frames: 0,
                 bytes: 0,
-                drops: [0; 7],
+                drops: [0; DropCause::ALL.len()],
             },
+            key: None,
+        }
+    }
+
+    /// A decoder that checks signed frames with `key`: a bad tag drops the frame
+    /// ([`DropCause::Signature`]); good ones decode as [`Auth::Verified`].
+    pub fn with_key(key: ControlKey) -> Self {
+        Self {
+            key: Some(key),
+            ..Self::new()
         }
     }
 
@@ -211,7 +230,7 @@ impl Decoder {
         if len + 1 > MAX_FRAME {
             return Some(self.drop(DropCause::Oversize, len, None));
         }
-        let event = match decode_frame(&mut self.buf[..len]) {
+        let event = match decode_frame_with(&mut self.buf[..len], self.key.as_ref()) {
             Ok(frame) => {
                 self.stats.frames += 1;
                 Event::Frame(frame)
@@ -227,8 +246,17 @@ impl Decoder {
     }
 }
 
-/// Decodes one frame's COBS bytes (terminator excluded), in place.
+/// Decodes one frame's COBS bytes (terminator excluded), in place; signed frames decode
+/// as [`Auth::Unchecked`].
 pub fn decode_frame(stuffed: &mut [u8]) -> Result<Frame, (DropCause, Option<FrameHeader>)> {
+    decode_frame_with(stuffed, None)
+}
+
+/// [`decode_frame`], checking signed frames with `key` when given.
+pub fn decode_frame_with(
+    stuffed: &mut [u8],
+    key: Option<&ControlKey>,
+) -> Result<Frame, (DropCause, Option<FrameHeader>)> {
     let n = cobs::decode_in_place(stuffed).map_err(|_| (DropCause::Cobs, None))?;
     let body = &stuffed[..n];
     let Some(split) = n.checked_sub(4) else {
@@ -250,8 +278,35 @@ pub fn decode_frame(stuffed: &mut [u8]) -> Result<Frame, (DropCause, Option<Fram
     if header.schema != crate::SCHEMA_FINGERPRINT {
         return Err((DropCause::UnknownSchema, Some(header)));
     }
+    let (rest, auth) = match header.flags & FLAG_SIGNED {
+        0 => (rest, Auth::Unsigned),
+        _ => {
+            let Some(split) = rest.len().checked_sub(SIGNATURE_LEN) else {
+                return Err((DropCause::Malformed, Some(header)));
+            };
+            let (message, trailer) = rest.split_at(split);
+            let key_id = trailer[0];
+            let mut tag = [0u8; TAG_LEN];
+            tag.copy_from_slice(&trailer[1..]);
+            let auth = match key {
+                None => Auth::Unchecked { key_id },
+                Some(k) => {
+                    let signed = &data[..data.len() - SIGNATURE_LEN];
+                    if !k.verify(signed, key_id, &tag) {
+                        return Err((DropCause::Signature, Some(header)));
+                    }
+                    Auth::Verified { key_id }
+                }
+            };
+            (message, auth)
+        }
+    };
     match postcard::take_from_bytes::<Message>(rest) {
-        Ok((message, [])) => Ok(Frame { header, message }),
+        Ok((message, [])) => Ok(Frame {
+            header,
+            message,
+            auth,
+        }),
         _ => Err((DropCause::Malformed, Some(header))),
     }
 }

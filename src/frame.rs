@@ -1,8 +1,16 @@
-//! Encoding one frame: `COBS(header ‖ postcard(message) ‖ CRC-32C) ‖ 0x00`.
+//! Encoding one frame: `COBS(header ‖ postcard(message) ‖ CRC-32C) ‖ 0x00`, or with a
+//! signature trailer before the CRC ([`encode_signed`], [`crate::sign`]).
 //!
 //! Uses a stack scratch buffer and the caller's output buffer only: no heap, no panics.
 
-use crate::{bounded::MaxSize, cobs, error::EncodeError, header::FrameHeader, message::Message};
+use crate::{
+    bounded::MaxSize,
+    cobs,
+    error::EncodeError,
+    header::FrameHeader,
+    message::Message,
+    sign::{ControlKey, FLAG_SIGNED, SIGNATURE_LEN},
+};
 
 /// Largest frame on the wire, terminating `0x00` included. One frame per UDP datagram.
 pub const MAX_FRAME: usize = 1024;
@@ -11,8 +19,8 @@ pub const MAX_FRAME: usize = 1024;
 /// CRC instruction where there is one ([`crate::crc`]).
 pub use crate::crc::CRC32C;
 
-/// Largest un-stuffed body: header, message, CRC.
-pub const MAX_BODY: usize = FrameHeader::MAX_SIZE + Message::MAX_SIZE + 4;
+/// Largest un-stuffed body: header, message, signature trailer, CRC.
+pub const MAX_BODY: usize = FrameHeader::MAX_SIZE + Message::MAX_SIZE + SIGNATURE_LEN + 4;
 
 /// Largest encoded frame any message can produce, terminator included.
 pub const MAX_ENCODED: usize = cobs::max_encoding_length(MAX_BODY) + 1;
@@ -36,12 +44,46 @@ pub fn encode<'a>(
     stuff(&body[..n], out)
 }
 
+/// Encodes `message` signed with `key`: the header's [`FLAG_SIGNED`] is set and the
+/// trailer `key_id ‖ tag` goes before the CRC. `out` of [`MAX_FRAME`] bytes always suffices.
+pub fn encode_signed<'a>(
+    header: &FrameHeader,
+    message: &Message,
+    key: &ControlKey,
+    out: &'a mut [u8],
+) -> Result<&'a [u8], EncodeError> {
+    let mut body = [0u8; MAX_BODY];
+    let n = encode_body_with(header, message, Some(key), &mut body)?;
+    stuff(&body[..n], out)
+}
+
 /// Writes `header ‖ postcard(message) ‖ CRC-32C (LE)` into `body`; returns its length.
 pub fn encode_body(
     header: &FrameHeader,
     message: &Message,
     body: &mut [u8],
 ) -> Result<usize, EncodeError> {
+    encode_body_with(header, message, None, body)
+}
+
+/// [`encode_body`], signed when `key` is given.
+pub fn encode_body_with(
+    header: &FrameHeader,
+    message: &Message,
+    key: Option<&ControlKey>,
+    body: &mut [u8],
+) -> Result<usize, EncodeError> {
+    let signed;
+    let header = match key {
+        Some(_) => {
+            signed = FrameHeader {
+                flags: header.flags | FLAG_SIGNED,
+                ..*header
+            };
+            &signed
+        }
+        None => header,
+    };
     let have = body.len();
     let too_small = |_| EncodeError::BufferTooSmall {
         need: MAX_BODY,
@@ -51,7 +93,20 @@ pub fn encode_body(
     let m = postcard::to_slice(message, body.get_mut(h..).unwrap_or_default())
         .map_err(too_small)?
         .len();
-    let n = h + m;
+    let mut n = h + m;
+    if let Some(key) = key {
+        let id = key.key_id();
+        let tag = key.tag(&body[..n], id);
+        let trailer = body
+            .get_mut(n..n + SIGNATURE_LEN)
+            .ok_or(EncodeError::BufferTooSmall {
+                need: n + SIGNATURE_LEN + 4,
+                have,
+            })?;
+        trailer[0] = id;
+        trailer[1..].copy_from_slice(&tag);
+        n += SIGNATURE_LEN;
+    }
     let crc = CRC32C.checksum(&body[..n]).to_le_bytes();
     body.get_mut(n..n + 4)
         .ok_or(EncodeError::BufferTooSmall { need: n + 4, have })?

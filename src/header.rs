@@ -17,8 +17,8 @@ pub const FLAGS_INCOMPATIBLE_MASK: u8 = 0x0F;
 pub const FLAGS_COMPATIBLE_MASK: u8 = 0xF0;
 /// Compatible flag: the frame is re-emitted from a capture (`msao-host replay --to`).
 pub const FLAG_REPLAYED: u8 = 0x10;
-/// Incompatible flags this version understands (none yet).
-pub const KNOWN_INCOMPATIBLE_FLAGS: u8 = 0x00;
+/// Incompatible flags this version understands: [`crate::sign::FLAG_SIGNED`].
+pub const KNOWN_INCOMPATIBLE_FLAGS: u8 = crate::sign::FLAG_SIGNED;
 
 /// Header of one frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,7 +101,9 @@ mod tests {
         let mut h = FrameHeader::new([0; 4], 0, 0);
         h.flags = FLAG_REPLAYED | 0x20;
         assert!(h.is_compatible());
-        h.flags = 0x01;
+        h.flags = crate::sign::FLAG_SIGNED;
+        assert!(h.is_compatible(), "signed frames are understood");
+        h.flags = 0x02;
         assert!(!h.is_compatible());
         h.flags = 0;
         h.version = crate::WIRE_VERSION + 1;

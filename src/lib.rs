@@ -12,6 +12,7 @@
 //! | [`crc`]       | the frame CRC-32C: the CPU's CRC instruction where there is one, a table elsewhere |
 //! | [`cobs`]      | COBS byte stuffing, a block at a time |
 //! | [`frame`]     | encoding one frame into a caller buffer, without the heap |
+//! | [`sign`]      | frame signatures (HMAC-SHA256 trailer) and the replay guard, for host → agent control |
 //! | [`decoder`]   | the streaming decoder that resynchronises on `0x00` and counts drops |
 //! | [`build_info`]| version, git revision, target, profile and fingerprint of this build |
 //! | [`compact`]   | the compact tensor: kept patch features as int8 + scale + bitmask (what an offload uploads) |
@@ -53,6 +54,7 @@ pub mod frame;
 pub mod header;
 pub mod message;
 pub mod schema;
+pub mod sign;
 #[cfg(feature = "std")]
 pub mod transport;
 

@@ -124,6 +124,7 @@ fn reply_conformance(sink: &mut dyn FrameSink, rx: &mut dyn Receiver) {
     };
     let request = Message::ProfileRequest(msao::message::ProfileRequest {
         request_id: 77,
+        target_boot_id: [1, 2, 3, 4],
         model: None,
         provider: None,
         precision: None,

@@ -1,6 +1,7 @@
 //! The spec's test vectors (`spec/vectors/`), checked in both directions: value → bytes and
 //! bytes → value. A message kind without a vector fails here.
 
+use msao::sign::{Auth, ControlKey};
 use msao::{Decoder, Event, Message, decoder::DropCause, frame, header::FrameHeader};
 use serde_json::Value;
 use std::{collections::BTreeSet, fs, path::PathBuf};
@@ -30,6 +31,12 @@ fn header_of(v: &Value) -> FrameHeader {
         seq: h["seq"].as_u64().unwrap() as u32,
         timestamp_us: h["timestamp_us"].as_u64().unwrap(),
     }
+}
+
+/// The vector's signing key (`key_hex`: the published test key), for signed vectors.
+fn key_of(v: &Value) -> Option<ControlKey> {
+    let text = v.get("key_hex")?.as_str()?;
+    Some(ControlKey::from_hex(text).unwrap())
 }
 
 fn message_vectors() -> Vec<Value> {
@@ -70,8 +77,12 @@ fn vectors_encode_to_their_bytes() {
              the spec and run `cargo run --example gen_vectors`"
         );
         let message: Message = serde_json::from_value(v["message"].clone()).unwrap();
+        let key = key_of(&v);
         let mut buf = [0u8; frame::MAX_FRAME];
-        let wire = frame::encode(&header, &message, &mut buf).unwrap();
+        let wire = match &key {
+            Some(k) => frame::encode_signed(&header, &message, k, &mut buf).unwrap(),
+            None => frame::encode(&header, &message, &mut buf).unwrap(),
+        };
         assert_eq!(
             hex::encode(wire),
             v["frame_hex"].as_str().unwrap(),
@@ -83,7 +94,7 @@ fn vectors_encode_to_their_bytes() {
             "vector {name}"
         );
         let mut body = [0u8; frame::MAX_BODY];
-        let n = frame::encode_body(&header, &message, &mut body).unwrap();
+        let n = frame::encode_body_with(&header, &message, key.as_ref(), &mut body).unwrap();
         assert_eq!(
             hex::encode(&body[..n]),
             v["body_hex"].as_str().unwrap(),
@@ -98,16 +109,40 @@ fn vectors_decode_to_their_values() {
         let name = v["name"].as_str().unwrap();
         let bytes = hex::decode(v["frame_hex"].as_str().unwrap()).unwrap();
         let expected: Message = serde_json::from_value(v["message"].clone()).unwrap();
-        let mut dec = Decoder::new();
+        let key = key_of(&v);
+        let mut dec = key.clone().map_or_else(Decoder::new, Decoder::with_key);
         let mut input = bytes.as_slice();
         match dec.push(&mut input) {
             Some(Event::Frame(f)) => {
                 assert_eq!(f.message, expected, "vector {name}");
                 assert_eq!(f.header, header_of(&v), "vector {name}");
+                let auth = match &key {
+                    Some(_) => Auth::Verified { key_id: 0 },
+                    None => Auth::Unsigned,
+                };
+                assert_eq!(f.auth, auth, "vector {name}");
             }
             other => panic!("vector {name}: {other:?}"),
         }
         assert!(input.is_empty());
+        if key.is_some() {
+            // Without a key the frame still decodes, its signature unchecked; with another
+            // key it is dropped.
+            let mut input = bytes.as_slice();
+            match Decoder::new().push(&mut input) {
+                Some(Event::Frame(f)) => assert_eq!(f.auth, Auth::Unchecked { key_id: 0 }),
+                other => panic!("vector {name} without a key: {other:?}"),
+            }
+            let other = ControlKey::new(&[0x55; 32]).unwrap();
+            let mut input = bytes.as_slice();
+            assert!(matches!(
+                Decoder::with_key(other).push(&mut input),
+                Some(Event::Dropped {
+                    cause: DropCause::Signature,
+                    ..
+                })
+            ));
+        }
     }
 }
 
@@ -117,7 +152,7 @@ fn corrupt_vectors_give_their_drop_cause() {
     for case in cases.as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let bytes = hex::decode(case["bytes_hex"].as_str().unwrap()).unwrap();
-        let mut dec = Decoder::new();
+        let mut dec = key_of(case).map_or_else(Decoder::new, Decoder::with_key);
         let mut input = bytes.as_slice();
         let mut events = Vec::new();
         while let Some(e) = dec.push(&mut input) {

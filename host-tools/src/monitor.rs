@@ -60,7 +60,7 @@ pub struct Totals {
     /// Frames decoded per kind, indexed like [`Message::KINDS`].
     pub kinds: [u64; Message::KINDS.len()],
     /// Frames dropped per cause, indexed like [`DropCause::ALL`].
-    pub drops: [u64; 7],
+    pub drops: [u64; msao::DropCause::ALL.len()],
     /// Bytes received.
     pub bytes: u64,
     /// Bytes of unterminated frames left when a stream ended.

@@ -58,5 +58,8 @@ wire_struct! {
         pub temp_start_cdeg: Option<i16>,
         /// Hottest thermal zone when the timed run ended.
         pub temp_end_cdeg: Option<i16>,
+        /// Measured at background priority (below the request path: Linux `SCHED_IDLE`),
+        /// so latencies include waiting for cores the request path was using.
+        pub background: bool,
     }
 }

@@ -10,6 +10,9 @@ wire_struct! {
     pub struct ProfileRequest {
         /// Chosen by the host; echoed in every `ProfileResult` of the reply.
         pub request_id: u32,
+        /// Boot id of the agent run this request is for (from its `Hello`'s header): any
+        /// other agent, and the same agent after a restart, refuses it.
+        pub target_boot_id: [u8; 4],
         /// Only this model (manifest name); `None` = every installed model.
         pub model: Option<heapless::String<32>>,
         /// Only this provider; `None` = every available provider.

@@ -147,12 +147,13 @@ pub fn profile_request() -> impl Strategy<Value = ProfileRequest> {
         option::of(hstring::<32>()),
         option::of(provider()),
         option::of(prop::sample::select(Precision::ALL)),
-        any::<(u16, u32, u32)>(),
+        (any::<(u16, u32, u32)>(), any::<[u8; 4]>()),
     )
         .prop_map(
-            |(request_id, model, provider, precision, (batch, warmup, iterations))| {
+            |(request_id, model, provider, precision, ((batch, warmup, iterations), target))| {
                 ProfileRequest {
                     request_id,
+                    target_boot_id: target,
                     model,
                     provider,
                     precision,
@@ -273,6 +274,7 @@ pub fn profile() -> impl Strategy<Value = ProfileResult> {
             option::of(any::<u8>()),
             option::of(any::<i16>()),
             option::of(any::<i16>()),
+            any::<bool>(),
         ),
     )
         .prop_map(
@@ -285,7 +287,7 @@ pub fn profile() -> impl Strategy<Value = ProfileResult> {
                 thr,
                 (mem, e),
                 (rid, (index, total)),
-                (pm, t0, t1),
+                (pm, t0, t1, background),
             )| {
                 ProfileResult {
                     request_id: rid,
@@ -312,6 +314,7 @@ pub fn profile() -> impl Strategy<Value = ProfileResult> {
                     throughput_milli: thr,
                     peak_mem_kib: mem,
                     energy_uj: e,
+                    background,
                 }
             },
         )

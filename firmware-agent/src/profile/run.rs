@@ -143,6 +143,7 @@ pub(super) fn run_entry(
         power_mode: start.power_mode,
         temp_start_cdeg: hottest_cdeg(&start, &hardware),
         temp_end_cdeg: hottest_cdeg(&end, &hardware),
+        background: spec.background,
     };
     Ok(ProfileRun {
         result,

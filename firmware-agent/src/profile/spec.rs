@@ -39,6 +39,8 @@ pub struct ProfileSpec {
     pub power_interval: Duration,
     /// Seed of the synthetic inputs (same seed, same inputs).
     pub seed: u64,
+    /// The measuring thread runs at background priority (recorded in every result).
+    pub background: bool,
 }
 
 impl Default for ProfileSpec {
@@ -54,6 +56,7 @@ impl Default for ProfileSpec {
             dims: BTreeMap::new(),
             power_interval: DEFAULT_POWER_INTERVAL,
             seed: DEFAULT_SEED,
+            background: false,
         }
     }
 }
