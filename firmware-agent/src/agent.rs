@@ -11,7 +11,7 @@ use crate::{
         ReaderKind, SysRoot, SystemReader, TegrastatsReader, TegrastatsSourceError,
         find_gpu_devfreq, find_gpu_load, open_reader, read_gpu_load_pm,
     },
-    telemetry::{Bus, FLUSH_TIMEOUT, Telemetry, TelemetryError, WorkerReport},
+    telemetry::{self, Bus, FLUSH_TIMEOUT, Telemetry, TelemetryError, WorkerReport},
     workload_run::{self, WorkloadRunError},
 };
 use log::{info, warn};
@@ -73,17 +73,20 @@ pub fn run(settings: &Settings) -> Result<RunReport, AgentError> {
         settings.device_id.as_str(),
     );
     let providers = profiler.providers();
-    let mut telemetry = Telemetry::start(
-        &settings.sinks,
-        settings.queue_depth,
-        clock,
-        random_boot_id(),
-    )?;
+    let control = telemetry_control(settings, random_boot_id());
+    let mut telemetry = Telemetry::start(&settings.sinks, settings.queue_depth, clock, &control)?;
     // Profile requests arrive on the sink links and are served on their own thread, so
     // sampling never waits for a profile. The thread ends with the sink threads.
     if let Some(requests) = telemetry.take_requests() {
-        control::spawn(requests, Box::new(profiler), telemetry.bus().clone(), clock)
-            .map_err(AgentError::Control)?;
+        let limits = settings.control.limits;
+        control::spawn(
+            requests,
+            Box::new(profiler),
+            telemetry.bus().clone(),
+            clock,
+            limits,
+        )
+        .map_err(AgentError::Control)?;
     }
     let mut job = None;
     let mut spawn_error = None;
@@ -119,6 +122,26 @@ pub fn run(settings: &Settings) -> Result<RunReport, AgentError> {
         }
     }
     Ok(report)
+}
+
+/// The rules for host requests: `[control]`'s key and serial policy, for this agent run.
+fn telemetry_control(settings: &Settings, boot_id: [u8; 4]) -> telemetry::Control {
+    let c = &settings.control;
+    match (&c.key, &c.key_origin) {
+        (Some(_), Some(origin)) => info!("control requests: signed with the key from {origin}"),
+        _ if c.serial_unsigned => info!(
+            "control requests: no key set; refused on network links, accepted on serial ([control] key_file)"
+        ),
+        _ => info!("control requests: no key set; refused on every link"),
+    }
+    telemetry::Control {
+        auth: std::sync::Arc::new(control::ControlAuth::new(
+            c.key.clone(),
+            boot_id,
+            c.serial_unsigned,
+        )),
+        queue: c.limits.queue,
+    }
 }
 
 /// The loop itself, with every collaborator passed in. `clock` must be the one

@@ -1,13 +1,20 @@
 //! The control thread's contract: results numbered and tagged with the request id, a
-//! Capability after every reply, a Fault naming the request when nothing can be measured.
+//! Capability after every reply, a Fault naming the request when nothing can be measured
+//! or the request is beyond the limits; and the inbox's: only admitted requests pass
+//! (signed, fresh, for this agent run), a full queue answers `busy`.
 
 use msao::message::*;
+use msao::sign::ControlKey;
 use msao_agent::{
     clock::Clock,
-    control::{self, ProfileService},
-    telemetry::{Bus, Inbox, Incoming, TelemetryQueue},
+    config::ProfileLimits,
+    control::{self, ControlAuth, LinkKind, ProfileService},
+    telemetry::{Bus, Inbox, Incoming, Replies, TelemetryQueue},
 };
 use std::sync::{Arc, mpsc};
+
+/// This agent run's boot id in these tests.
+const ME: [u8; 4] = [7, 7, 7, 7];
 
 /// A stand-in for the ONNX Runtime profiler (test only): `n` results, or an error.
 struct Scripted {
@@ -40,6 +47,7 @@ fn result(model: &str) -> ProfileResult {
         power_mode: None,
         temp_start_cdeg: None,
         temp_end_cdeg: None,
+        background: false,
     }
 }
 
@@ -94,6 +102,7 @@ impl ProfileService for Scripted {
 fn request(id: u32) -> ProfileRequest {
     ProfileRequest {
         request_id: id,
+        target_boot_id: ME,
         model: None,
         provider: None,
         precision: None,
@@ -118,6 +127,8 @@ fn results_are_numbered_then_capability_follows() {
         &mut Scripted { results: Ok(3) },
         &bus,
         Clock::start(),
+        &ProfileLimits::default(),
+        true,
     );
     let msgs = published(&queue);
     assert_eq!(msgs.len(), 4, "{msgs:?}");
@@ -126,6 +137,10 @@ fn results_are_numbered_then_capability_follows() {
             panic!("{m:?}")
         };
         assert_eq!((r.request_id, r.index, r.total), (Some(9), i as u16, 3));
+        assert!(
+            r.background,
+            "the result says it ran at background priority"
+        );
     }
     assert!(matches!(msgs[3], Message::Capability(_)));
 }
@@ -137,7 +152,15 @@ fn a_request_that_cannot_be_served_gets_a_fault_naming_it() {
     let mut service = Scripted {
         results: Err("no model named `nope`".into()),
     };
-    control::serve(&request(12), &mut service, &bus, Clock::start());
+    let limits = ProfileLimits::default();
+    control::serve(
+        &request(12),
+        &mut service,
+        &bus,
+        Clock::start(),
+        &limits,
+        false,
+    );
     let msgs = published(&queue);
     let Message::Fault(f) = &msgs[0] else {
         panic!("{msgs:?}")
@@ -152,15 +175,63 @@ fn a_request_that_cannot_be_served_gets_a_fault_naming_it() {
 }
 
 #[test]
+fn requests_beyond_the_limits_get_a_fault_naming_the_limit() {
+    let limits = ProfileLimits::default();
+    for (req, key) in [
+        (
+            ProfileRequest {
+                iterations: 1_000_000,
+                ..request(20)
+            },
+            "max_iterations",
+        ),
+        (
+            ProfileRequest {
+                warmup: 1_000_000,
+                ..request(21)
+            },
+            "max_warmup",
+        ),
+        (
+            ProfileRequest {
+                batch: 4096,
+                ..request(22)
+            },
+            "max_batch",
+        ),
+    ] {
+        let queue = Arc::new(TelemetryQueue::new(64, "test").unwrap());
+        let bus = Bus::new(vec![Arc::clone(&queue)]);
+        let mut service = Scripted { results: Ok(3) };
+        control::serve(&req, &mut service, &bus, Clock::start(), &limits, false);
+        let msgs = published(&queue);
+        assert!(
+            !msgs.iter().any(|m| matches!(m, Message::ProfileResult(_))),
+            "nothing is measured: {msgs:?}"
+        );
+        let Message::Fault(f) = &msgs[0] else {
+            panic!("{msgs:?}")
+        };
+        let prefix = format!("profile {}:", req.request_id);
+        assert!(
+            f.message.starts_with(&prefix) && f.message.contains(key),
+            "{}",
+            f.message
+        );
+    }
+}
+
+#[test]
 fn control_thread_serves_requests_from_the_inbox_channel() {
     let queue = Arc::new(TelemetryQueue::new(64, "test").unwrap());
     let bus = Bus::new(vec![Arc::clone(&queue)]);
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = mpsc::sync_channel(2);
     let handle = control::spawn(
         rx,
         Box::new(Scripted { results: Ok(2) }),
         bus,
         Clock::start(),
+        ProfileLimits::default(),
     )
     .unwrap();
     tx.send(Incoming {
@@ -188,31 +259,65 @@ fn control_thread_serves_requests_from_the_inbox_channel() {
     assert_eq!(ids, [Some(1), Some(1), Some(2), Some(2)]);
 }
 
+struct Null(msao::transport::Endpoint);
+impl msao::transport::FrameSink for Null {
+    fn send_frame(&mut self, _: &[u8]) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn endpoint(&self) -> &msao::transport::Endpoint {
+        &self.0
+    }
+}
+
+/// A frame as a host run `host_boot` sends it at `ts`, signed when `key` is given.
+fn wire(m: &Message, key: Option<&ControlKey>, host_boot: [u8; 4], ts: u64) -> Vec<u8> {
+    use msao::{FrameHeader, frame};
+    let mut buf = [0u8; frame::MAX_FRAME];
+    let h = FrameHeader::new(host_boot, 0, ts);
+    match key {
+        Some(k) => frame::encode_signed(&h, m, k, &mut buf).unwrap().to_vec(),
+        None => frame::encode(&h, m, &mut buf).unwrap().to_vec(),
+    }
+}
+
+/// An inbox on `url` with `auth`, its request channel of `queue`, and the queue its
+/// `busy` faults go to.
+fn inbox(
+    url: &str,
+    auth: ControlAuth,
+    queue: usize,
+) -> (Inbox, mpsc::Receiver<Incoming>, Arc<TelemetryQueue>, Null) {
+    let sink = Null(url.parse().unwrap());
+    let faults = Arc::new(TelemetryQueue::new(64, "test").unwrap());
+    let (tx, rx) = mpsc::sync_channel(queue);
+    let replies = Replies {
+        bus: Bus::new(vec![Arc::clone(&faults)]),
+        clock: Clock::start(),
+    };
+    let link = LinkKind::of(&sink.0);
+    (
+        Inbox::new(3, tx, Arc::new(auth), link, replies),
+        rx,
+        faults,
+        sink,
+    )
+}
+
 #[test]
 fn inbox_forwards_requests_and_counts_the_rest() {
-    use msao::{FrameHeader, frame};
-    struct Null(msao::transport::Endpoint);
-    impl msao::transport::FrameSink for Null {
-        fn send_frame(&mut self, _: &[u8]) -> std::io::Result<()> {
-            Ok(())
-        }
-        fn endpoint(&self) -> &msao::transport::Endpoint {
-            &self.0
-        }
-    }
-    let sink = Null("udp://127.0.0.1:9".parse().unwrap());
-    let (tx, rx) = mpsc::channel();
-    let mut inbox = Inbox::new(3, tx);
-    let mut bytes = Vec::new();
-    for m in [
-        Message::ProfileRequest(request(5)),
-        Message::Fault(Fault::new(1, "echo")),
-    ] {
-        let mut buf = [0u8; frame::MAX_FRAME];
-        bytes.extend_from_slice(
-            frame::encode(&FrameHeader::new([0; 4], 0, 0), &m, &mut buf).unwrap(),
-        );
-    }
+    // A serial line without a key takes unsigned requests (physical access).
+    let (mut inbox, rx, _, sink) = inbox(
+        "serial:///dev/ttyTHS1?baud=115200",
+        ControlAuth::new(None, ME, true),
+        2,
+    );
+    let mut bytes = wire(&Message::ProfileRequest(request(5)), None, [1; 4], 1);
+    bytes.extend(wire(
+        &Message::Fault(Fault::new(1, "echo")),
+        None,
+        [1; 4],
+        2,
+    ));
     bytes.extend_from_slice(&[0x05, 0x01, 0x00]); // garbage frame
     inbox.feed(&bytes, &sink);
     assert_eq!(
@@ -224,4 +329,77 @@ fn inbox_forwards_requests_and_counts_the_rest() {
     );
     let s = inbox.stats();
     assert_eq!((s.requests, s.unexpected, s.dropped), (1, 1, 1));
+}
+
+#[test]
+fn network_requests_need_the_key_and_are_taken_once() {
+    let key = ControlKey::new(&[0x11; 32]).unwrap();
+    let req = Message::ProfileRequest(request(6));
+    // No key on the agent: a network link refuses even a signed request.
+    let (mut open, rx, _, sink) = inbox("udp://127.0.0.1:9", ControlAuth::new(None, ME, true), 2);
+    open.feed(&wire(&req, None, [1; 4], 1), &sink);
+    assert!(rx.try_recv().is_err());
+    assert_eq!(open.stats().refused, 1);
+
+    let (mut inbox, rx, _, sink) = inbox(
+        "tcp://127.0.0.1:9",
+        ControlAuth::new(Some(key.clone()), ME, true),
+        2,
+    );
+    // Unsigned, signed with another key, for another agent run: none passes.
+    inbox.feed(&wire(&req, None, [1; 4], 1), &sink);
+    let other = ControlKey::new(&[0x22; 32]).unwrap();
+    inbox.feed(&wire(&req, Some(&other), [1; 4], 2), &sink);
+    let elsewhere = Message::ProfileRequest(ProfileRequest {
+        target_boot_id: [0; 4],
+        ..request(6)
+    });
+    inbox.feed(&wire(&elsewhere, Some(&key), [1; 4], 3), &sink);
+    assert!(rx.try_recv().is_err());
+    let s = inbox.stats();
+    assert_eq!((s.refused, s.forged), (2, 1), "{s:?}");
+
+    // Signed for this run: taken once; the same bytes again are a replay.
+    let good = wire(&req, Some(&key), [1; 4], 10);
+    inbox.feed(&good, &sink);
+    inbox.feed(&good, &sink);
+    assert_eq!(rx.try_recv().unwrap().request, request(6));
+    assert!(rx.try_recv().is_err());
+    assert_eq!(inbox.stats().refused, 3);
+}
+
+#[test]
+fn a_full_queue_is_answered_busy() {
+    let key = ControlKey::new(&[0x11; 32]).unwrap();
+    let (mut inbox, rx, faults, sink) = inbox(
+        "udp://127.0.0.1:9",
+        ControlAuth::new(Some(key.clone()), ME, true),
+        1,
+    );
+    for (i, ts) in [(30, 1), (31, 2)] {
+        inbox.feed(
+            &wire(&Message::ProfileRequest(request(i)), Some(&key), [1; 4], ts),
+            &sink,
+        );
+    }
+    assert_eq!(rx.try_recv().unwrap().request.request_id, 30);
+    assert!(rx.try_recv().is_err());
+    assert_eq!(inbox.stats().busy, 1);
+    let msgs = published(&faults);
+    let Some(Message::Fault(f)) = msgs.first() else {
+        panic!("{msgs:?}")
+    };
+    assert!(f.message.starts_with("profile 31: busy"), "{}", f.message);
+}
+
+#[test]
+fn a_serial_line_can_be_closed_to_unsigned_requests() {
+    let auth = ControlAuth::new(None, ME, false);
+    let (mut inbox, rx, _, sink) = inbox("serial:///dev/ttyS0?baud=9600", auth, 2);
+    inbox.feed(
+        &wire(&Message::ProfileRequest(request(1)), None, [1; 4], 1),
+        &sink,
+    );
+    assert!(rx.try_recv().is_err());
+    assert_eq!(inbox.stats().refused, 1);
 }

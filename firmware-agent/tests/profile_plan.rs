@@ -376,6 +376,7 @@ fn a_model_that_falls_back_to_another_provider_is_not_reported_under_the_wrong_n
 #[test]
 fn spec_from_a_host_request() {
     let req = ProfileRequest {
+        target_boot_id: [0; 4],
         request_id: 9,
         model: Some(msao::message::truncated("silero-vad")),
         provider: Some(ExecProvider::Cpu),

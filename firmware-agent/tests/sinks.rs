@@ -9,7 +9,9 @@ use msao::{
 use msao_agent::{
     clock::Clock,
     system::{LinuxReader, SystemReader},
-    telemetry::{Bus, FlushDeadline, RECOVER_AFTER, SinkWorker, Telemetry, TelemetryQueue},
+    telemetry::{
+        Bus, Control, FlushDeadline, RECOVER_AFTER, SinkWorker, Telemetry, TelemetryQueue,
+    },
 };
 use std::{
     io,
@@ -86,7 +88,7 @@ fn sample() -> Message {
 fn frames_are_numbered_stamped_and_flushed() {
     let (sink, frames, _) = recording("a");
     let boot = [0xB0, 0x07, 0x1D, 0x01];
-    let t = Telemetry::start_with(vec![sink], 16, Clock::start(), boot).unwrap();
+    let t = Telemetry::start_with(vec![sink], 16, Clock::start(), &Control::unkeyed(boot)).unwrap();
     let sent = [sample(), Message::Fault(Fault::new(3, "x")), sample()];
     for (i, m) in sent.iter().enumerate() {
         t.publish(1000 + i as u64, m);
@@ -112,7 +114,13 @@ fn frames_are_numbered_stamped_and_flushed() {
 fn failing_sink_is_counted_and_reported_once_per_streak() {
     let (a, a_frames, _) = recording("healthy");
     let (b, b_frames, b_fail) = recording("flaky");
-    let t = Telemetry::start_with(vec![a, b], 64, Clock::start(), [1, 2, 3, 4]).unwrap();
+    let t = Telemetry::start_with(
+        vec![a, b],
+        64,
+        Clock::start(),
+        &Control::unkeyed([1, 2, 3, 4]),
+    )
+    .unwrap();
     let bus = t.bus().clone();
     let failed = || bus.drops().send_failed;
 

@@ -15,10 +15,13 @@
 //! dir = "/var/lib/msao/workload-demo"
 //! [offload]
 //! policy = "msao"
+//! [control]
+//! key_file = "/etc/msao/control.key"
 //! ```
 
 use super::{
-    ConfigError, DeviceId, interval::serde_opt, runtime::RuntimeSection, workload::WorkloadSection,
+    ConfigError, DeviceId, control::ControlSection, interval::serde_opt, runtime::RuntimeSection,
+    workload::WorkloadSection,
 };
 use crate::offload::OffloadConfig;
 use msao::transport::Endpoint;
@@ -49,6 +52,9 @@ pub struct FileConfig {
     /// `[offload]`: policy, threshold, deadline, link prior, `[offload.cloud]`.
     #[serde(default)]
     pub offload: OffloadConfig,
+    /// `[control]`: the key for host requests and the limits on profiling.
+    #[serde(default)]
+    pub control: ControlSection,
 }
 
 /// `[telemetry]`: where frames go and how often.

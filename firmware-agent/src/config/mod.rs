@@ -5,6 +5,7 @@
 //! | `file`        | the TOML shape (`deny_unknown_fields`) and reading it with key paths in errors |
 //! | `interval`    | human durations (`100ms`, `5s`) that must be greater than zero |
 //! | `device_id`   | the device id (≤ 32 bytes, the wire field) and its hostname default |
+//! | `control`     | the `[control]` section: the key for host requests, profiling limits |
 //! | `runtime`     | the `[runtime]` section: ONNX Runtime library, models, execution provider |
 //! | `workload`    | the `[workload]` section, `--fps`, and the key an `[offload]` error names |
 //! | `settings`    | merging file and flags into [`Settings`], defaults, cross-field checks |
@@ -13,6 +14,7 @@
 //! Precedence: flag > file > default. Every value is validated where it is parsed, so an
 //! error names the key (or flag) and, for files, the line and column.
 
+mod control;
 mod device_id;
 mod error;
 mod file;
@@ -21,6 +23,7 @@ mod runtime;
 mod settings;
 mod workload;
 
+pub use control::{ControlSection, ControlSettings, KEY_ENV, ProfileLimits};
 pub use device_id::{DeviceId, DeviceIdError, MAX_DEVICE_ID, hostname};
 pub use error::ConfigError;
 pub use file::{FileConfig, SystemSection, SystemSource, TelemetrySection};

@@ -52,6 +52,8 @@ pub struct Settings {
     pub workload: Option<WorkloadSettings>,
     /// Offload policy and cloud endpoint (`[offload]`, `--policy`, `--cloud-url`).
     pub offload: OffloadConfig,
+    /// Host requests: the key, serial policy, profiling limits (`[control]`, $MSAO_CONTROL_KEY).
+    pub control: super::ControlSettings,
 }
 
 impl Settings {
@@ -112,6 +114,8 @@ impl Settings {
             offload_origin = format!("command line (--cloud-url) and {file_origin}");
         }
         check_offload(&offload, &offload_origin)?;
+        let env_key = std::env::var(super::KEY_ENV).ok();
+        let control = cfg.control.resolve(&file_origin, env_key.as_deref())?;
         let w = &cfg.workload;
         let workload = cli
             .workload
@@ -167,6 +171,7 @@ impl Settings {
             runtime: cfg.runtime.to_options(),
             workload,
             offload,
+            control,
         })
     }
 }

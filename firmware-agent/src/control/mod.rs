@@ -4,14 +4,19 @@
 //! here. A request is answered on the telemetry bus: one `ProfileResult` per measurement,
 //! numbered `index`/`total` and tagged with the request id, then a `Capability`. A request
 //! that cannot be served gets a `Fault` (code `model`) whose message starts
-//! `profile <id>:`, so the host stops waiting. Requests are served one at a time, in order.
+//! `profile <id>:`, so the host stops waiting. Requests are served one at a time, in order,
+//! at background priority (Linux `SCHED_IDLE`: only on CPU time the request path leaves
+//! idle; every result says so), and each must stay within [`ProfileLimits`].
 
+mod auth;
 mod profiler;
 
+pub use auth::{ControlAuth, LinkKind, Refusal};
 pub use profiler::DeviceProfiler;
 
 use crate::{
     clock::Clock,
+    config::ProfileLimits,
     telemetry::{Bus, Incoming},
 };
 use log::{info, warn};
@@ -47,18 +52,101 @@ pub fn spawn(
     mut service: Box<dyn ProfileService>,
     bus: Bus,
     clock: Clock,
+    limits: ProfileLimits,
 ) -> io::Result<JoinHandle<()>> {
     thread::Builder::new()
         .name("control".into())
         .spawn(move || {
+            let background = lower_priority();
             for incoming in requests {
-                serve(&incoming.request, service.as_mut(), &bus, clock);
+                serve(
+                    &incoming.request,
+                    service.as_mut(),
+                    &bus,
+                    clock,
+                    &limits,
+                    background,
+                );
             }
         })
 }
 
+/// Moves the calling thread (and the threads it starts later: ONNX Runtime's intra-op
+/// pool of a session created here) to `SCHED_IDLE`. Returns whether it worked.
+fn lower_priority() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::unix::{
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+            thread_native_id,
+        };
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        match set_thread_priority_and_policy(
+            thread_native_id(),
+            thread_priority::ThreadPriority::Min,
+            idle,
+        ) {
+            Ok(()) => {
+                info!("profiling runs at background priority (SCHED_IDLE)");
+                true
+            }
+            Err(e) => {
+                warn!(
+                    "cannot lower the profiling thread's priority ({e:?}); it competes with requests"
+                );
+                false
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
+/// Why a request is beyond `limits`, naming the key that sets the limit.
+pub fn check_limits(request: &ProfileRequest, limits: &ProfileLimits) -> Result<(), String> {
+    let over = |what: &str, got: u64, max: u64, key: &str| {
+        Err(format!(
+            "{what} {got} is above this agent's limit {max} ([control] {key})"
+        ))
+    };
+    if request.iterations > limits.max_iterations {
+        return over(
+            "iterations",
+            request.iterations.into(),
+            limits.max_iterations.into(),
+            "max_iterations",
+        );
+    }
+    if request.warmup > limits.max_warmup {
+        return over(
+            "warm-up",
+            request.warmup.into(),
+            limits.max_warmup.into(),
+            "max_warmup",
+        );
+    }
+    if request.batch > limits.max_batch {
+        return over(
+            "batch",
+            request.batch.into(),
+            limits.max_batch.into(),
+            "max_batch",
+        );
+    }
+    Ok(())
+}
+
 /// Answers one request on `bus`.
-pub fn serve(request: &ProfileRequest, service: &mut dyn ProfileService, bus: &Bus, clock: Clock) {
+pub fn serve(
+    request: &ProfileRequest,
+    service: &mut dyn ProfileService,
+    bus: &Bus,
+    clock: Clock,
+    limits: &ProfileLimits,
+    background: bool,
+) {
     let id = request.request_id;
     info!(
         "profile request {id}: model {}, batch {}, {} warm-up + {} timed iterations",
@@ -67,7 +155,7 @@ pub fn serve(request: &ProfileRequest, service: &mut dyn ProfileService, bus: &B
         request.warmup,
         request.iterations
     );
-    let total = match service.plan(request) {
+    let total = match check_limits(request, limits).and_then(|()| service.plan(request)) {
         Ok(0) => Err("nothing to profile matches the request".to_string()),
         Ok(n) => Ok(n),
         Err(e) => Err(e),
@@ -75,6 +163,7 @@ pub fn serve(request: &ProfileRequest, service: &mut dyn ProfileService, bus: &B
     let outcome = total.and_then(|total| {
         let mut emit = |mut result: ProfileResult, index: u16| {
             result.request_id = Some(id);
+            result.background = background;
             result.index = index;
             result.total = total;
             bus.publish(clock.now_us(), &Message::ProfileResult(result));

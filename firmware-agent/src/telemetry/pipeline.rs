@@ -2,9 +2,10 @@
 
 use super::{
     Bus, FlushDeadline, Inbox, Incoming, QueueError, Reopening, SinkWorker, TelemetryQueue,
-    WorkerReport,
+    WorkerReport, requests::Replies,
 };
 use crate::clock::Clock;
+use crate::control::{ControlAuth, LinkKind};
 use msao::{
     message::{Message, TelemetryDrops},
     transport::{Endpoint, FrameSink},
@@ -35,6 +36,27 @@ pub enum TelemetryError {
     },
 }
 
+/// How the sinks treat host requests: the rules (and key), and how many admitted
+/// requests may wait for the control thread.
+#[derive(Debug, Clone)]
+pub struct Control {
+    /// Which requests are acted on; its key also signs every frame sent.
+    pub auth: Arc<ControlAuth>,
+    /// Requests waiting behind the running one; more get a `busy` fault.
+    pub queue: usize,
+}
+
+impl Control {
+    /// No key (network requests refused, serial ones accepted), a queue of 2: for tests
+    /// and tools that never take requests.
+    pub fn unkeyed(boot_id: [u8; 4]) -> Self {
+        Self {
+            auth: Arc::new(ControlAuth::new(None, boot_id, true)),
+            queue: crate::config::ProfileLimits::default().queue,
+        }
+    }
+}
+
 /// Running sink threads and the bus that feeds them.
 #[derive(Debug)]
 pub struct Telemetry {
@@ -45,18 +67,20 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// Opens (lazily, with retry) and starts one sink per endpoint.
+    /// Opens (lazily, with retry) and starts one sink per endpoint. Frames carry
+    /// `control`'s boot id and are signed with its key when it has one; host requests it
+    /// admits wait in a queue of `control.queue` ([`Control`]).
     pub fn start(
         endpoints: &[Endpoint],
         depth: usize,
         clock: Clock,
-        boot_id: [u8; 4],
+        control: &Control,
     ) -> Result<Self, TelemetryError> {
         let sinks = endpoints
             .iter()
             .map(|e| Box::new(Reopening::new(e.clone())) as Box<dyn FrameSink>)
             .collect();
-        Self::start_with(sinks, depth, clock, boot_id)
+        Self::start_with(sinks, depth, clock, control)
     }
 
     /// Starts one thread per given sink (tests pass in-memory sinks).
@@ -64,15 +88,16 @@ impl Telemetry {
         sinks: Vec<Box<dyn FrameSink>>,
         depth: usize,
         clock: Clock,
-        boot_id: [u8; 4],
+        control: &Control,
     ) -> Result<Self, TelemetryError> {
+        let boot_id = control.auth.boot_id();
         let queues = sinks
             .iter()
             .map(|s| TelemetryQueue::new(depth, s.endpoint().to_string()).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
         let bus = Bus::new(queues.clone());
         let flush = Arc::new(FlushDeadline::new());
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(control.queue);
         let mut telemetry = Self {
             bus: bus.clone(),
             flush: Arc::clone(&flush),
@@ -81,6 +106,7 @@ impl Telemetry {
         };
         for (i, (sink, queue)) in sinks.into_iter().zip(queues).enumerate() {
             let endpoint = sink.endpoint().to_string();
+            let link = LinkKind::of(sink.endpoint());
             let worker = SinkWorker::new(
                 i,
                 queue,
@@ -90,7 +116,17 @@ impl Telemetry {
                 clock,
                 Arc::clone(&flush),
             )
-            .with_inbox(Inbox::new(i, tx.clone()));
+            .with_signing(control.auth.key().cloned())
+            .with_inbox(Inbox::new(
+                i,
+                tx.clone(),
+                Arc::clone(&control.auth),
+                link,
+                Replies {
+                    bus: bus.clone(),
+                    clock,
+                },
+            ));
             match worker.spawn() {
                 Ok(handle) => telemetry.workers.push(handle),
                 Err(source) => {

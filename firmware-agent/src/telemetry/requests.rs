@@ -3,17 +3,22 @@
 //!
 //! The host answers on the same link the agent streams to (the TCP connection, the UDP
 //! peer, the serial line), so no extra port or listener is needed on the device. Each sink
-//! thread decodes what arrives with its own [`Decoder`]; only `ProfileRequest` is acted on,
-//! anything else is counted and logged once.
+//! thread decodes what arrives with its own [`Decoder`] (checking signatures with the
+//! agent's key); only a `ProfileRequest` that [`ControlAuth`] admits is acted on, anything
+//! else is counted and logged once. Requests wait in a bounded queue; when it is full the
+//! host gets a `busy` fault at once instead of a silent wait.
 
+use super::Bus;
+use crate::clock::Clock;
+use crate::control::{ControlAuth, LinkKind};
 use log::{debug, warn};
 use msao::{
-    Decoder, Event,
-    message::{Message, ProfileRequest},
+    Decoder, DropCause, Event,
+    message::{Fault, FaultCode, Message, ProfileRequest},
     transport::FrameSink,
 };
 use std::{
-    sync::mpsc,
+    sync::{Arc, mpsc},
     time::{Duration, Instant},
 };
 
@@ -41,32 +46,66 @@ pub struct Incoming {
 pub struct InboxStats {
     /// Requests forwarded to the control thread.
     pub requests: u64,
+    /// Requests refused ([`ControlAuth::admit`]: no key, unsigned, replayed, other agent).
+    pub refused: u64,
+    /// Requests refused because the queue was full (`busy` fault sent).
+    pub busy: u64,
+    /// Frames whose signature did not match the key (forged, or another key).
+    pub forged: u64,
     /// Decoded frames that are not requests (agent → host messages echoed back, …).
     pub unexpected: u64,
-    /// Frames dropped by the decoder (any cause).
+    /// Frames dropped by the decoder (any cause, forged ones included).
     pub dropped: u64,
+}
+
+/// Where an inbox answers a request it cannot queue.
+#[derive(Debug, Clone)]
+pub struct Replies {
+    /// The telemetry bus.
+    pub bus: Bus,
+    /// The agent's clock.
+    pub clock: Clock,
 }
 
 /// One sink's reading side.
 pub struct Inbox {
     sink_index: usize,
-    tx: mpsc::Sender<Incoming>,
+    tx: mpsc::SyncSender<Incoming>,
+    auth: Arc<ControlAuth>,
+    link: LinkKind,
+    replies: Replies,
     decoder: Box<Decoder>,
     last_poll: Option<Instant>,
     stats: InboxStats,
     warned_read_error: bool,
+    warned_refusal: bool,
 }
 
 impl Inbox {
-    /// Forwards requests read on sink `sink_index` to `tx`.
-    pub fn new(sink_index: usize, tx: mpsc::Sender<Incoming>) -> Self {
+    /// Forwards the requests `auth` admits, read on sink `sink_index` (a `link`), to `tx`;
+    /// a full `tx` is answered with a `busy` fault on `replies`.
+    pub fn new(
+        sink_index: usize,
+        tx: mpsc::SyncSender<Incoming>,
+        auth: Arc<ControlAuth>,
+        link: LinkKind,
+        replies: Replies,
+    ) -> Self {
+        let decoder = Box::new(match auth.key() {
+            Some(k) => Decoder::with_key(k.clone()),
+            None => Decoder::new(),
+        });
         Self {
             sink_index,
             tx,
-            decoder: Box::default(),
+            auth,
+            link,
+            replies,
+            decoder,
             last_poll: None,
             stats: InboxStats::default(),
             warned_read_error: false,
+            warned_refusal: false,
         }
     }
 
@@ -111,20 +150,24 @@ impl Inbox {
         let mut input = bytes;
         while let Some(event) = self.decoder.push(&mut input) {
             match event {
-                Event::Frame(f) => match f.message {
+                Event::Frame(f) => match &f.message {
                     Message::ProfileRequest(request) => {
-                        self.stats.requests += 1;
-                        debug!(
-                            "profile request {} on {}",
-                            request.request_id,
-                            sink.endpoint()
-                        );
-                        let incoming = Incoming {
-                            sink: self.sink_index,
-                            request,
-                        };
-                        if self.tx.send(incoming).is_err() {
-                            warn!("profile request dropped: the control thread has stopped");
+                        match self.auth.admit(&f, request.target_boot_id, self.link) {
+                            Ok(()) => self.forward(request.clone(), sink),
+                            Err(r) => {
+                                self.stats.refused += 1;
+                                // Once per link at warn level: a flood is not a log flood.
+                                let line = format!(
+                                    "telemetry sink {}: profile request {} refused: {}",
+                                    sink.endpoint(),
+                                    request.request_id,
+                                    r.explain()
+                                );
+                                match std::mem::replace(&mut self.warned_refusal, true) {
+                                    false => warn!("{line} (further refusals logged at debug)"),
+                                    true => debug!("{line}"),
+                                }
+                            }
                         }
                     }
                     other => {
@@ -140,12 +183,49 @@ impl Inbox {
                 },
                 Event::Dropped { cause, len, .. } => {
                     self.stats.dropped += 1;
+                    if cause == DropCause::Signature {
+                        self.stats.forged += 1;
+                        if self.stats.forged == 1 {
+                            warn!(
+                                "telemetry sink {}: a frame signed with another key (or forged) was dropped",
+                                sink.endpoint()
+                            );
+                        }
+                    }
                     debug!(
                         "telemetry sink {}: dropped {len} incoming bytes ({})",
                         sink.endpoint(),
                         cause.name()
                     );
                 }
+            }
+        }
+    }
+}
+
+impl Inbox {
+    fn forward(&mut self, request: ProfileRequest, sink: &dyn FrameSink) {
+        let id = request.request_id;
+        debug!("profile request {id} on {}", sink.endpoint());
+        let incoming = Incoming {
+            sink: self.sink_index,
+            request,
+        };
+        match self.tx.try_send(incoming) {
+            Ok(()) => self.stats.requests += 1,
+            Err(mpsc::TrySendError::Full(_)) => {
+                self.stats.busy += 1;
+                warn!("profile request {id} refused: busy (the queue of waiting requests is full)");
+                let fault = Fault::new(
+                    FaultCode::Model as u16,
+                    &format!("profile {id}: busy: other requests are queued; retry later"),
+                );
+                self.replies
+                    .bus
+                    .publish(self.replies.clock.now_us(), &Message::Fault(fault));
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => {
+                warn!("profile request {id} dropped: the control thread has stopped");
             }
         }
     }

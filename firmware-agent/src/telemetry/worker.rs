@@ -8,6 +8,7 @@
 use super::{Bus, Inbox, Queued, TelemetryQueue, requests::REQUEST_POLL};
 use crate::clock::Clock;
 use log::{debug, error, info, warn};
+use msao::sign::ControlKey;
 use msao::{
     frame,
     header::FrameHeader,
@@ -83,9 +84,17 @@ pub struct SinkWorker {
     streak: Option<Streak>,
     report: WorkerReport,
     inbox: Option<Inbox>,
+    key: Option<ControlKey>,
 }
 
 impl SinkWorker {
+    /// Signs every frame with `key` (when given), so a host holding it can tell this
+    /// agent's frames from forged ones.
+    pub fn with_signing(mut self, key: Option<ControlKey>) -> Self {
+        self.key = key;
+        self
+    }
+
     /// Also reads host requests on this sink's link and forwards them through `inbox`.
     pub fn with_inbox(mut self, inbox: Inbox) -> Self {
         self.inbox = Some(inbox);
@@ -114,6 +123,7 @@ impl SinkWorker {
             seq: 0,
             streak: None,
             inbox: None,
+            key: None,
             report: WorkerReport {
                 endpoint,
                 ..WorkerReport::default()
@@ -186,7 +196,11 @@ impl SinkWorker {
         let header = FrameHeader::new(self.boot_id, self.seq, q.timestamp_us);
         self.seq = self.seq.wrapping_add(1);
         let mut buf = [0u8; frame::MAX_FRAME];
-        let bytes = frame::encode(&header, &q.message, &mut buf).map_err(|e| {
+        let encoded = match &self.key {
+            Some(key) => frame::encode_signed(&header, &q.message, key, &mut buf),
+            None => frame::encode(&header, &q.message, &mut buf),
+        };
+        let bytes = encoded.map_err(|e| {
             // Cannot happen: the protocol crate proves at compile time that every message
             // fits MAX_FRAME. Counted like a send failure if it ever does.
             error!("cannot encode {} frame: {e}", q.message.kind());
