@@ -106,7 +106,7 @@ impl ControlKey {
     pub fn from_hex(text: &str) -> Result<Self, KeyError> {
         let text = text.trim();
         let digits = text.as_bytes();
-        if digits.len() % 2 != 0 {
+        if !digits.len().is_multiple_of(2) {
             return Err(KeyError::Hex { at: digits.len() });
         }
         let mut bytes = [0u8; MAX_KEY_LEN];

@@ -70,22 +70,34 @@ fn listen(url: &str) -> (Killed, mpsc::Receiver<String>) {
     (Killed(child), rx)
 }
 
+/// The control key of the profiling test (hex), given to both binaries by environment.
+const KEY_HEX: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
+
 fn agent(url: &str, device: &str) -> Child {
-    Command::new(binary("msao-agent"))
-        .args([
-            "--device-id",
-            device,
-            "--telemetry",
-            url,
-            "--sample-interval",
-            "50ms",
-            "--hello-interval",
-            "300ms",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn msao-agent")
+    agent_keyed(url, device, None)
+}
+
+/// An agent streaming to `url`; with `key`, it holds that control key.
+fn agent_keyed(url: &str, device: &str, key: Option<&str>) -> Child {
+    let mut cmd = Command::new(binary("msao-agent"));
+    match key {
+        Some(k) => cmd.env("MSAO_CONTROL_KEY", k),
+        None => cmd.env_remove("MSAO_CONTROL_KEY"),
+    };
+    cmd.args([
+        "--device-id",
+        device,
+        "--telemetry",
+        url,
+        "--sample-interval",
+        "50ms",
+        "--hello-interval",
+        "300ms",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::inherit())
+    .spawn()
+    .expect("spawn msao-agent")
 }
 
 /// Reads JSON lines until `hellos` Hello and `samples` Sample frames from `device` arrived.
@@ -237,12 +249,13 @@ fn host_profiles_a_running_agent_over_its_telemetry_link() {
         ])
         .arg("--out")
         .arg(&doc_path)
+        .env("MSAO_CONTROL_KEY", KEY_HEX)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn msao-host profile");
     std::thread::sleep(Duration::from_millis(300));
-    let agent = agent(&url, "e2e-profile");
+    let agent = agent_keyed(&url, "e2e-profile", Some(KEY_HEX));
     let output = host.wait_with_output().expect("host output");
     stop_cleanly(agent);
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -1,15 +1,18 @@
 //! `msao-host profile --agent URL` against the agent's real telemetry pipeline and control
 //! thread on loopback UDP and TCP: Hello → ProfileRequest back on the link → results and
-//! Capability → capability document. The profiler behind the control thread is scripted
-//! here (test only); the real one is exercised by the end-to-end test in `tests/`.
+//! Capability → capability document, signed with the control key both ways. The profiler
+//! behind the control thread is scripted here (test only); the real one is exercised by the
+//! end-to-end test in `tests/`.
 
 mod common;
 
 use msao::message::*;
+use msao::sign::ControlKey;
 use msao_agent::{
     clock::Clock,
-    control::{self, ProfileService},
-    telemetry::Telemetry,
+    config::ProfileLimits,
+    control::{self, ControlAuth, ProfileService},
+    telemetry::{Control, Telemetry},
 };
 use std::{
     sync::{
@@ -64,15 +67,39 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Runs an agent (telemetry + control thread) streaming to `url` until `stop`.
-fn agent(url: &str, service: Scripted, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+/// The key both sides hold in these tests, as hex.
+const KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+/// A key file (mode 600) holding `hex`, in `dir`.
+fn key_file(dir: &std::path::Path, hex: &str) -> String {
+    let path = dir.join("control.key");
+    std::fs::write(&path, hex).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// Runs an agent (telemetry + control thread) with the control key `hex`, streaming to
+/// `url` until `stop`.
+fn agent(
+    url: &str,
+    service: Scripted,
+    stop: Arc<AtomicBool>,
+    hex: &str,
+) -> std::thread::JoinHandle<()> {
     let endpoint: msao::transport::Endpoint = url.parse().unwrap();
+    let key = ControlKey::from_hex(hex).unwrap();
     std::thread::spawn(move || {
         let clock = Clock::start();
-        let mut telemetry = Telemetry::start(&[endpoint], 64, clock, [1, 2, 3, 4]).unwrap();
+        let control = Control {
+            auth: Arc::new(ControlAuth::new(Some(key), [1, 2, 3, 4], true)),
+            queue: 2,
+        };
+        let mut telemetry = Telemetry::start(&[endpoint], 64, clock, &control).unwrap();
         let requests = telemetry.take_requests().unwrap();
-        let _control =
-            control::spawn(requests, Box::new(service), telemetry.bus().clone(), clock).unwrap();
+        let bus = telemetry.bus().clone();
+        let limits = ProfileLimits::default();
+        let _control = control::spawn(requests, Box::new(service), bus, clock, limits).unwrap();
         let hello = vector("hello");
         while !stop.load(Ordering::Relaxed) {
             telemetry.publish(clock.now_us(), &hello);
@@ -87,6 +114,7 @@ fn round_trip(scheme: &str) {
     let stop = Arc::new(AtomicBool::new(false));
     let dir = tempfile::tempdir().unwrap();
     let out_file = dir.path().join("cap.json");
+    let key = key_file(dir.path(), KEY_HEX);
     // The host binds first; the agent's TCP sink reconnects until it is there anyway.
     let host = {
         let url = url.clone();
@@ -106,11 +134,13 @@ fn round_trip(scheme: &str) {
                 "20s",
                 "--out",
                 out_file.to_str().unwrap(),
+                "--key-file",
+                &key,
             ])
         })
     };
     std::thread::sleep(Duration::from_millis(200));
-    let agent = agent(&url, Scripted(Ok(3)), Arc::clone(&stop));
+    let agent = agent(&url, Scripted(Ok(3)), Arc::clone(&stop), KEY_HEX);
     let (result, out, err) = host.join().unwrap();
     stop.store(true, Ordering::Relaxed);
     agent.join().unwrap();
@@ -144,6 +174,8 @@ fn profile_round_trip_over_tcp() {
 fn an_agent_that_cannot_profile_makes_the_host_fail_with_its_reason() {
     let url = format!("udp://127.0.0.1:{}", free_port());
     let stop = Arc::new(AtomicBool::new(false));
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), KEY_HEX);
     let host = {
         let url = url.clone();
         std::thread::spawn(move || {
@@ -155,6 +187,8 @@ fn an_agent_that_cannot_profile_makes_the_host_fail_with_its_reason() {
                 "nope",
                 "--timeout",
                 "20s",
+                "--key-file",
+                &key,
             ])
         })
     };
@@ -163,6 +197,7 @@ fn an_agent_that_cannot_profile_makes_the_host_fail_with_its_reason() {
         &url,
         Scripted(Err("no model named `nope`".into())),
         Arc::clone(&stop),
+        KEY_HEX,
     );
     let (result, _out, _err) = host.join().unwrap();
     stop.store(true, Ordering::Relaxed);
@@ -177,7 +212,64 @@ fn an_agent_that_cannot_profile_makes_the_host_fail_with_its_reason() {
 #[test]
 fn no_agent_is_a_clear_error_after_the_wait() {
     let url = format!("udp://127.0.0.1:{}", free_port());
-    let (result, _out, _err) = common::run(&["profile", "--agent", &url, "--wait", "300ms"]);
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), KEY_HEX);
+    let args = [
+        "profile",
+        "--agent",
+        &url,
+        "--wait",
+        "300ms",
+        "--key-file",
+        &key,
+    ];
+    let (result, _out, _err) = common::run(&args);
     let err = format!("{:#}", result.unwrap_err());
-    assert!(err.contains("no Hello from any agent"), "{err}");
+    assert!(err.contains("no signed Hello from any agent"), "{err}");
+}
+
+#[test]
+fn without_a_key_a_network_profile_is_refused_at_once() {
+    let url = format!("udp://127.0.0.1:{}", free_port());
+    let (result, _out, _err) = common::run(&["profile", "--agent", &url, "--wait", "10s"]);
+    let err = format!("{:#}", result.unwrap_err());
+    assert!(
+        err.contains("no control key") && err.contains("MSAO_CONTROL_KEY"),
+        "{err}"
+    );
+}
+
+/// An agent holding another key: its frames are not trusted, so the host never sends it
+/// a request and says why.
+#[test]
+fn an_agent_with_another_key_is_not_trusted() {
+    let url = format!("udp://127.0.0.1:{}", free_port());
+    let stop = Arc::new(AtomicBool::new(false));
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), KEY_HEX);
+    let host = {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            common::run(&[
+                "profile",
+                "--agent",
+                &url,
+                "--wait",
+                "2s",
+                "--key-file",
+                &key,
+            ])
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let other = "ff".repeat(32);
+    let agent = agent(&url, Scripted(Ok(3)), Arc::clone(&stop), &other);
+    let (result, _out, _err) = host.join().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    agent.join().unwrap();
+    let err = format!("{:#}", result.unwrap_err());
+    assert!(
+        err.contains("no signed Hello") && err.contains("not signed with this key"),
+        "{err}"
+    );
 }

@@ -165,8 +165,8 @@ impl ControlSection {
 }
 
 /// Reads a key file: hex digits, surrounding whitespace ignored. Refuses a file other
-/// users may read.
-fn read_key(path: &Path) -> Result<ControlKey, String> {
+/// users may read (`msao-host` reads its copy the same way).
+pub fn read_key(path: &Path) -> Result<ControlKey, String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;

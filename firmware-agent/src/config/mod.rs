@@ -23,7 +23,7 @@ mod runtime;
 mod settings;
 mod workload;
 
-pub use control::{ControlSection, ControlSettings, KEY_ENV, ProfileLimits};
+pub use control::{ControlSection, ControlSettings, KEY_ENV, ProfileLimits, read_key};
 pub use device_id::{DeviceId, DeviceIdError, MAX_DEVICE_ID, hostname};
 pub use error::ConfigError;
 pub use file::{FileConfig, SystemSection, SystemSource, TelemetrySection};

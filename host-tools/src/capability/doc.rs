@@ -211,6 +211,10 @@ pub struct Conditions {
     pub temp_start_c: Option<f64>,
     /// Hottest thermal zone when it ended, °C.
     pub temp_end_c: Option<f64>,
+    /// Measured at background priority (an agent's `SCHED_IDLE` control thread), below
+    /// the request path; absent in documents written before it was recorded.
+    #[serde(default)]
+    pub background: bool,
 }
 
 /// A document that could not be read.
@@ -303,6 +307,7 @@ impl PerfEntry {
                 power_mode: r.power_mode,
                 temp_start_c: r.temp_start_cdeg.map(celsius),
                 temp_end_c: r.temp_end_cdeg.map(celsius),
+                background: r.background,
             },
         }
     }

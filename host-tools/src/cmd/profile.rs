@@ -1,8 +1,8 @@
 //! `msao-host profile`: measure model performance and write a capability document.
 //!
 //! * local (default): runs the agent's profiling routine on this machine;
-//! * `--agent URL`: listens where an agent streams, sends it a `ProfileRequest` on the
-//!   same link and collects its `ProfileResult`s and `Capability`;
+//! * `--agent URL`: listens where an agent streams, sends it a signed `ProfileRequest` on
+//!   the same link and collects its `ProfileResult`s and `Capability` ([`remote`]);
 //! * `--compare A.json B.json`: two documents side by side (`--plot FILE.svg` draws them).
 //!
 //! Prints a trtexec-style summary (or the document as JSON with `--json`); `--out` writes
@@ -14,18 +14,13 @@ use crate::{
 };
 use anyhow::{Context as _, bail};
 use msao::{
-    Decoder, Event, FrameHeader, frame,
-    message::{ExecProvider, Message, Precision, ProfileRequest, ProfileResult, truncated},
-    transport::{self, Endpoint},
+    message::{ExecProvider, Precision, ProfileRequest, truncated},
+    transport::Endpoint,
 };
-use std::{
-    collections::HashMap,
-    io::Write,
-    path::PathBuf,
-    time::{Duration, Instant},
-};
+use std::{io::Write, path::PathBuf, time::Duration};
 
 mod local;
+mod remote;
 
 /// Execution provider choice on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -113,6 +108,10 @@ pub struct Cmd {
     /// With --agent: how long to wait for the agent's first Hello.
     #[arg(long, default_value = "15s", value_parser = crate::args::duration)]
     pub wait: Duration,
+    /// With --agent: the control key file (hex, mode 600; the agent's `[control] key_file`);
+    /// default: $MSAO_CONTROL_KEY. Agents refuse unsigned requests on network links.
+    #[arg(long, value_name = "FILE", requires = "agent")]
+    pub key_file: Option<PathBuf>,
     /// With --agent: how long to wait for the whole reply.
     #[arg(long, default_value = "10m", value_parser = crate::args::duration)]
     pub timeout: Duration,
@@ -136,7 +135,7 @@ impl Cmd {
             return self.compare(files, out);
         }
         let doc = match &self.agent {
-            Some(url) => self.remote(url, env)?,
+            Some(url) => remote::profile(&self, url, env)?,
             None => local::profile(&self, env)?,
         };
         env.clear_bar();
@@ -158,9 +157,10 @@ impl Cmd {
         Ok(())
     }
 
-    fn request(&self, request_id: u32) -> ProfileRequest {
+    fn request(&self, request_id: u32, target_boot_id: [u8; 4]) -> ProfileRequest {
         ProfileRequest {
             request_id,
+            target_boot_id,
             model: self.model.as_deref().map(truncated),
             provider: self.provider.map(Into::into),
             precision: self.precision.map(Into::into),
@@ -190,152 +190,5 @@ impl Cmd {
             }
         }
         Ok(())
-    }
-
-    /// Waits for an agent on `url`, asks it, collects the reply.
-    fn remote(&self, url: &Endpoint, env: &mut Env) -> anyhow::Result<CapabilityDoc> {
-        let mut rx =
-            transport::open_receiver(url).with_context(|| format!("cannot listen on {url}"))?;
-        env.listening(std::slice::from_ref(rx.endpoint()));
-        let mut decoders: HashMap<String, Decoder> = HashMap::new();
-        let wanted = self.device.as_deref();
-        let spinner = env.spinner();
-        spinner.set_message(format!(
-            "waiting for {} on {}",
-            wanted.unwrap_or("an agent"),
-            rx.endpoint()
-        ));
-        // 1. An agent's Hello tells us where to send the request.
-        let hello_deadline = Instant::now() + self.wait;
-        let (source, build) = loop {
-            if env.shutdown.requested() {
-                bail!("interrupted");
-            }
-            if Instant::now() > hello_deadline {
-                bail!(
-                    "no Hello from {} on {} within {:?}: is the agent streaming there (msao-agent --telemetry …)?",
-                    wanted.unwrap_or("any agent"),
-                    rx.endpoint(),
-                    self.wait
-                );
-            }
-            let Some(chunk) = rx.recv(Duration::from_millis(100))? else {
-                continue;
-            };
-            let dec = decoders.entry(chunk.source.clone()).or_default();
-            let mut input = chunk.bytes.as_slice();
-            let mut found = None;
-            while let Some(event) = dec.push(&mut input) {
-                if let Event::Frame(f) = event
-                    && let Message::Hello(h) = f.message
-                    && wanted.is_none_or(|w| h.device_id.as_str() == w)
-                {
-                    found = Some(h.build);
-                }
-            }
-            if let Some(build) = found {
-                break (chunk.source, build);
-            }
-        };
-        // 2. The request, on the same link.
-        let request_id = u32::from_le_bytes(msao_request_id());
-        let request = Message::ProfileRequest(self.request(request_id));
-        let mut buf = [0u8; frame::MAX_FRAME];
-        let wire = frame::encode(&FrameHeader::new([0; 4], 0, 0), &request, &mut buf)?;
-        rx.reply(&source, wire)
-            .with_context(|| format!("cannot send the request to {source}"))?;
-        spinner.set_message(format!("request {request_id} sent to {source}; profiling…"));
-        // 3. The reply: `total` results, then a Capability (or a Fault naming the request).
-        let collected = collect(
-            rx.as_mut(),
-            &mut decoders,
-            &source,
-            request_id,
-            self.timeout,
-            env,
-        )?;
-        Ok(CapabilityDoc::from_wire(
-            &collected.0,
-            &collected.1,
-            Some(&build),
-            &source,
-        ))
-    }
-}
-
-/// A request id that differs between runs (so a late reply to an earlier run is ignored).
-fn msao_request_id() -> [u8; 4] {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
-        .unwrap_or(1);
-    (nanos ^ std::process::id().rotate_left(16)).to_le_bytes()
-}
-
-type Reply = (msao::message::Capability, Vec<ProfileResult>);
-
-fn collect(
-    rx: &mut dyn transport::Receiver,
-    decoders: &mut HashMap<String, Decoder>,
-    source: &str,
-    request_id: u32,
-    timeout: Duration,
-    env: &mut Env,
-) -> anyhow::Result<Reply> {
-    let deadline = Instant::now() + timeout;
-    let mut results: Vec<Option<ProfileResult>> = Vec::new();
-    let mut bar = None;
-    let prefix = format!("profile {request_id}:");
-    loop {
-        if env.shutdown.requested() {
-            bail!("interrupted");
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "the agent at {source} did not finish within {timeout:?} ({} of {} results)",
-                results.iter().flatten().count(),
-                results.len()
-            );
-        }
-        let Some(chunk) = rx.recv(Duration::from_millis(100))? else {
-            continue;
-        };
-        if chunk.source != source {
-            continue;
-        }
-        let dec = decoders.entry(chunk.source.clone()).or_default();
-        let mut input = chunk.bytes.as_slice();
-        while let Some(event) = dec.push(&mut input) {
-            let Event::Frame(f) = event else { continue };
-            match f.message {
-                Message::ProfileResult(r) if r.request_id == Some(request_id) => {
-                    let total = usize::from(r.total);
-                    if results.len() != total {
-                        results.resize(total, None);
-                        bar = Some(env.count_bar(total as u64));
-                    }
-                    let i = usize::from(r.index);
-                    if let Some(b) = &bar {
-                        b.set_message(format!("{} {:?} {:?}", r.model, r.provider, r.precision));
-                        b.inc(1);
-                    }
-                    if let Some(slot) = results.get_mut(i) {
-                        *slot = Some(r);
-                    }
-                }
-                Message::Fault(f) if f.message.starts_with(&prefix) => {
-                    bail!(
-                        "the agent could not profile: {}",
-                        f.message[prefix.len()..].trim()
-                    );
-                }
-                Message::Capability(c)
-                    if !results.is_empty() && results.iter().all(Option::is_some) =>
-                {
-                    return Ok((c, results.into_iter().flatten().collect()));
-                }
-                _ => {}
-            }
-        }
     }
 }

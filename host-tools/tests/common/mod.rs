@@ -151,6 +151,7 @@ pub fn profile() -> Message {
         power_mode: Some(0),
         temp_start_cdeg: Some(4_500),
         temp_end_cdeg: Some(5_100),
+        background: false,
     })
 }
 
@@ -184,6 +185,7 @@ pub fn capability(device: &str) -> Message {
 pub fn profile_request() -> Message {
     Message::ProfileRequest(ProfileRequest {
         request_id: 7,
+        target_boot_id: [1, 2, 3, 4],
         model: None,
         provider: None,
         precision: None,
