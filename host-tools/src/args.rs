@@ -63,6 +63,15 @@ pub fn duration(s: &str) -> Result<Duration, humantime::DurationError> {
     humantime::parse_duration(s)
 }
 
+/// A [`duration`] that is not zero (a timeout or grace period of zero would refuse all).
+pub fn positive_duration(s: &str) -> Result<Duration, String> {
+    match duration(s) {
+        Ok(d) if d.is_zero() => Err("must be more than zero".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

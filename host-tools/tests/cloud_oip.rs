@@ -607,6 +607,7 @@ fn config_validation_and_fault_kinds() {
             "timeout",
             "server-error",
             "rejected",
+            "busy",
             "bad-request",
             "malformed",
             "wrong-shape",

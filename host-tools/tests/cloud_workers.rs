@@ -4,7 +4,7 @@
 //!
 //! Needs `libonnxruntime.so` and the models (`scripts/setup.sh`).
 
-use msao_agent::cloud::{CloudClient, CloudConfig, InferTensor, TensorFormat};
+use msao_agent::cloud::{CloudClient, CloudConfig, CloudFaultKind, InferTensor, TensorFormat};
 use msao_agent::runtime::RuntimeOptions;
 use msao_host::cloud::{CloudState, serve};
 use std::path::{Path, PathBuf};
@@ -28,14 +28,21 @@ fn frame() -> Vec<u8> {
     std::fs::read(dir.join("easyvqa-test-0.png")).unwrap()
 }
 
-/// A server with `workers` sessions per model on 127.0.0.1:0, served by this runtime.
+/// A server with `workers` sessions per model on 127.0.0.1:0, served by this runtime, with
+/// room for every request of a round to wait.
 async fn start(workers: usize) -> (String, Arc<CloudState>) {
+    start_queue(workers, AT_ONCE).await
+}
+
+/// [`start`] with `queue` requests allowed to wait for a session.
+async fn start_queue(workers: usize, queue: usize) -> (String, Arc<CloudState>) {
     let state = tokio::task::spawn_blocking(move || {
         CloudState::load_workers(&models_dir(), &RuntimeOptions::default(), workers)
     })
     .await
     .unwrap()
-    .unwrap_or_else(|e| panic!("{e:#}\n(run scripts/setup.sh for ONNX Runtime and the models)"));
+    .unwrap_or_else(|e| panic!("{e:#}\n(run scripts/setup.sh for ONNX Runtime and the models)"))
+    .with_queue(queue);
     let state = Arc::new(state);
     assert_eq!(state.workers(), workers);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -105,6 +112,52 @@ async fn two_workers_run_two_requests_at_once_and_never_more() {
     }
     // The other models were not run: their counters say so.
     assert_eq!(state.stats("vqa-cloud").max_concurrent, 0);
+}
+
+/// With one session and no queue, requests sent together are answered or refused `429`
+/// (the `busy` fault), never left waiting; rounds until one was refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_queue_answers_busy_instead_of_waiting() {
+    let (url, state) = start_queue(1, 0).await;
+    let client = CloudClient::new(&CloudConfig {
+        url,
+        model: "vqa-full".into(),
+        tensor_format: TensorFormat::Binary,
+        deadline_ms: 60_000,
+        ..CloudConfig::default()
+    })
+    .unwrap();
+    let image = frame();
+    let (mut ok, mut busy) = (0u64, 0u64);
+    for _ in 0..ROUNDS {
+        let calls: Vec<_> = (0..AT_ONCE)
+            .map(|_| {
+                let c = client.clone();
+                let inputs = vec![
+                    InferTensor::bytes("image", vec![1], vec![image.clone()]),
+                    InferTensor::bytes("question", vec![1], vec![b"what shape?".to_vec()]),
+                ];
+                tokio::spawn(async move { c.infer(inputs, DEADLINE).await })
+            })
+            .collect();
+        for call in calls {
+            match call.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(e) => {
+                    assert_eq!(e.kind(), CloudFaultKind::Busy, "{e}");
+                    assert!(e.to_string().contains("busy: all 1 sessions"), "{e}");
+                    busy += 1;
+                }
+            }
+        }
+        if busy > 0 {
+            break;
+        }
+    }
+    assert!(busy > 0, "{AT_ONCE} at once never found the session busy");
+    let s = state.stats("vqa-full");
+    assert_eq!((s.served, s.busy), (ok, busy), "{s:?}");
+    assert_eq!(state.gate().refused(), busy);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -5,6 +5,7 @@
 //! is how a speculative offload is called off.
 
 use super::codec;
+use super::limit::{self, MAX_CONTROL_RESPONSE};
 use super::tensor::{self, InferReply, InferTensor, ModelMetadata, Negotiated};
 use super::wire::{BINARY_EXTENSION, ModelMetadataBody, ServerMetadata};
 use super::{CloudConfig, CloudError, TensorFormat, binary};
@@ -160,34 +161,56 @@ impl CloudClient {
         }
     }
 
-    /// Sends a request; returns the status, headers and body. No status check.
+    /// Sends a request; returns the status, headers and body, the body read as it comes
+    /// and abandoned beyond `cap` bytes ([`CloudError::TooLarge`]; a `Content-Length` above
+    /// it is refused before a byte is read). No status check.
     async fn send(
         &self,
         url: &str,
         req: reqwest::RequestBuilder,
+        cap: usize,
+        what: &str,
     ) -> Result<(u16, HeaderMap, bytes::Bytes), CloudError> {
-        let resp = self
+        let mut resp = self
             .with_auth(req)
             .send()
             .await
             .map_err(|e| self.transport_error(url, &e))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp
-            .bytes()
+        let too_large = || CloudError::TooLarge {
+            limit: cap,
+            what: what.to_owned(),
+        };
+        let declared = resp.content_length();
+        if declared.is_some_and(|n| n > cap as u64) {
+            return Err(too_large());
+        }
+        let mut body = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+        while let Some(chunk) = resp
+            .chunk()
             .await
-            .map_err(|e| self.transport_error(url, &e))?;
-        Ok((status, headers, body))
+            .map_err(|e| self.transport_error(url, &e))?
+        {
+            if body.len() + chunk.len() > cap {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, headers, bytes::Bytes::from(body)))
     }
 
     /// `GET url` under the control timeout; a non-2xx status is [`CloudError::Status`].
     async fn get(&self, url: &str) -> Result<bytes::Bytes, CloudError> {
         let t = self.control_timeout();
-        let (status, _, body) = tokio::time::timeout(t, self.send(url, self.inner.http.get(url)))
-            .await
-            .map_err(|_| CloudError::Timeout {
-                after_ms: millis(t),
-            })??;
+        let what = format!("GET {url}");
+        let send = self.send(url, self.inner.http.get(url), MAX_CONTROL_RESPONSE, &what);
+        let (status, _, body) =
+            tokio::time::timeout(t, send)
+                .await
+                .map_err(|_| CloudError::Timeout {
+                    after_ms: millis(t),
+                })??;
         if (200..300).contains(&status) {
             Ok(body)
         } else {
@@ -342,7 +365,8 @@ impl CloudClient {
                 .header(CONTENT_LENGTH, bytes_up)
                 .body(counted_body(body.bytes, sent)),
         };
-        let (status, headers, reply) = self.send(&url, req).await?;
+        let cap = limit::infer_response_cap(&n.metadata);
+        let (status, headers, reply) = self.send(&url, req, cap, "an infer answer").await?;
         if !(200..300).contains(&status) {
             return Err(CloudError::status(status, &reply));
         }

@@ -56,6 +56,15 @@ pub enum CloudError {
         /// What was there.
         got: String,
     },
+    /// The answer's body is larger than any valid answer of this call can be (the cap is
+    /// derived from the model's output shapes): the read was aborted there.
+    #[error("cloud answer larger than the {limit}-byte cap of {what}: aborted")]
+    TooLarge {
+        /// The cap, bytes.
+        limit: usize,
+        /// What was being read (`infer answer`, `GET /v2`, …).
+        what: String,
+    },
     /// TLS setup or handshake failed (bad CA file, certificate rejected).
     #[error("cloud TLS: {detail}")]
     Tls {
@@ -73,13 +82,15 @@ pub enum CloudFaultKind {
     Timeout,
     /// HTTP 5xx.
     ServerError,
-    /// HTTP 4xx other than [`Self::BadRequest`] (401/403 credentials, 404 no such model,
-    /// 429 busy, …) and any other non-success status.
+    /// HTTP 4xx other than [`Self::BadRequest`] and [`Self::Busy`] (401/403 credentials, 404
+    /// no such model, …) and any other non-success status.
     Rejected,
+    /// HTTP 429: the server is at capacity (every session busy, its queue full).
+    Busy,
     /// The request was refused as invalid: HTTP 400, 413 or 422 from the server, or (at the
     /// server) a request that does not decode. Our request is wrong, not the server's answer.
     BadRequest,
-    /// Not a valid OIP v2 answer.
+    /// Not a valid OIP v2 answer (including one larger than any valid answer can be).
     Malformed,
     /// A tensor did not match the model's metadata.
     WrongShape,
@@ -89,11 +100,12 @@ pub enum CloudFaultKind {
 
 impl CloudFaultKind {
     /// Every kind, in declaration order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Unreachable,
         Self::Timeout,
         Self::ServerError,
         Self::Rejected,
+        Self::Busy,
         Self::BadRequest,
         Self::Malformed,
         Self::WrongShape,
@@ -107,6 +119,7 @@ impl CloudFaultKind {
             Self::Timeout => "timeout",
             Self::ServerError => "server-error",
             Self::Rejected => "rejected",
+            Self::Busy => "busy",
             Self::BadRequest => "bad-request",
             Self::Malformed => "malformed",
             Self::WrongShape => "wrong-shape",
@@ -139,9 +152,10 @@ impl CloudError {
             Self::Timeout { .. } => CloudFaultKind::Timeout,
             Self::Status { code, .. } if *code >= 500 => CloudFaultKind::ServerError,
             Self::Status { code, .. } if is_bad_request(*code) => CloudFaultKind::BadRequest,
+            Self::Status { code: 429, .. } => CloudFaultKind::Busy,
             Self::Status { .. } => CloudFaultKind::Rejected,
             Self::InvalidRequest { .. } => CloudFaultKind::BadRequest,
-            Self::Malformed { .. } => CloudFaultKind::Malformed,
+            Self::Malformed { .. } | Self::TooLarge { .. } => CloudFaultKind::Malformed,
             Self::Shape { .. } => CloudFaultKind::WrongShape,
         }
     }
@@ -211,7 +225,7 @@ mod tests {
         for (code, kind) in [
             (401, CloudFaultKind::Rejected),
             (404, CloudFaultKind::Rejected),
-            (429, CloudFaultKind::Rejected),
+            (429, CloudFaultKind::Busy),
             (500, CloudFaultKind::ServerError),
             (503, CloudFaultKind::ServerError),
         ] {

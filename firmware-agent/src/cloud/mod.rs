@@ -30,17 +30,20 @@
 //! | `wire`   | the OIP v2 JSON bodies, JSON tensor data |
 //! | `binary` | the binary tensor extension: raw little-endian data after a JSON header |
 //! | `codec`  | whole infer request and response bodies in either form (client and server) |
+//! | `limit`  | the cap of each answer's size, from the model's output shapes |
 //! | `error`  | [`CloudError`], [`CloudFaultKind`] |
 //!
 //! Semantics: every call is cancel-safe (dropping the future aborts the HTTP request);
 //! [`CloudClient::infer`] never sends a request whose tensors do not match the model's
-//! metadata, and never returns outputs that do not. See `docs/cloud.md`.
+//! metadata, and never returns outputs that do not; no answer is read past its cap
+//! ([`limit`]): a larger one is aborted as [`CloudError::TooLarge`]. See `docs/cloud.md`.
 
 pub mod binary;
 mod client;
 pub mod codec;
 mod config;
 mod error;
+pub mod limit;
 pub mod tensor;
 pub mod wire;
 

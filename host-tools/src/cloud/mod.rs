@@ -10,21 +10,38 @@
 //! | `decode`| `vqa-full`'s `image` tensor (JPEG or PNG bytes) decoded under size limits |
 //! | `tls`   | [`TlsListener`]: HTTPS (rustls) for [`serve`] |
 //! | `auth`  | [`BearerAuth`]: every route behind a bearer token |
+//! | `infer` | the infer route: body limits, admission ([`Gate`]), the model run, the answer |
+//! | `gate`  | [`Gate`]: the bounded wait for a session (`429` beyond it) |
+//! | `limits`| [`Limits`], [`BodyLimit`]: every timeout, cap and size, and why |
+//! | `serve` | the accept loop: hyper HTTP/1.1 under [`Limits`], graceful shutdown |
+//! | `counters` | [`Counters`], [`ModelStats`] |
 //!
 //! Bodies are encoded and decoded with the agent's own [`msao_agent::cloud::codec`], so the
 //! client and this server agree by construction. Model runs go to `spawn_blocking`, where
-//! each borrows a session from its model's pool: up to `workers` requests run at once and
-//! the rest wait for a free session.
+//! each borrows a session from its model's pool: up to `workers` requests run at once, up to
+//! `queue` more wait for a free session, and the rest are answered `429` with `Retry-After`.
 
 mod auth;
+mod counters;
 mod decode;
+mod gate;
+mod infer;
+mod limits;
 mod pool;
+mod serve;
 mod state;
 mod tls;
 
 pub use auth::BearerAuth;
 pub use decode::{MAX_IMAGE_BYTES, MAX_IMAGE_SIDE};
+pub use gate::{Gate, Pass};
+pub use limits::{
+    BodyLimit, HEADER_READ_TIMEOUT, IDLE_TIMEOUT, JSON_BYTES_PER_ELEMENT, JSON_ESCAPE_FACTOR,
+    JSON_OVERHEAD, Limits, MAX_BODY, MAX_CONNECTIONS, MAX_QUESTION_BYTES, QUEUE_PER_WORKER,
+    REQUEST_TIMEOUT, RETRY_AFTER_S, SHUTDOWN_GRACE, TensorBound,
+};
 pub use pool::{Lease, Pool};
+pub use serve::REFUSAL_LOG_EVERY;
 pub use state::{
     CloudState, Counters, ModelStats, QUESTION_DIM, RequestError, ServedModel, VERSION, VQA_CLOUD,
     VQA_CLOUD_DENSE, VQA_FULL, default_workers,
@@ -32,29 +49,22 @@ pub use state::{
 pub use tls::{HANDSHAKE_TIMEOUT, TlsListener, load_server_config};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use msao_agent::cloud::binary::{BINARY_DATA, BINARY_DATA_OUTPUT, HEADER_LENGTH};
-use msao_agent::cloud::wire::{
-    self, BINARY_EXTENSION, ErrorBody, ModelMetadataBody, ServerMetadata,
-};
-use msao_agent::cloud::{CloudError, codec, tensor};
-use std::collections::HashSet;
+use infer::{infer, infer_v};
+use msao_agent::cloud::wire::{BINARY_EXTENSION, ErrorBody, ModelMetadataBody, ServerMetadata};
 use std::future::Future;
 use std::sync::Arc;
-
-/// Largest request body accepted (room for a 16 MiB `vqa-full` image and its header).
-pub const MAX_BODY: usize = 64 * 1024 * 1024;
 
 /// Server name in `GET /v2`.
 pub const SERVER_NAME: &str = "msao-cloud";
 
-type Shared = Arc<CloudState>;
+pub(crate) type Shared = Arc<CloudState>;
 
-/// Serves until `shutdown` completes, then finishes the requests in flight. `listener` is a
+/// Serves until `shutdown` completes, then finishes the requests in flight (within
+/// [`SHUTDOWN_GRACE`]), under the default [`Limits`]. `listener` is a
 /// `tokio::net::TcpListener` (plain HTTP) or a [`TlsListener`] (HTTPS).
 pub async fn serve<L>(
     listener: L,
@@ -78,10 +88,24 @@ where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
 {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
-    Ok(())
+    serve_with(listener, app, Limits::default(), shutdown).await
+}
+
+/// [`serve_router`] under explicit [`Limits`]: each connection has a header-read timeout,
+/// an idle timeout and a per-request timeout; connections beyond the cap are closed on
+/// accept; after `shutdown`, requests in flight get the grace period, then every
+/// connection is closed and this returns.
+pub async fn serve_with<L>(
+    listener: L,
+    app: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    serve::run(listener, app, limits, shutdown).await
 }
 
 /// The routes.
@@ -103,11 +127,10 @@ pub fn router(state: Arc<CloudState>) -> Router {
         )
         .route("/v2/models/{model}/versions/{version}/infer", post(infer_v))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
 
-fn error(status: StatusCode, text: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, text: impl Into<String>) -> Response {
     (status, axum::Json(ErrorBody { error: text.into() })).into_response()
 }
 
@@ -131,7 +154,7 @@ async fn server_metadata() -> axum::Json<ServerMetadata> {
 }
 
 /// The model, or a 404 naming what is served.
-fn find<'a>(
+pub(crate) fn find<'a>(
     state: &'a CloudState,
     model: &str,
     version: Option<&str>,
@@ -156,7 +179,7 @@ fn find<'a>(
 }
 
 /// A 404 and its text.
-struct NotFound(String);
+pub(crate) struct NotFound(String);
 
 impl IntoResponse for NotFound {
     fn into_response(self) -> Response {
@@ -197,161 +220,4 @@ async fn model_ready_v(
         Ok(_) => StatusCode::OK.into_response(),
         Err(r) => r.into_response(),
     }
-}
-
-async fn infer(
-    State(s): State<Shared>,
-    Path(model): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    infer_counted(s, model, None, headers, body).await
-}
-
-async fn infer_v(
-    State(s): State<Shared>,
-    Path((model, version)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    infer_counted(s, model, Some(version), headers, body).await
-}
-
-async fn infer_counted(
-    state: Shared,
-    model: String,
-    version: Option<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let m = match find(&state, &model, version.as_deref()) {
-        Ok(m) => m,
-        Err(r) => return r.into_response(),
-    };
-    m.counters.request();
-    match infer_one(&state, &model, &headers, &body).await {
-        Ok(r) => {
-            m.counters.served();
-            r
-        }
-        Err(r) => {
-            m.counters.error();
-            if r.status() == StatusCode::BAD_REQUEST {
-                m.counters.bad_request();
-            }
-            r
-        }
-    }
-}
-
-async fn infer_one(
-    state: &Shared,
-    model: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Response, Response> {
-    let bad = |text: String| error(StatusCode::BAD_REQUEST, text);
-    let header_len = match headers.get(HEADER_LENGTH) {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(|s| s.trim().parse::<usize>().ok())
-                .ok_or_else(|| bad(format!("{HEADER_LENGTH} header is not a length: {v:?}")))?,
-        ),
-    };
-    // `decode_request` reports what does not decode as `InvalidRequest` ("invalid infer
-    // request: …"): the client's request is wrong, which is not a malformed cloud answer.
-    let (request, inputs) =
-        codec::decode_request(body, header_len).map_err(|e| bad(e.to_string()))?;
-    let metadata = &state
-        .model(model)
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("unknown model `{model}`")))?
-        .metadata;
-    tensor::check_inputs(metadata, &inputs).map_err(|e| bad(e.to_string()))?;
-
-    // Which outputs, and which of them in binary.
-    let all_binary = wire::param_bool(request.parameters.as_ref(), BINARY_DATA_OUTPUT);
-    let (wanted, binary): (Vec<String>, HashSet<String>) = match &request.outputs {
-        None => {
-            let names: Vec<String> = metadata.outputs.iter().map(|o| o.name.clone()).collect();
-            let binary = if all_binary {
-                names.iter().cloned().collect()
-            } else {
-                HashSet::new()
-            };
-            (names, binary)
-        }
-        Some(list) => {
-            let mut binary = HashSet::new();
-            for o in list {
-                if !metadata.outputs.iter().any(|s| s.name == o.name) {
-                    return Err(bad(format!(
-                        "output `{}` is not an output of `{model}` (outputs: {})",
-                        o.name,
-                        metadata
-                            .outputs
-                            .iter()
-                            .map(|s| s.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )));
-                }
-                if all_binary || wire::param_bool(o.parameters.as_ref(), BINARY_DATA) {
-                    binary.insert(o.name.clone());
-                }
-            }
-            (list.iter().map(|o| o.name.clone()).collect(), binary)
-        }
-    };
-
-    let run_state = Arc::clone(state);
-    let run_model = model.to_owned();
-    let outputs = tokio::task::spawn_blocking(move || run_state.run(&run_model, &inputs))
-        .await
-        .map_err(|e| {
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("model task failed: {e}"),
-            )
-        })?
-        .map_err(|e| match e {
-            RequestError::Bad(t) => bad(t),
-            RequestError::Internal(t) => error(StatusCode::INTERNAL_SERVER_ERROR, t),
-        })?;
-    let outputs: Vec<_> = outputs
-        .into_iter()
-        .filter(|o| wanted.contains(&o.name))
-        .collect();
-    let encoded = codec::encode_response(model, Some(VERSION), request.id, &outputs, |n| {
-        binary.contains(n)
-    })
-    .map_err(|e| {
-        let detail = match e {
-            CloudError::Config { detail } | CloudError::Malformed { detail } => detail,
-            other => other.to_string(),
-        };
-        error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot encode the response: {detail}"),
-        )
-    })?;
-    let mut response = encoded.bytes.into_response();
-    let h = response.headers_mut();
-    match encoded.header_len {
-        Some(n) => {
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
-            );
-            h.insert(HEADER_LENGTH, HeaderValue::from(n));
-        }
-        None => {
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-        }
-    }
-    Ok(response)
 }

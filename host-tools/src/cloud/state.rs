@@ -1,7 +1,10 @@
 //! [`CloudState`]: the served models (metadata, pools of loaded sessions, counters) and
 //! running one request through a model.
 
+pub use super::counters::{Counters, ModelStats};
 use super::decode::decode_image;
+use super::gate::Gate;
+use super::limits::{BodyLimit, MAX_QUESTION_BYTES, QUEUE_PER_WORKER, TensorBound};
 use super::pool::Pool;
 use anyhow::Context as _;
 use msao::compact;
@@ -11,7 +14,6 @@ use msao_agent::cloud::{DataType, InferTensor, ModelMetadata, TensorData, Tensor
 use msao_agent::runtime::{ModelCatalog, OrtRuntime, RuntimeOptions};
 use std::num::NonZeroUsize;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The compact-tensor model: `compact` UINT8 `[1, -1]` + `question` FP32 `[1, 384]`.
 pub const VQA_CLOUD: &str = "vqa-cloud";
@@ -36,74 +38,6 @@ pub enum RequestError {
     Internal(String),
 }
 
-/// Per-model counters.
-#[derive(Debug, Default)]
-pub struct Counters {
-    requests: AtomicU64,
-    served: AtomicU64,
-    errors: AtomicU64,
-    bad_requests: AtomicU64,
-    in_flight: AtomicU64,
-    max_concurrent: AtomicU64,
-}
-
-/// A snapshot of [`Counters`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ModelStats {
-    /// Infer requests received.
-    pub requests: u64,
-    /// Answered with outputs.
-    pub served: u64,
-    /// Answered with an error (of any status).
-    pub errors: u64,
-    /// Of those, refused as invalid requests (HTTP 400): the client's fault, not ours.
-    pub bad_requests: u64,
-    /// The most runs of this model that held a session at the same time (at most the
-    /// worker count): above 1 means requests were served concurrently.
-    pub max_concurrent: u64,
-}
-
-/// One run holding a session, counted in [`Counters`] while it lives.
-#[derive(Debug)]
-pub(crate) struct Running<'a>(&'a Counters);
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-impl Counters {
-    pub(crate) fn request(&self) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-    }
-    pub(crate) fn served(&self) {
-        self.served.fetch_add(1, Ordering::Relaxed);
-    }
-    pub(crate) fn error(&self) {
-        self.errors.fetch_add(1, Ordering::Relaxed);
-    }
-    pub(crate) fn bad_request(&self) {
-        self.bad_requests.fetch_add(1, Ordering::Relaxed);
-    }
-    /// Counts a run that holds a session until the guard drops.
-    pub(crate) fn running(&self) -> Running<'_> {
-        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
-        self.max_concurrent.fetch_max(now, Ordering::Relaxed);
-        Running(self)
-    }
-    /// A snapshot.
-    pub fn stats(&self) -> ModelStats {
-        ModelStats {
-            requests: self.requests.load(Ordering::Relaxed),
-            served: self.served.load(Ordering::Relaxed),
-            errors: self.errors.load(Ordering::Relaxed),
-            bad_requests: self.bad_requests.load(Ordering::Relaxed),
-            max_concurrent: self.max_concurrent.load(Ordering::Relaxed),
-        }
-    }
-}
-
 /// One served model.
 #[derive(Debug)]
 pub struct ServedModel {
@@ -111,6 +45,8 @@ pub struct ServedModel {
     pub metadata: ModelMetadata,
     /// Its counters.
     pub counters: Counters,
+    /// The largest request body it accepts (from its inputs' sizes).
+    pub body_limit: BodyLimit,
 }
 
 /// Everything the server holds: metadata, sessions, counters. Each request borrows a
@@ -118,6 +54,7 @@ pub struct ServedModel {
 /// FP32 edge brains (for `vqa-full`), so up to `workers` requests run at once.
 pub struct CloudState {
     models: Vec<ServedModel>,
+    gate: Gate,
     heads: Pool<CloudHead>,
     brains: Pool<EdgeBrain>,
     patches: usize,
@@ -213,7 +150,7 @@ impl CloudState {
         );
         let logits = spec("logits", DataType::F32, &[1, a]);
         let question = spec("question", DataType::F32, &[1, q]);
-        let model = |name: &str, inputs: Vec<TensorSpec>| ServedModel {
+        let model = |name: &str, inputs: Vec<TensorSpec>, bounds: &[TensorBound]| ServedModel {
             metadata: ModelMetadata {
                 name: name.into(),
                 versions: vec![VERSION.into()],
@@ -222,11 +159,16 @@ impl CloudState {
                 outputs: vec![logits.clone()],
             },
             counters: Counters::default(),
+            body_limit: BodyLimit::of(bounds),
         };
+        // Each input's largest size: `compact` is at most every patch kept.
+        let question_bound = TensorBound::numeric(QUESTION_DIM, 4);
+        let compact_max = compact::encoded_len(patches, dim, patches);
         let models = vec![
             model(
                 VQA_CLOUD,
                 vec![spec("compact", DataType::U8, &[1, -1]), question.clone()],
+                &[TensorBound::numeric(compact_max, 1), question_bound],
             ),
             model(
                 VQA_CLOUD_DENSE,
@@ -234,6 +176,7 @@ impl CloudState {
                     spec("features", DataType::F32, &[1, p, d]),
                     question.clone(),
                 ],
+                &[TensorBound::numeric(patches * dim, 4), question_bound],
             ),
             model(
                 VQA_FULL,
@@ -241,10 +184,15 @@ impl CloudState {
                     spec("image", DataType::Bytes, &[1]),
                     spec("question", DataType::Bytes, &[1]),
                 ],
+                &[
+                    TensorBound::blob(super::MAX_IMAGE_BYTES),
+                    TensorBound::text(1, MAX_QUESTION_BYTES),
+                ],
             ),
         ];
         Ok(Self {
             models,
+            gate: Gate::new(workers, workers.saturating_mul(QUEUE_PER_WORKER)),
             heads: Pool::new(heads),
             brains: Pool::new(brains),
             patches,
@@ -252,6 +200,19 @@ impl CloudState {
             answers,
             _runtime: runtime,
         })
+    }
+
+    /// The same state with room for `queue` requests waiting for a session (default
+    /// [`QUEUE_PER_WORKER`] per worker); more are refused with `429`.
+    #[must_use]
+    pub fn with_queue(mut self, queue: usize) -> Self {
+        self.gate = Gate::new(self.workers(), queue);
+        self
+    }
+
+    /// Admission to the sessions.
+    pub fn gate(&self) -> &Gate {
+        &self.gate
     }
 
     /// Sessions per model: how many requests run at once.

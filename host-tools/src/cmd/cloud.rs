@@ -3,10 +3,14 @@
 //! JSON object whose `url` is that address): tests and the bench read it to find the port.
 //! With `--tls-cert` and `--tls-key` it serves HTTPS and the address is `https://ADDR`;
 //! with `--token-env VAR` every request needs `Authorization: Bearer $VAR`. `--workers N`
-//! loads N sessions of each model, so N requests run at once.
+//! loads N sessions of each model, so N requests run at once; `--queue Q` lets Q more wait
+//! for a session and answers the rest `429` with `Retry-After`. Every connection runs under
+//! the timeouts and cap of [`Limits`] (flags below); Ctrl-C / SIGTERM stops accepting,
+//! gives requests in flight `--shutdown-grace`, closes every connection and exits 0.
 
 use crate::cloud::{
-    BearerAuth, CloudState, TlsListener, default_workers, load_server_config, router, serve_router,
+    BearerAuth, CloudState, Limits, MAX_CONNECTIONS, QUEUE_PER_WORKER, TlsListener,
+    default_workers, load_server_config, router, serve_with,
 };
 use crate::env::Env;
 use anyhow::Context as _;
@@ -37,6 +41,26 @@ pub struct Cmd {
     /// intra-op thread when there are several. Default: the CPUs this process may use.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
+    /// Requests that may wait for a busy session before more are answered `429` with
+    /// `Retry-After`. Default: 4 per worker.
+    #[arg(long, value_name = "Q", value_parser = clap::value_parser!(u16))]
+    pub queue: Option<u16>,
+    /// Longest a client may take to send a request's headers; slower ones are closed.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::args::positive_duration)]
+    pub header_timeout: Duration,
+    /// A connection with no bytes moving for this long is closed.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::args::positive_duration)]
+    pub idle_timeout: Duration,
+    /// Longest one request may take (body upload and model run); later ones get `503`.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::args::positive_duration)]
+    pub request_timeout: Duration,
+    /// Connections served at once; more are closed on accept (and logged, rate-limited).
+    #[arg(long, value_name = "N", default_value_t = MAX_CONNECTIONS as u32, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub max_connections: u32,
+    /// After Ctrl-C / SIGTERM, how long requests in flight may take before every
+    /// connection is closed.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::args::positive_duration)]
+    pub shutdown_grace: Duration,
     #[command(flatten)]
     pub model_args: super::ModelArgs,
     /// Print only the `listening on` line.
@@ -74,7 +98,18 @@ impl Cmd {
             ..self.model_args.runtime_options()
         };
         let workers = self.workers.map_or_else(default_workers, usize::from);
-        let state = Arc::new(CloudState::load_workers(&models_dir, &options, workers)?);
+        let queue = self
+            .queue
+            .map_or(workers.saturating_mul(QUEUE_PER_WORKER), usize::from);
+        let state =
+            Arc::new(CloudState::load_workers(&models_dir, &options, workers)?.with_queue(queue));
+        let limits = Limits {
+            header_read_timeout: self.header_timeout,
+            idle_timeout: self.idle_timeout,
+            request_timeout: self.request_timeout,
+            max_connections: self.max_connections as usize,
+            shutdown_grace: self.shutdown_grace,
+        };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -153,17 +188,19 @@ impl Cmd {
         };
         let handshake_failures = match tls {
             None => {
-                rt.block_on(serve_router(listener, app, shutdown))?;
+                rt.block_on(serve_with(listener, app, limits, shutdown))?;
                 None
             }
             Some(config) => {
                 let _in_runtime = rt.enter();
                 let listener = TlsListener::new(listener, config);
                 let failures = listener.failures();
-                rt.block_on(serve_router(listener, app, shutdown))?;
+                rt.block_on(serve_with(listener, app, limits, shutdown))?;
                 Some(failures.load(Ordering::Relaxed))
             }
         };
+        // Model runs still going (their clients were cut off) get the grace period too.
+        rt.shutdown_timeout(self.shutdown_grace);
         let unauthorized = auth.as_ref().map(BearerAuth::rejected);
 
         if self.json {
@@ -193,12 +230,13 @@ impl Cmd {
                 let s = m.counters.stats();
                 writeln!(
                     out,
-                    "{:<16} {} requests, {} served, {} errors ({} invalid requests), at most {} at once",
+                    "{:<16} {} requests, {} served, {} errors ({} invalid requests, {} busy), at most {} at once",
                     m.metadata.name,
                     s.requests,
                     s.served,
                     s.errors,
                     s.bad_requests,
+                    s.busy,
                     s.max_concurrent
                 )?;
             }
@@ -210,5 +248,30 @@ impl Cmd {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::{HEADER_READ_TIMEOUT, IDLE_TIMEOUT, REQUEST_TIMEOUT, SHUTDOWN_GRACE};
+    use clap::Parser as _;
+
+    #[derive(clap::Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        cmd: Cmd,
+    }
+
+    #[test]
+    fn the_flag_defaults_are_the_documented_limits() {
+        let c = Wrap::try_parse_from(["cloud"]).unwrap().cmd;
+        assert_eq!(c.header_timeout, HEADER_READ_TIMEOUT);
+        assert_eq!(c.idle_timeout, IDLE_TIMEOUT);
+        assert_eq!(c.request_timeout, REQUEST_TIMEOUT);
+        assert_eq!(c.shutdown_grace, SHUTDOWN_GRACE);
+        assert_eq!(c.max_connections as usize, MAX_CONNECTIONS);
+        assert!(Wrap::try_parse_from(["cloud", "--header-timeout", "0s"]).is_err());
+        assert!(Wrap::try_parse_from(["cloud", "--max-connections", "0"]).is_err());
     }
 }
