@@ -38,11 +38,14 @@ pub enum DropCause {
     UnknownSchema,
     /// Header and CRC fine, but the message bytes do not decode (or bytes trail it).
     Malformed,
+    /// A datagram ended without a `0x00` (see [`Decoder::end_datagram`]): its bytes are
+    /// discarded so they cannot spoil the next datagram's frame.
+    Unterminated,
 }
 
 impl DropCause {
     /// Every cause, in counter order.
-    pub const ALL: [DropCause; 7] = [
+    pub const ALL: [DropCause; 8] = [
         Self::Cobs,
         Self::Crc,
         Self::Oversize,
@@ -50,6 +53,7 @@ impl DropCause {
         Self::IncompatibleVersion,
         Self::UnknownSchema,
         Self::Malformed,
+        Self::Unterminated,
     ];
 
     /// snake_case name (used in JSON summaries).
@@ -62,6 +66,7 @@ impl DropCause {
             Self::IncompatibleVersion => "incompatible_version",
             Self::UnknownSchema => "unknown_schema",
             Self::Malformed => "malformed",
+            Self::Unterminated => "unterminated",
         }
     }
 }
@@ -102,7 +107,7 @@ pub struct Stats {
     /// Bytes fed.
     pub bytes: u64,
     /// Drops, indexed like [`DropCause::ALL`].
-    pub drops: [u64; 7],
+    pub drops: [u64; DropCause::ALL.len()],
 }
 
 impl Stats {
@@ -141,7 +146,7 @@ impl Decoder {
             stats: Stats {
                 frames: 0,
                 bytes: 0,
-                drops: [0; 7],
+                drops: [0; DropCause::ALL.len()],
             },
         }
     }
@@ -179,6 +184,39 @@ impl Decoder {
                 return None;
             }
         }
+    }
+
+    /// Ends a datagram (UDP: one frame per datagram). Bytes left after its last `0x00`
+    /// are discarded and reported as one drop — [`DropCause::Oversize`] when they ran past
+    /// [`MAX_FRAME`], else [`DropCause::Unterminated`] — so the next datagram starts on a
+    /// clean decoder: a lost or cut datagram costs exactly its own frame. `None` when the
+    /// datagram ended on a terminator.
+    ///
+    /// ```
+    /// use msao::decoder::{Decoder, DropCause, Event};
+    /// let mut dec = Decoder::new();
+    /// let mut dgram: &[u8] = &[0x05, 0x11, 0x22]; // no 0x00
+    /// assert!(dec.push(&mut dgram).is_none());
+    /// let ended = dec.end_datagram();
+    /// assert!(matches!(ended, Some(Event::Dropped { cause: DropCause::Unterminated, len: 3, .. })));
+    /// assert_eq!(dec.pending(), 0);
+    /// ```
+    pub fn end_datagram(&mut self) -> Option<Event> {
+        let pending = self.pending();
+        let cause = if self.overflow.is_some() {
+            DropCause::Oversize
+        } else {
+            DropCause::Unterminated
+        };
+        self.reset();
+        (pending > 0).then(|| self.drop(cause, pending, None))
+    }
+
+    /// Forgets any partial frame without counting it (the caller discarded the rest of
+    /// its input on purpose, e.g. a frame budget was reached).
+    pub fn reset(&mut self) {
+        self.len = 0;
+        self.overflow = None;
     }
 
     fn absorb(&mut self, chunk: &[u8]) {
