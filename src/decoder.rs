@@ -39,13 +39,16 @@ pub enum DropCause {
     UnknownSchema,
     /// Header and CRC fine, but the message bytes do not decode (or bytes trail it).
     Malformed,
+    /// A datagram ended without a `0x00` (see [`Decoder::end_datagram`]): its bytes are
+    /// discarded so they cannot spoil the next datagram's frame.
+    Unterminated,
     /// Signed, but the tag does not match this decoder's key (forged, or another key).
     Signature,
 }
 
 impl DropCause {
     /// Every cause, in counter order.
-    pub const ALL: [DropCause; 8] = [
+    pub const ALL: [DropCause; 9] = [
         Self::Cobs,
         Self::Crc,
         Self::Oversize,
@@ -53,6 +56,7 @@ impl DropCause {
         Self::IncompatibleVersion,
         Self::UnknownSchema,
         Self::Malformed,
+        Self::Unterminated,
         Self::Signature,
     ];
 
@@ -66,6 +70,7 @@ impl DropCause {
             Self::IncompatibleVersion => "incompatible_version",
             Self::UnknownSchema => "unknown_schema",
             Self::Malformed => "malformed",
+            Self::Unterminated => "unterminated",
             Self::Signature => "signature",
         }
     }
@@ -198,6 +203,39 @@ impl Decoder {
                 return None;
             }
         }
+    }
+
+    /// Ends a datagram (UDP: one frame per datagram). Bytes left after its last `0x00`
+    /// are discarded and reported as one drop — [`DropCause::Oversize`] when they ran past
+    /// [`MAX_FRAME`], else [`DropCause::Unterminated`] — so the next datagram starts on a
+    /// clean decoder: a lost or cut datagram costs exactly its own frame. `None` when the
+    /// datagram ended on a terminator.
+    ///
+    /// ```
+    /// use msao::decoder::{Decoder, DropCause, Event};
+    /// let mut dec = Decoder::new();
+    /// let mut dgram: &[u8] = &[0x05, 0x11, 0x22]; // no 0x00
+    /// assert!(dec.push(&mut dgram).is_none());
+    /// let ended = dec.end_datagram();
+    /// assert!(matches!(ended, Some(Event::Dropped { cause: DropCause::Unterminated, len: 3, .. })));
+    /// assert_eq!(dec.pending(), 0);
+    /// ```
+    pub fn end_datagram(&mut self) -> Option<Event> {
+        let pending = self.pending();
+        let cause = if self.overflow.is_some() {
+            DropCause::Oversize
+        } else {
+            DropCause::Unterminated
+        };
+        self.reset();
+        (pending > 0).then(|| self.drop(cause, pending, None))
+    }
+
+    /// Forgets any partial frame without counting it (the caller discarded the rest of
+    /// its input on purpose, e.g. a frame budget was reached).
+    pub fn reset(&mut self) {
+        self.len = 0;
+        self.overflow = None;
     }
 
     fn absorb(&mut self, chunk: &[u8]) {

@@ -233,3 +233,86 @@ fn tcp_sink_fails_fast_while_down_and_reconnects_when_the_collector_appears() {
     let got = collect(rx.as_mut(), 1);
     assert_eq!(got.values().map(Vec::len).sum::<usize>(), 1);
 }
+
+#[test]
+fn udp_an_unterminated_datagram_costs_one_drop_and_not_the_next_frame() {
+    let mut rx = transport::open_receiver(&"udp://127.0.0.1:0".parse().unwrap()).unwrap();
+    let Endpoint::Udp(addr) = rx.endpoint().clone() else {
+        panic!("not udp")
+    };
+    let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let frames = encode_all(&messages(3));
+    // Each valid frame follows a datagram cut short (no 0x00) from the same peer.
+    for f in &frames {
+        tx.send_to(&f[..f.len() / 2], &addr).unwrap();
+        tx.send_to(f, &addr).unwrap();
+    }
+    let mut dec = msao::Decoder::new();
+    let mut events = Vec::new();
+    while events.len() < 2 * frames.len() {
+        let got = rx
+            .recv(Duration::from_secs(5))
+            .unwrap()
+            .expect("a datagram");
+        assert!(got.is_datagram());
+        let mut input = &got.bytes[..];
+        while let Some(e) = dec.push(&mut input) {
+            events.push(e);
+        }
+        events.extend(dec.end_datagram());
+    }
+    for (i, pair) in events.chunks(2).enumerate() {
+        assert!(
+            matches!(
+                pair[0],
+                Event::Dropped {
+                    cause: msao::DropCause::Unterminated,
+                    ..
+                }
+            ),
+            "{i}: {:?}",
+            pair[0]
+        );
+        assert!(matches!(pair[1], Event::Frame(_)), "{i}: {:?}", pair[1]);
+    }
+    let n = frames.len() as u64;
+    assert_eq!(dec.stats().frames, n);
+    assert_eq!(dec.stats().dropped(msao::DropCause::Unterminated), n);
+}
+
+#[test]
+fn tcp_receiver_refuses_peers_past_its_cap_and_keeps_serving_the_others() {
+    use std::io::{Read, Write};
+    let limits = transport::TcpLimits { max_peers: 2 };
+    let mut rx =
+        transport::TcpReceiver::bind_with("tcp://127.0.0.1:0".parse().unwrap(), limits).unwrap();
+    let Endpoint::Tcp(addr) = rx.endpoint().clone() else {
+        panic!("not tcp")
+    };
+    let kept: Vec<_> = (0..2)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
+    // Wait until both are accepted (each sends a byte that comes back as a chunk).
+    for mut s in &kept {
+        s.write_all(&[0]).unwrap();
+    }
+    for _ in 0..2 {
+        rx.recv(Duration::from_secs(5)).unwrap().expect("a chunk");
+    }
+    let mut extra = std::net::TcpStream::connect(&addr).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 1];
+    // Closed at once: end of stream (or a reset), never a hang.
+    assert!(matches!(extra.read(&mut buf), Ok(0) | Err(_)));
+    assert_eq!(rx.counters().refused_peers, 1);
+    assert_eq!(rx.counters().peers, 2);
+    let frame = &encode_all(&messages(1))[0];
+    (&kept[1]).write_all(frame).unwrap();
+    let got = rx
+        .recv(Duration::from_secs(5))
+        .unwrap()
+        .expect("still served");
+    assert_eq!(&got.bytes, frame);
+}

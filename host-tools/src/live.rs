@@ -185,6 +185,10 @@ pub fn run(
                 let budget = limits.count.map(|n| n.saturating_sub(seen));
                 seen += consumer.chunk(&chunk, budget, env)?;
             }
+            Poll::Inbound(Inbound::Warning(w)) => {
+                env.warn(&w);
+                consumer.interrupted();
+            }
             Poll::Inbound(Inbound::Failed { endpoint, error }) => {
                 env.warn(&format!("warning: receiver {endpoint} failed: {error}"));
                 consumer.interrupted();

@@ -6,6 +6,9 @@
 //! boot is named. Drops whose header could not be read are charged to the last boot id
 //! seen from the same source (a peer's decoder only ever sees that peer).
 //!
+//! A UDP source (`udp://…`) is decoded one datagram at a time: bytes after a datagram's
+//! last `0x00` are one `unterminated` drop and never reach the next datagram.
+//!
 //! Bounded: at most [`MAX_PEERS`] decoders and [`MAX_ROWS`] rows; the least recently heard
 //! is forgotten first (its counts stay in the totals).
 use msao::{
@@ -13,6 +16,7 @@ use msao::{
     decoder::Decoder,
     header::FrameHeader,
     message::{Hello, Sample},
+    transport::is_datagram_source,
 };
 use std::{
     collections::HashMap,
@@ -60,7 +64,7 @@ pub struct Totals {
     /// Frames decoded per kind, indexed like [`Message::KINDS`].
     pub kinds: [u64; Message::KINDS.len()],
     /// Frames dropped per cause, indexed like [`DropCause::ALL`].
-    pub drops: [u64; msao::DropCause::ALL.len()],
+    pub drops: [u64; DropCause::ALL.len()],
     /// Bytes received.
     pub bytes: u64,
     /// Bytes of unterminated frames left when a stream ended.
@@ -166,7 +170,8 @@ impl Monitor {
         let source = self.intern_peer(source, now);
         let mut input = bytes;
         let mut before = input.len();
-        while budget.is_none_or(|b| (out.items.len() as u64) < b) {
+        let room = |out: &Ingested| budget.is_none_or(|b| (out.items.len() as u64) < b);
+        while room(&out) {
             let Some(peer) = self.peers.get_mut(&source) else {
                 break;
             };
@@ -176,6 +181,22 @@ impl Monitor {
             let Some(event) = event else { break };
             let item = self.observe(&source, event, at, now, &mut out.warnings);
             out.items.push(item);
+        }
+        if is_datagram_source(&source)
+            && let Some(peer) = self.peers.get_mut(&source)
+        {
+            // One frame per datagram: its unterminated rest is one drop, never glued to
+            // the next datagram (spec/wire-format.md §6).
+            let ended = if input.is_empty() && room(&out) {
+                peer.decoder.end_datagram()
+            } else {
+                peer.decoder.reset();
+                None
+            };
+            if let Some(event) = ended {
+                let item = self.observe(&source, event, at, now, &mut out.warnings);
+                out.items.push(item);
+            }
         }
         out
     }
@@ -399,10 +420,10 @@ mod tests {
     fn peers_have_their_own_decoders() {
         let f = frame_bytes([1, 2, 3, 4], 0);
         let mut m = Monitor::new();
-        m.ingest("udp://a", &f[..4], None, None);
-        m.ingest("udp://b", &f[..6], None, None);
-        let a = m.ingest("udp://a", &f[4..], None, None);
-        let b = m.ingest("udp://b", &f[6..], None, None);
+        m.ingest("tcp://a", &f[..4], None, None);
+        m.ingest("tcp://b", &f[..6], None, None);
+        let a = m.ingest("tcp://a", &f[4..], None, None);
+        let b = m.ingest("tcp://b", &f[6..], None, None);
         assert!(matches!(
             a.items[..],
             [Observed {
@@ -428,6 +449,35 @@ mod tests {
         let mut m = Monitor::new();
         assert_eq!(m.ingest("x", &bytes, None, Some(2)).items.len(), 2);
         assert_eq!(m.totals().frames, 2);
+    }
+
+    #[test]
+    fn an_unterminated_datagram_costs_one_drop_and_not_the_next_frame() {
+        let f = frame_bytes([1, 2, 3, 4], 0);
+        let mut m = Monitor::new();
+        let cut = m.ingest("udp://a", &f[..5], None, None);
+        assert!(matches!(
+            cut.items[..],
+            [Observed {
+                event: Event::Dropped {
+                    cause: DropCause::Unterminated,
+                    len: 5,
+                    ..
+                },
+                ..
+            }]
+        ));
+        let next = m.ingest("udp://a", &f, None, None);
+        assert!(matches!(
+            next.items[..],
+            [Observed {
+                event: Event::Frame(_),
+                ..
+            }]
+        ));
+        m.finish();
+        assert_eq!(m.totals().truncated_tails, 0);
+        assert_eq!(m.totals().dropped(), 1);
     }
 
     #[test]

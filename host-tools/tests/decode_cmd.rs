@@ -7,6 +7,17 @@ use msao::{DropCause, message::Message};
 use serde_json::Value;
 use std::io::Write;
 
+/// Every drop cause a byte stream can show; `unterminated` belongs to datagrams only.
+const STREAM_CAUSES: [DropCause; 7] = [
+    DropCause::Cobs,
+    DropCause::Crc,
+    DropCause::Oversize,
+    DropCause::Header,
+    DropCause::IncompatibleVersion,
+    DropCause::UnknownSchema,
+    DropCause::Malformed,
+];
+
 /// A stream of good frames with exactly one frame of every drop cause between them, ending
 /// in a frame cut off before its terminator. Returns (bytes, good frames, tail length).
 fn corrupted_stream() -> (Vec<u8>, u64, u64) {
@@ -73,7 +84,7 @@ fn exact_drop_counts_per_cause() {
     let summary = lines.last().unwrap();
     assert_eq!(summary["type"], "summary");
     assert_eq!(summary["frames"], good, "{summary}");
-    for cause in DropCause::ALL {
+    for cause in STREAM_CAUSES {
         assert_eq!(
             summary["drops"][cause.name()],
             1,
@@ -81,7 +92,7 @@ fn exact_drop_counts_per_cause() {
             cause.name()
         );
     }
-    assert_eq!(summary["dropped"], DropCause::ALL.len());
+    assert_eq!(summary["dropped"], STREAM_CAUSES.len());
     assert_eq!(summary["truncated_bytes"], tail);
     assert_eq!(summary["truncated_tails"], 1);
     assert_eq!(summary["input"], "raw");
@@ -93,13 +104,13 @@ fn exact_drop_counts_per_cause() {
         );
     }
     // One line per terminated frame, then the summary.
-    assert_eq!(lines.len() as u64, good + DropCause::ALL.len() as u64 + 1);
+    assert_eq!(lines.len() as u64, good + STREAM_CAUSES.len() as u64 + 1);
     let drops: Vec<&str> = lines
         .iter()
         .filter(|l| l["type"] == "drop")
         .map(|l| l["data"]["cause"].as_str().unwrap())
         .collect();
-    assert_eq!(drops, DropCause::ALL.map(DropCause::name));
+    assert_eq!(drops, STREAM_CAUSES.map(DropCause::name));
     // The foreign frames' senders are named, the others have no readable header.
     let foreign = lines
         .iter()
@@ -130,7 +141,7 @@ fn human_output_ends_with_summary_of_every_cause() {
         out.contains(&format!("summary: {good} frames decoded")),
         "{out}"
     );
-    for cause in DropCause::ALL {
+    for cause in STREAM_CAUSES {
         assert!(
             out.contains(&format!("{} 1", cause.name())),
             "{}: {out}",
@@ -176,7 +187,7 @@ fn any_chunking_gives_the_same_counts() {
     let summary = lines.last().unwrap();
     assert_eq!(summary["input"], "capture");
     assert_eq!(summary["frames"], good);
-    assert_eq!(summary["dropped"], DropCause::ALL.len());
+    assert_eq!(summary["dropped"], STREAM_CAUSES.len());
     assert_eq!(summary["truncated_bytes"], tail);
     assert!(
         lines[0]["rx_time"]
@@ -204,4 +215,40 @@ fn missing_file_is_an_error_naming_it() {
     let (r, _, _) = run(&["decode", "/nonexistent/dump.bin"]);
     let e = format!("{:#}", r.unwrap_err());
     assert!(e.contains("cannot open /nonexistent/dump.bin"), "{e}");
+}
+
+#[test]
+fn a_corrupt_record_length_is_reported_with_its_offset_after_the_summary() {
+    use msao_host::capture::{CaptureHeader, CaptureWriter, Record};
+    let mut w = CaptureWriter::new(Vec::new(), &CaptureHeader::now()).unwrap();
+    let at = msao_host::capture::from_unix_us(1_700_000_000_000_000);
+    for seq in 0..3 {
+        let f = encode(&header(BOOT, seq), &fault());
+        w.write(&Record::frame(at, "udp://10.0.0.2:5000", f))
+            .unwrap();
+    }
+    let bad_at = w.bytes();
+    for seq in 3..6 {
+        let f = encode(&header(BOOT, seq), &fault());
+        w.write(&Record::frame(at, "udp://10.0.0.2:5000", f))
+            .unwrap();
+    }
+    let mut bytes = w.finish().unwrap();
+    // The fourth record's length field claims 4 GiB.
+    let i = bad_at as usize;
+    bytes[i..i + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    let f = write_tmp(&bytes);
+    let (r, out, _) = run(&["decode", f.path().to_str().unwrap(), "--json"]);
+    let e = format!("{:#}", r.expect_err("corrupt data fails the command"));
+    assert!(e.contains(&format!("corrupt at byte {bad_at}")), "{e}");
+    let lines = json_lines(&out);
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["frames"], 3, "{summary}");
+    assert_eq!(summary["capture_error"]["offset"], bad_at, "{summary}");
+    // Human output too.
+    let (r, out, _) = run(&["decode", f.path().to_str().unwrap()]);
+    assert!(r.is_err());
+    assert!(out.contains("summary: 3 frames decoded"), "{out}");
+    assert!(out.contains(&format!("corrupt at byte {bad_at}")), "{out}");
 }

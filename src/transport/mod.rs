@@ -10,11 +10,16 @@
 mod endpoint;
 mod serial;
 mod tcp;
+mod tcp_receiver;
 mod udp;
 
 pub use endpoint::{Endpoint, EndpointError};
 pub use serial::{SerialReceiver, SerialSink};
-pub use tcp::{TcpReceiver, TcpSink};
+pub use tcp::TcpSink;
+pub use tcp_receiver::{
+    ACCEPT_BACKOFF, DEFAULT_MAX_PEERS, MAX_MAX_PEERS, PEER_CREDIT, READ_CHUNK, TcpLimits,
+    TcpReceiver,
+};
 pub use udp::{UdpReceiver, UdpSink};
 
 use std::{io, time::Duration, time::SystemTime};
@@ -67,6 +72,34 @@ pub struct Received {
     pub at: SystemTime,
 }
 
+impl Received {
+    /// True for a UDP datagram: one frame per datagram, so its decoder must end the frame
+    /// at the datagram's end ([`crate::Decoder::end_datagram`]) instead of carrying bytes
+    /// into the next one.
+    pub fn is_datagram(&self) -> bool {
+        is_datagram_source(&self.source)
+    }
+}
+
+/// True for sources named `udp://…` (see [`Received::is_datagram`]).
+pub fn is_datagram_source(source: &str) -> bool {
+    source.starts_with("udp://")
+}
+
+/// What a receiver refused before any byte reached its caller (all zero for transports
+/// that refuse nothing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReceiverCounters {
+    /// Connections closed at once because the peer cap was reached.
+    pub refused_peers: u64,
+    /// Failed `accept` calls (each followed by a pause).
+    pub accept_errors: u64,
+    /// The OS error number of the latest failed `accept`.
+    pub last_accept_errno: Option<i32>,
+    /// Connections open now.
+    pub peers: u64,
+}
+
 /// Receives bytes on the host side.
 pub trait Receiver: Send {
     /// Waits up to `timeout` for the next chunk; `Ok(None)` on timeout.
@@ -76,6 +109,10 @@ pub trait Receiver: Send {
     fn reply(&mut self, source: &str, frame: &[u8]) -> io::Result<()>;
     /// The endpoint, for messages.
     fn endpoint(&self) -> &Endpoint;
+    /// Refusals so far.
+    fn counters(&self) -> ReceiverCounters {
+        ReceiverCounters::default()
+    }
 }
 
 /// Write timeout of every sink: a stalled host costs the agent at most this per frame, on
@@ -91,11 +128,16 @@ pub fn open_sink(endpoint: &Endpoint) -> io::Result<Box<dyn FrameSink>> {
     })
 }
 
-/// Binds, accepts or opens the receiver for an endpoint.
+/// Binds, accepts or opens the receiver for an endpoint, with default limits.
 pub fn open_receiver(endpoint: &Endpoint) -> io::Result<Box<dyn Receiver>> {
+    open_receiver_with(endpoint, TcpLimits::default())
+}
+
+/// As [`open_receiver`], with the limits of a TCP receiver.
+pub fn open_receiver_with(endpoint: &Endpoint, tcp: TcpLimits) -> io::Result<Box<dyn Receiver>> {
     Ok(match endpoint {
         Endpoint::Udp(_) => Box::new(UdpReceiver::bind(endpoint.clone())?),
-        Endpoint::Tcp(_) => Box::new(TcpReceiver::bind(endpoint.clone())?),
+        Endpoint::Tcp(_) => Box::new(TcpReceiver::bind_with(endpoint.clone(), tcp)?),
         Endpoint::Serial { .. } => Box::new(SerialReceiver::open(endpoint.clone())?),
     })
 }

@@ -1,14 +1,11 @@
 //! TCP: the agent connects to a collector and reconnects with backoff; the host accepts
-//! many agents at once.
+//! up to [`TcpLimits::max_peers`] agents at once (the receiver is in `tcp_receiver.rs`).
 
-use super::{Endpoint, FrameSink, POLL_WAIT, Received, Receiver, WRITE_TIMEOUT, nothing_yet};
+use super::{Endpoint, FrameSink, POLL_WAIT, WRITE_TIMEOUT, nothing_yet};
 use std::{
-    collections::HashMap,
     io::{self, Read, Write},
-    net::{TcpListener, TcpStream, ToSocketAddrs},
-    sync::{Arc, Mutex, PoisonError, mpsc},
-    thread,
-    time::{Duration, Instant, SystemTime},
+    net::{TcpStream, ToSocketAddrs},
+    time::{Duration, Instant},
 };
 
 /// First reconnect delay; doubles per failure up to [`MAX_BACKOFF`].
@@ -120,119 +117,6 @@ impl FrameSink for TcpSink {
                 r
             }
         }
-    }
-
-    fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
-    }
-}
-
-/// Accepts any number of agents on `tcp://HOST:PORT`; one reader thread per connection
-/// feeds a shared channel, and each connection's write half is kept for replies.
-pub struct TcpReceiver {
-    endpoint: Endpoint,
-    rx: mpsc::Receiver<Received>,
-    peers: Peers,
-}
-
-/// Write halves of the open connections, by source.
-type Peers = Arc<Mutex<HashMap<String, TcpStream>>>;
-
-impl TcpReceiver {
-    /// Binds and starts accepting (port 0 picks a free one).
-    pub fn bind(endpoint: Endpoint) -> io::Result<Self> {
-        let Endpoint::Tcp(addr) = &endpoint else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{endpoint} is not tcp"),
-            ));
-        };
-        let listener = TcpListener::bind(addr.as_str())?;
-        let endpoint = Endpoint::Tcp(listener.local_addr()?.to_string());
-        let (tx, rx) = mpsc::channel();
-        let peers = Peers::default();
-        let accepted = Arc::clone(&peers);
-        thread::Builder::new()
-            .name("tcp-accept".into())
-            .spawn(move || accept_loop(listener, tx, accepted))?;
-        Ok(Self {
-            endpoint,
-            rx,
-            peers,
-        })
-    }
-}
-
-fn accept_loop(listener: TcpListener, tx: mpsc::Sender<Received>, peers: Peers) {
-    for conn in listener.incoming() {
-        let Ok(stream) = conn else { continue };
-        let source = match stream.peer_addr() {
-            Ok(peer) => format!("tcp://{peer}"),
-            Err(_) => "tcp://unknown".into(),
-        };
-        if let Ok(writer) = stream.try_clone() {
-            let _ = writer.set_write_timeout(Some(WRITE_TIMEOUT));
-            lock(&peers).insert(source.clone(), writer);
-        }
-        let tx = tx.clone();
-        let peers = Arc::clone(&peers);
-        let spawned = thread::Builder::new()
-            .name("tcp-read".into())
-            .spawn(move || {
-                read_loop(stream, &source, tx);
-                lock(&peers).remove(&source);
-            });
-        if spawned.is_err() {
-            continue;
-        }
-    }
-}
-
-/// The map stays usable even if a reader thread panicked while holding it.
-fn lock(peers: &Peers) -> std::sync::MutexGuard<'_, HashMap<String, TcpStream>> {
-    peers.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn read_loop(mut stream: TcpStream, source: &str, tx: mpsc::Sender<Received>) {
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = match stream.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => 0,
-        };
-        let chunk = Received {
-            source: source.to_string(),
-            bytes: buf[..n].to_vec(),
-            at: SystemTime::now(),
-        };
-        if tx.send(chunk).is_err() || n == 0 {
-            return;
-        }
-    }
-}
-
-impl Receiver for TcpReceiver {
-    fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received>> {
-        match self.rx.recv_timeout(timeout) {
-            Ok(r) => Ok(Some(r)),
-            Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "tcp accept thread ended",
-            )),
-        }
-    }
-
-    fn reply(&mut self, source: &str, frame: &[u8]) -> io::Result<()> {
-        let mut peers = lock(&self.peers);
-        let stream = peers.get_mut(source).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::NotConnected,
-                format!("no open connection from {source}"),
-            )
-        })?;
-        stream.write_all(frame)
     }
 
     fn endpoint(&self) -> &Endpoint {

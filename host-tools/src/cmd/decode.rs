@@ -1,6 +1,9 @@
 //! `msao-host decode FILE|- [--json]`: decode a capture file or a raw byte dump (told
 //! apart by the capture magic) and summarise frames, drops per cause and truncated tails.
-//! Drops are results, not failures: the exit code is 0 unless the input cannot be read.
+//! Drops are results, not failures: the exit code is 0 when every byte could be read.
+//! A capture whose structure is corrupt (a record length past the limit, a record that
+//! does not parse) is decoded up to that record, the summary is printed (with
+//! `capture_error`), and the exit code is 1 with an error naming the byte offset.
 use crate::{
     capture::{self, CaptureReader},
     env::Env,
@@ -69,10 +72,17 @@ impl Cmd {
         if is_capture {
             let mut reader = CaptureReader::open(input)
                 .with_context(|| format!("cannot read capture {name}"))?;
-            while let Some(rec) = reader
-                .next_record()
-                .with_context(|| format!("cannot read capture {name}"))?
-            {
+            let mut corrupt = None;
+            loop {
+                let at = reader.offset();
+                let rec = match reader.next_record() {
+                    Ok(Some(rec)) => rec,
+                    Ok(None) => break,
+                    Err(e) => {
+                        corrupt = Some((at, e));
+                        break;
+                    }
+                };
                 session.feed(&rec.source, &rec.bytes, Some(rec.at), None, out, env)?;
                 if rec.end_of_stream {
                     session.feed(&rec.source, &[], None, None, out, env)?;
@@ -83,9 +93,25 @@ impl Cmd {
             }
             env.clear_bar();
             report_truncated(&reader, env);
+            let error = corrupt.as_ref().map_or(
+                serde_json::Value::Null,
+                |(at, e)| json!({ "offset": at, "error": e.to_string() }),
+            );
+            let human = corrupt.as_ref().map_or(String::new(), |(at, _)| {
+                format!("capture: corrupt at byte {at}; the rest of the file was not read")
+            });
             session.finish(out, |m, elapsed| {
-                capture_extras(Summary::of(m, elapsed), &reader).with("input", "capture", "")
-            })
+                capture_extras(Summary::of(m, elapsed), &reader)
+                    .with("input", "capture", "")
+                    .with("capture_error", error, human)
+            })?;
+            match corrupt {
+                Some((at, e)) => Err(anyhow::Error::new(e).context(format!(
+                    "capture {name} is corrupt at byte {at}: the records before it were decoded \
+                     (summary above), the rest was not"
+                ))),
+                None => Ok(()),
+            }
         } else {
             let mut input = input;
             let mut buf = vec![0u8; RAW_CHUNK];

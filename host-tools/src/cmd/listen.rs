@@ -1,4 +1,6 @@
-//! `msao-host listen URL… [--json] [--count N] [--duration D]`: receive and show frames.
+//! `msao-host listen URL… [--json] [--count N] [--duration D] [--max-peers N]`: receive
+//! and show frames. Overflow policy (see `ingest`): UDP datagrams past a full queue are
+//! dropped and counted; TCP and serial wait (backpressure), each TCP peer with its own share.
 use crate::{
     args,
     env::Env,
@@ -6,7 +8,7 @@ use crate::{
     live::{self, Limits, Render, Session, StopReason},
     render::{Summary, View},
 };
-use msao::transport::Endpoint;
+use msao::transport::{self, Endpoint, TcpLimits};
 use std::{io::Write, time::Duration};
 
 /// Receive frames from agents and show a live device table (or JSON lines).
@@ -25,12 +27,19 @@ pub struct Cmd {
     /// Exit after this long (`30s`, `5m`).
     #[arg(long, value_name = "D", value_parser = args::duration)]
     pub duration: Option<Duration>,
+    /// Most simultaneous TCP agents; further connections are closed at once and counted.
+    #[arg(long, value_name = "N", default_value_t = transport::DEFAULT_MAX_PEERS,
+          value_parser = ingest::max_peers)]
+    pub max_peers: usize,
 }
 
 impl Cmd {
     /// Runs until `--count`, `--duration` or Ctrl-C, then prints the summary.
     pub fn run(self, out: &mut impl Write, env: &mut Env) -> anyhow::Result<()> {
-        let ingest = Ingest::start(ingest::open_all(&self.urls)?)?;
+        let tcp = TcpLimits {
+            max_peers: self.max_peers,
+        };
+        let ingest = Ingest::start(ingest::open_all(&self.urls, tcp)?)?;
         env.listening(ingest.endpoints());
         let mut session = Session::new(View::live(self.json, env.stdout_tty));
         let limits = Limits {
@@ -46,12 +55,15 @@ impl Cmd {
                 out,
             },
         )?;
+        let counters = ingest.counters();
         session.finish(out, |m, elapsed| {
-            Summary::of(m, elapsed).with(
-                "stopped_by",
-                reason.name(),
-                format!("stopped by: {}", reason.name()),
-            )
+            Summary::of(m, elapsed)
+                .with("receive", counters.json(), counters.human())
+                .with(
+                    "stopped_by",
+                    reason.name(),
+                    format!("stopped by: {}", reason.name()),
+                )
         })?;
         if reason == StopReason::ReceiversEnded {
             anyhow::bail!("every receiver failed (see the warnings above)");

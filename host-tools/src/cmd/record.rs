@@ -1,5 +1,7 @@
 //! `msao-host record URL… --out FILE`: write every received frame to a capture file
-//! (format: `spec/capture-format.md`), undecodable ones included.
+//! (format: `spec/capture-format.md`), undecodable ones included. Overflow policy as for
+//! `listen` (UDP datagrams past a full queue dropped and counted, TCP and serial wait); a
+//! slow disk therefore slows TCP agents rather than losing their frames.
 use crate::{
     args,
     capture::{CaptureHeader, CaptureWriter, Record},
@@ -12,7 +14,7 @@ use crate::{
 };
 use anyhow::Context as _;
 use indicatif::ProgressBar;
-use msao::transport::{Endpoint, Received};
+use msao::transport::{self, Endpoint, Received, TcpLimits};
 use std::{
     fs::File,
     io::{BufWriter, Write},
@@ -41,6 +43,10 @@ pub struct Cmd {
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Most simultaneous TCP agents; further connections are closed at once and counted.
+    #[arg(long, value_name = "N", default_value_t = transport::DEFAULT_MAX_PEERS,
+          value_parser = ingest::max_peers)]
+    pub max_peers: usize,
 }
 
 struct Recorder<W: Write> {
@@ -87,6 +93,14 @@ impl<W: Write> Consumer for Recorder<W> {
         let mut frames = Vec::new();
         self.split
             .push(&chunk.source, &chunk.bytes, |f| frames.push(f));
+        if chunk.is_datagram() {
+            // One frame per datagram: an unterminated rest is its own record, so replay
+            // and decode see the same datagram boundaries listen saw.
+            let rest = self.split.close(&chunk.source);
+            if !rest.is_empty() {
+                frames.push(rest);
+            }
+        }
         let mut written = 0;
         for frame in frames {
             if budget.is_some_and(|b| written >= b) {
@@ -127,7 +141,10 @@ impl Cmd {
     /// Records until `--count`, `--duration` or Ctrl-C, then prints the summary.
     pub fn run(self, out: &mut impl Write, env: &mut Env) -> anyhow::Result<()> {
         let started = Instant::now();
-        let ingest = Ingest::start(ingest::open_all(&self.urls)?)?;
+        let tcp = TcpLimits {
+            max_peers: self.max_peers,
+        };
+        let ingest = Ingest::start(ingest::open_all(&self.urls, tcp)?)?;
         let file = File::create(&self.out)
             .with_context(|| format!("cannot create {}", self.out.display()))?;
         let writer = CaptureWriter::new(BufWriter::new(file), &CaptureHeader::now())
@@ -159,6 +176,7 @@ impl Cmd {
         file.flush()
             .with_context(|| format!("cannot write {}", self.out.display()))?;
         let reason = result?;
+        let counters = ingest.counters();
         let path = self.out.display().to_string();
         let summary = Summary::of(&rec.monitor, started.elapsed())
             .with(
@@ -168,6 +186,7 @@ impl Cmd {
             )
             .with("records", records, "")
             .with("file_bytes", bytes, "")
+            .with("receive", counters.json(), counters.human())
             .with(
                 "stopped_by",
                 reason.name(),
