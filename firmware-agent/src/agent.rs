@@ -71,7 +71,8 @@ pub fn run(settings: &Settings) -> Result<RunReport, AgentError> {
         &settings.runtime,
         &settings.sysfs_root,
         settings.device_id.as_str(),
-    );
+    )
+    .stop_on(Arc::clone(&shutdown));
     let providers = profiler.providers();
     let mut telemetry = Telemetry::start(
         &settings.sinks,
@@ -80,11 +81,15 @@ pub fn run(settings: &Settings) -> Result<RunReport, AgentError> {
         random_boot_id(),
     )?;
     // Profile requests arrive on the sink links and are served on their own thread, so
-    // sampling never waits for a profile. The thread ends with the sink threads.
-    if let Some(requests) = telemetry.take_requests() {
-        control::spawn(requests, Box::new(profiler), telemetry.bus().clone(), clock)
-            .map_err(AgentError::Control)?;
-    }
+    // sampling never waits for a profile. The thread ends with the sink threads; a
+    // profile in progress ends at its next run once the stop is requested.
+    let control = match telemetry.take_requests() {
+        Some(requests) => Some(
+            control::spawn(requests, Box::new(profiler), telemetry.bus().clone(), clock)
+                .map_err(AgentError::Control)?,
+        ),
+        None => None,
+    };
     let mut job = None;
     let mut spawn_error = None;
     let report = run_loop(
@@ -107,16 +112,26 @@ pub fn run(settings: &Settings) -> Result<RunReport, AgentError> {
             }
         },
     );
+    // Ordered teardown: every thread that holds ONNX Runtime sessions (the workload, the
+    // control thread's profiler) is joined here, so the sessions and their runtime drop
+    // on those threads before this function returns and the process exits — never while
+    // another thread still runs them.
+    shutdown.request();
+    let workload = job.and_then(|job| job.finish());
+    if let Some(handle) = control
+        && handle.join().is_err()
+    {
+        warn!("the control thread panicked");
+    }
     if let Some(e) = spawn_error {
         return Err(e.into());
     }
-    if let Some(job) = job {
-        match job.finish() {
-            Some(result) => {
-                result?;
-            }
-            None => warn!("stopped before the workload was done"),
+    match workload {
+        Some(result) => {
+            result?;
         }
+        None if settings.workload.is_some() => warn!("stopped before the workload was done"),
+        None => {}
     }
     Ok(report)
 }

@@ -15,11 +15,14 @@
 //! dir = "/var/lib/msao/workload-demo"
 //! [offload]
 //! policy = "msao"
+//! [limits]
+//! max_image_width = 4096
 //! ```
 
 use super::{
     ConfigError, DeviceId, interval::serde_opt, runtime::RuntimeSection, workload::WorkloadSection,
 };
+use crate::encoders::InputLimits;
 use crate::offload::OffloadConfig;
 use msao::transport::Endpoint;
 use serde::{Deserialize, Deserializer};
@@ -49,6 +52,9 @@ pub struct FileConfig {
     /// `[offload]`: policy, threshold, deadline, link prior, `[offload.cloud]`.
     #[serde(default)]
     pub offload: OffloadConfig,
+    /// `[limits]`: caps on each request's frame, question and audio.
+    #[serde(default)]
+    pub limits: InputLimits,
 }
 
 /// `[telemetry]`: where frames go and how often.

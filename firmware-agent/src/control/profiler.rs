@@ -10,13 +10,15 @@
 
 use super::ProfileService;
 use crate::{
-    profile::{ProfileRun, ProfileSpec, plan, profile_each},
+    profile::{ProfileRun, ProfileSpec, plan, profile_each_until},
     runtime::{InferenceRuntime, ModelCatalog, OrtRuntime, RuntimeOptions, gpu, manifest},
+    shutdown::Shutdown,
     system::{SysRoot, SystemReader, describe, open_reader},
 };
 use log::{info, warn};
 use msao::message::{Capability, ExecProvider, ProfileRequest, ProfileResult, truncated};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Runtime, models and a system reader, each present or with the reason it is not.
 pub struct DeviceProfiler {
@@ -27,6 +29,8 @@ pub struct DeviceProfiler {
     system: Box<dyn SystemReader>,
     root: SysRoot,
     device_id: String,
+    /// Once requested, a profile in progress ends before its next run.
+    stop: Option<Arc<Shutdown>>,
 }
 
 impl DeviceProfiler {
@@ -51,7 +55,15 @@ impl DeviceProfiler {
             system,
             root: SysRoot::new(PathBuf::from(sysfs_root)),
             device_id: device_id.to_string(),
+            stop: None,
         }
+    }
+
+    /// Ends any profile in progress before its next run once `stop` is requested (the
+    /// agent joins the control thread before ONNX Runtime is torn down).
+    pub fn stop_on(mut self, stop: Arc<Shutdown>) -> Self {
+        self.stop = Some(stop);
+        self
     }
 
     /// Why profiling cannot run, if it cannot (loads the model catalog if not yet loaded).
@@ -90,8 +102,11 @@ impl DeviceProfiler {
         progress: &mut dyn FnMut(u64, u64),
         each: &mut dyn FnMut(ProfileRun),
     ) -> Result<u16, String> {
+        let stop = self.stop.clone();
+        let stopped = move || stop.as_ref().is_some_and(|s| s.is_requested());
         let (runtime, catalog, system) = self.ready()?;
-        profile_each(runtime, catalog, spec, system, progress, each).map_err(|e| e.to_string())
+        profile_each_until(runtime, catalog, spec, system, progress, each, &stopped)
+            .map_err(|e| e.to_string())
     }
 
     /// The runtime, the catalog (loaded now if this is the first use) and the reader, or
