@@ -71,23 +71,30 @@ pub fn run(settings: &Settings) -> Result<RunReport, AgentError> {
         &settings.runtime,
         &settings.sysfs_root,
         settings.device_id.as_str(),
-    );
+    )
+    .stop_on(Arc::clone(&shutdown))
+    .time_limit(std::time::Duration::from_secs(u64::from(
+        settings.control.limits.max_seconds,
+    )));
     let providers = profiler.providers();
     let control = telemetry_control(settings, random_boot_id());
     let mut telemetry = Telemetry::start(&settings.sinks, settings.queue_depth, clock, &control)?;
     // Profile requests arrive on the sink links and are served on their own thread, so
-    // sampling never waits for a profile. The thread ends with the sink threads.
-    if let Some(requests) = telemetry.take_requests() {
-        let limits = settings.control.limits;
-        control::spawn(
-            requests,
-            Box::new(profiler),
-            telemetry.bus().clone(),
-            clock,
-            limits,
-        )
-        .map_err(AgentError::Control)?;
-    }
+    // sampling never waits for a profile. The thread ends with the sink threads; a
+    // profile in progress ends at its next run once the stop is requested.
+    let control = match telemetry.take_requests() {
+        Some(requests) => Some(
+            control::spawn(
+                requests,
+                Box::new(profiler),
+                telemetry.bus().clone(),
+                clock,
+                settings.control.limits,
+            )
+            .map_err(AgentError::Control)?,
+        ),
+        None => None,
+    };
     let mut job = None;
     let mut spawn_error = None;
     let report = run_loop(
@@ -110,16 +117,26 @@ pub fn run(settings: &Settings) -> Result<RunReport, AgentError> {
             }
         },
     );
+    // Ordered teardown: every thread that holds ONNX Runtime sessions (the workload, the
+    // control thread's profiler) is joined here, so the sessions and their runtime drop
+    // on those threads before this function returns and the process exits — never while
+    // another thread still runs them.
+    shutdown.request();
+    let workload = job.and_then(|job| job.finish());
+    if let Some(handle) = control
+        && handle.join().is_err()
+    {
+        warn!("the control thread panicked");
+    }
     if let Some(e) = spawn_error {
         return Err(e.into());
     }
-    if let Some(job) = job {
-        match job.finish() {
-            Some(result) => {
-                result?;
-            }
-            None => warn!("stopped before the workload was done"),
+    match workload {
+        Some(result) => {
+            result?;
         }
+        None if settings.workload.is_some() => warn!("stopped before the workload was done"),
+        None => {}
     }
     Ok(report)
 }

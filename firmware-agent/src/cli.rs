@@ -32,11 +32,11 @@ pub struct Cli {
     #[arg(long = "telemetry", value_name = "URL")]
     pub telemetry: Vec<Endpoint>,
 
-    /// Time between samples, e.g. 100ms [default: 100ms].
+    /// Time between samples, e.g. 100ms, at least 10ms [default: 100ms].
     #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
     pub sample_interval: Option<Duration>,
 
-    /// Time between Hello messages, e.g. 5s [default: 5s].
+    /// Time between Hello messages, e.g. 5s, at least 100ms [default: 5s].
     #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
     pub hello_interval: Option<Duration>,
 

@@ -133,6 +133,7 @@ pub fn prepare(settings: &Settings, w: &WorkloadSettings) -> Result<Prepared, Wo
             provider: settings.runtime.provider,
             audio: workload.requests.iter().any(|r| r.audio.is_some()),
             second_view_below: settings.offload.second_view(),
+            limits: settings.limits,
             ..BrainOptions::default()
         },
     )?;
@@ -148,6 +149,7 @@ pub fn prepare(settings: &Settings, w: &WorkloadSettings) -> Result<Prepared, Wo
         options: RunOptions {
             fps: w.fps,
             limit: w.limit,
+            stop: None,
         },
         warmup: w.warmup,
         answers,
@@ -175,17 +177,18 @@ impl WorkloadJob {
         self.completed.load(Ordering::Acquire)
     }
 
-    /// Waits for a completed workload's result; `None` while it is still running (the
-    /// agent was stopped early: the thread is left to die with the process).
+    /// Joins the workload thread (it stops at the next request once the agent's stop is
+    /// requested, after answering those in flight, each within its deadline) — so its
+    /// ONNX Runtime sessions are gone before the agent returns. The result, or `None`
+    /// when the agent was stopped before the workload was done.
     pub fn finish(self) -> Option<Result<RunSummary, WorkloadRunError>> {
-        if !self.completed() {
-            return None;
-        }
-        Some(self.handle.join().unwrap_or_else(|_| {
+        let result = self.handle.join().unwrap_or_else(|_| {
             Err(WorkloadRunError::Thread(std::io::Error::other(
                 "the workload thread panicked",
             )))
-        }))
+        });
+        let completed = self.completed.load(Ordering::Acquire);
+        completed.then_some(result)
     }
 }
 
@@ -197,13 +200,19 @@ pub fn spawn(
     clock: Clock,
     shutdown: Arc<Shutdown>,
 ) -> Result<WorkloadJob, WorkloadRunError> {
+    let mut prepared = prepared;
+    prepared.options.stop = Some(Arc::clone(&shutdown));
     let completed = Arc::new(AtomicBool::new(false));
     let done = Arc::clone(&completed);
     let handle = std::thread::Builder::new()
         .name("workload".into())
         .spawn(move || {
+            // The brain's sessions and the runtime drop inside `run_prepared`, on this
+            // thread, before it is joined.
             let result = run_prepared(prepared, bus, clock);
-            done.store(true, Ordering::Release);
+            // Stopped early (requests not started): not completed.
+            let whole = result.as_ref().map_or(true, |s| s.not_started == 0);
+            done.store(whole, Ordering::Release);
             shutdown.request();
             result
         })
@@ -230,6 +239,7 @@ fn run_prepared(mut p: Prepared, bus: Bus, clock: Clock) -> Result<RunSummary, W
         let options = RunOptions {
             fps: None,
             limit: Some(n),
+            stop: p.options.stop.clone(),
         };
         run(
             &mut p.brain,

@@ -208,3 +208,30 @@ fn bad_flags_are_usage_errors() {
         assert_eq!(err(args).exit_code(), 2, "{args:?}");
     }
 }
+
+#[test]
+fn intervals_below_the_floor_are_refused_naming_key_and_origin() {
+    use msao_agent::config::{MIN_HELLO_INTERVAL, MIN_SAMPLE_INTERVAL};
+    let merge = |args: &[&str], text: &str| {
+        let file = parse(text).unwrap();
+        Settings::merge(&cli(args), Some((Path::new(FILE), &file)), None)
+            .map(|s| (s.sample_interval, s.hello_interval))
+            .map_err(|e| e.to_string())
+    };
+    let e = merge(&[], "[telemetry]\nsample_interval = \"1ns\"\n").unwrap_err();
+    assert!(e.contains("`telemetry.sample_interval`"), "{e}");
+    assert!(e.contains(FILE) && e.contains("floor of 10ms"), "{e}");
+    let e = merge(&["--hello-interval", "50ms"], "").unwrap_err();
+    assert!(e.contains("`telemetry.hello_interval`"), "{e}");
+    assert!(
+        e.contains("--hello-interval") && e.contains("floor of 100ms"),
+        "{e}"
+    );
+    // The floors themselves are accepted, from the flag over the file.
+    let ok = merge(
+        &["--sample-interval", "10ms"],
+        "[telemetry]\nsample_interval = \"1ns\"\nhello_interval = \"100ms\"\n",
+    )
+    .unwrap();
+    assert_eq!(ok, (MIN_SAMPLE_INTERVAL, MIN_HELLO_INTERVAL));
+}

@@ -685,3 +685,56 @@ fn baseline_payloads_are_what_real_clients_send() {
         "compact {compact} B vs features {features} B"
     );
 }
+
+#[test]
+fn msao_stops_offloading_into_a_cloud_that_times_out() {
+    let mut brain = brain();
+    let (_dir, w) = workload();
+    let (url, calls) = bad_server(Bad::Slow);
+    let mut seen = Seen::default();
+    let mut c = config(PolicyKind::Msao, &url, DEADLINE_MS);
+    // One request at a time, so each timeout is seen before the next decision (bar the
+    // one request that may take the freed slot first).
+    c.max_in_flight = 1;
+    // Threshold 1.0: no local answer is confident, so without timeouts every request
+    // would go to the cloud.
+    let s = run(&mut brain, &c, 1.0, &w, &RunOptions::default(), &mut seen).unwrap();
+    assert_all_answered(&w, &s, &seen);
+    let to_cloud = REQUESTS - s.decisions.get("local").copied().unwrap_or(0);
+    assert!(
+        s.cloud_faults.get("timeout").copied().unwrap_or(0) >= 1,
+        "{s:?}"
+    );
+    assert!(
+        to_cloud <= 3,
+        "offload share did not fall: {to_cloud}/{REQUESTS}: {s:?}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), to_cloud, "{s:?}");
+    // Liveness: every answer well before the slow server would have answered.
+    for (r, _) in &seen.answers {
+        assert!(r.latency_us < SLOW.as_micros() as u64, "{r:?}");
+    }
+}
+
+#[test]
+fn a_question_over_the_limit_fails_only_its_own_request_and_is_counted() {
+    let mut brain = brain();
+    let (_dir, mut w) = workload();
+    w.requests[3].question = "why ".repeat(1_000);
+    let mut seen = Seen::default();
+    let c = config(PolicyKind::EdgeOnly, &closed_port(), DEADLINE_MS);
+    let s = run(&mut brain, &c, 0.5, &w, &RunOptions::default(), &mut seen).unwrap();
+    assert_all_answered(&w, &s, &seen);
+    assert_eq!(s.input_faults, 1, "{s:?}");
+    assert_eq!(
+        s.limit_faults,
+        counts(&[("limits.max_question_bytes", 1)]),
+        "{s:?}"
+    );
+    let r = seen.record(w.requests[3].request_id);
+    assert_eq!(r.source, "error", "{r:?}");
+    assert!(
+        r.fault.as_deref().unwrap().contains("max_question_bytes"),
+        "{r:?}"
+    );
+}

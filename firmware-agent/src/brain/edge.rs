@@ -4,7 +4,8 @@ use super::cloud::argmax;
 use super::region::{self, Region, RegionConfig};
 use super::{BrainError, TEMPERATURE_FILE, Temperature};
 use crate::encoders::{
-    AudioEncoder, ImageEncoder, TextEncoder, decode_image, open_image, read_wav,
+    AudioEncoder, ImageEncoder, InputLimits, TextEncoder, decode_image_within, open_image_within,
+    read_wav_within,
 };
 use crate::mas::{self, AudioActivity, ImageMas, MasConfig, Relevance, TemporalTracker};
 use crate::runtime::{InferenceRuntime, ModelCatalog};
@@ -44,6 +45,8 @@ pub struct BrainOptions {
     /// view only. One more run of the edge graph for the unsure requests only, far cheaper
     /// than the offload it often saves.
     pub second_view_below: Option<f32>,
+    /// Caps on each request's frame, question and audio (`[limits]`).
+    pub limits: InputLimits,
 }
 
 /// Default for [`BrainOptions::second_view_below`]: 13 % of the easy-VQA held-out
@@ -62,6 +65,7 @@ impl Default for BrainOptions {
             audio: true,
             region: RegionConfig::default(),
             second_view_below: Some(SECOND_VIEW_BELOW),
+            limits: InputLimits::default(),
         }
     }
 }
@@ -240,6 +244,7 @@ pub struct EdgeBrain {
     questions: HashMap<String, Question>,
     region: RegionConfig,
     second_view_below: Option<f32>,
+    limits: InputLimits,
 }
 
 /// A question seen before: its embedding and its relevance to each modality (both depend
@@ -307,7 +312,13 @@ impl EdgeBrain {
             questions: HashMap::new(),
             region: options.region,
             second_view_below: options.second_view_below,
+            limits: options.limits,
         })
+    }
+
+    /// The caps on each request's inputs.
+    pub fn limits(&self) -> &InputLimits {
+        &self.limits
     }
 
     /// The image encoder (for its labels and layout).
@@ -347,6 +358,7 @@ impl EdgeBrain {
     }
 
     fn question(&mut self, question: &str) -> Result<(Question, bool), BrainError> {
+        self.limits.check_question(question)?;
         if let Some(q) = self.questions.get(question) {
             return Ok((q.clone(), true));
         }
@@ -372,11 +384,11 @@ impl EdgeBrain {
         let decoded;
         let frame = match request.image {
             ImageInput::File(path) => {
-                decoded = open_image(path)?;
+                decoded = open_image_within(path, &self.limits)?;
                 &decoded
             }
             ImageInput::Bytes { bytes, name } => {
-                decoded = decode_image(bytes, name)?;
+                decoded = decode_image_within(bytes, name, &self.limits)?;
                 &decoded
             }
             ImageInput::Decoded(img) => img,
@@ -417,10 +429,14 @@ impl EdgeBrain {
                 let owned;
                 let samples = match input {
                     AudioInput::File(path) => {
-                        owned = read_wav(path, audio.sample_rate())?;
+                        owned = read_wav_within(path, audio.sample_rate(), &self.limits)?;
                         &owned[..]
                     }
-                    AudioInput::Samples(s) => s,
+                    AudioInput::Samples(s) => {
+                        self.limits
+                            .check_audio(s.len() as u64, audio.sample_rate())?;
+                        s
+                    }
                 };
                 let p = audio.speech_probabilities(samples)?;
                 timings.audio = Some(t.elapsed());

@@ -16,6 +16,9 @@ pub enum BrainError {
     /// Audio probe (including an unreadable audio file).
     #[error(transparent)]
     Audio(#[from] AudioEncoderError),
+    /// An input over one of the [`crate::encoders::InputLimits`].
+    #[error(transparent)]
+    Limit(#[from] crate::encoders::InputLimitError),
     /// MAS scoring.
     #[error(transparent)]
     Mas(#[from] MasError),
@@ -36,4 +39,17 @@ pub enum BrainError {
     /// Loading or running the cloud model failed.
     #[error("cloud model: {0}")]
     Cloud(String),
+}
+
+impl BrainError {
+    /// The input limit this error reports, wherever it was found (frame, question, audio).
+    pub fn limit(&self) -> Option<&crate::encoders::InputLimitError> {
+        use crate::encoders::{AudioEncoderError, ImageEncoderError};
+        match self {
+            Self::Limit(l)
+            | Self::Image(ImageEncoderError::Limit { limit: l, .. })
+            | Self::Audio(AudioEncoderError::Limit { limit: l, .. }) => Some(l),
+            _ => None,
+        }
+    }
 }

@@ -17,12 +17,15 @@
 //! policy = "msao"
 //! [control]
 //! key_file = "/etc/msao/control.key"
+//! [limits]
+//! max_image_width = 4096
 //! ```
 
 use super::{
     ConfigError, DeviceId, control::ControlSection, interval::serde_opt, runtime::RuntimeSection,
     workload::WorkloadSection,
 };
+use crate::encoders::InputLimits;
 use crate::offload::OffloadConfig;
 use msao::transport::Endpoint;
 use serde::{Deserialize, Deserializer};
@@ -55,6 +58,9 @@ pub struct FileConfig {
     /// `[control]`: the key for host requests and the limits on profiling.
     #[serde(default)]
     pub control: ControlSection,
+    /// `[limits]`: caps on each request's frame, question and audio.
+    #[serde(default)]
+    pub limits: InputLimits,
 }
 
 /// `[telemetry]`: where frames go and how often.

@@ -31,7 +31,7 @@ pub use interval::{IntervalError, parse_interval};
 pub use runtime::{MAX_INTRA_THREADS, RuntimeSection};
 pub use settings::{
     DEFAULT_HELLO_INTERVAL, DEFAULT_QUEUE_DEPTH, DEFAULT_SAMPLE_INTERVAL, DEFAULT_SINK, MAX_SINKS,
-    Settings,
+    MIN_HELLO_INTERVAL, MIN_SAMPLE_INTERVAL, Settings,
 };
 pub use workload::{
     MAX_FPS, WorkloadSection, WorkloadSettings, check_fps, check_offload, offload_error, parse_fps,

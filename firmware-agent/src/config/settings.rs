@@ -3,6 +3,7 @@
 use super::{
     ConfigError, DeviceId, FileConfig, SystemSource, WorkloadSettings, check_offload, hostname,
 };
+use crate::encoders::InputLimits;
 use crate::offload::OffloadConfig;
 use crate::{cli::Cli, runtime::RuntimeOptions};
 use log::{info, warn};
@@ -18,6 +19,13 @@ pub const DEFAULT_SINK: &str = "udp://127.0.0.1:7878";
 pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 /// Time between `Hello` messages when none is configured.
 pub const DEFAULT_HELLO_INTERVAL: Duration = Duration::from_secs(5);
+/// Shortest `sample_interval` accepted: one sample costs a sysfs scan and a frame on every
+/// sink; 10 ms (100 samples/s) is already ten times the default rate, and `1ns` would
+/// spin a core and flood the links.
+pub const MIN_SAMPLE_INTERVAL: Duration = Duration::from_millis(10);
+/// Shortest `hello_interval` accepted: `Hello` only re-announces the device, so more than
+/// ten a second is never useful and only crowds the link.
+pub const MIN_HELLO_INTERVAL: Duration = Duration::from_millis(100);
 /// Queue depth per sink when none is configured: 6.4 s of samples at the default rate.
 pub const DEFAULT_QUEUE_DEPTH: usize = 64;
 /// Most sinks at once: each costs a thread and a queue.
@@ -54,6 +62,8 @@ pub struct Settings {
     pub offload: OffloadConfig,
     /// Host requests: the key, serial policy, profiling limits (`[control]`, $MSAO_CONTROL_KEY).
     pub control: super::ControlSettings,
+    /// Caps on each request's inputs (`[limits]`).
+    pub limits: InputLimits,
 }
 
 impl Settings {
@@ -116,6 +126,13 @@ impl Settings {
         check_offload(&offload, &offload_origin)?;
         let env_key = std::env::var(super::KEY_ENV).ok();
         let control = cfg.control.resolve(&file_origin, env_key.as_deref())?;
+        cfg.limits
+            .validate()
+            .map_err(|(key, reason)| ConfigError::Invalid {
+                key: format!("limits.{key}"),
+                origin: file_origin.clone(),
+                reason,
+            })?;
         let w = &cfg.workload;
         let workload = cli
             .workload
@@ -144,17 +161,23 @@ impl Settings {
                     .into(),
             });
         }
+        let sample_interval = floored(
+            ("telemetry.sample_interval", "--sample-interval"),
+            (cli.sample_interval, t.sample_interval, file_path),
+            DEFAULT_SAMPLE_INTERVAL,
+            MIN_SAMPLE_INTERVAL,
+        )?;
+        let hello_interval = floored(
+            ("telemetry.hello_interval", "--hello-interval"),
+            (cli.hello_interval, t.hello_interval, file_path),
+            DEFAULT_HELLO_INTERVAL,
+            MIN_HELLO_INTERVAL,
+        )?;
         Ok(Self {
             device_id,
             sinks,
-            sample_interval: cli
-                .sample_interval
-                .or(t.sample_interval)
-                .unwrap_or(DEFAULT_SAMPLE_INTERVAL),
-            hello_interval: cli
-                .hello_interval
-                .or(t.hello_interval)
-                .unwrap_or(DEFAULT_HELLO_INTERVAL),
+            sample_interval,
+            hello_interval,
             queue_depth: t.queue_depth.unwrap_or(DEFAULT_QUEUE_DEPTH),
             sysfs_root: cli
                 .sysfs_root
@@ -172,8 +195,35 @@ impl Settings {
             workload,
             offload,
             control,
+            limits: cfg.limits,
         })
     }
+}
+
+/// An interval from the flag, else the file, else `default`, refused below `min` with an
+/// error naming the key (or flag) and where the value came from.
+fn floored(
+    (key, flag): (&str, &str),
+    (from_cli, from_file, file_path): (Option<Duration>, Option<Duration>, Option<&Path>),
+    default: Duration,
+    min: Duration,
+) -> Result<Duration, ConfigError> {
+    let (value, origin) = match (from_cli, from_file) {
+        (Some(v), _) => (v, format!("command line ({flag})")),
+        (None, Some(v)) => (
+            v,
+            file_path.map_or("defaults".into(), |p| p.display().to_string()),
+        ),
+        (None, None) => return Ok(default),
+    };
+    if value < min {
+        return Err(ConfigError::Invalid {
+            key: key.into(),
+            origin,
+            reason: format!("{value:?} is below the floor of {min:?}"),
+        });
+    }
+    Ok(value)
 }
 
 /// The default sink as an endpoint.

@@ -10,13 +10,15 @@
 
 use super::ProfileService;
 use crate::{
-    profile::{ProfileRun, ProfileSpec, plan, profile_each},
+    profile::{ProfileRun, ProfileSpec, plan, profile_each_until},
     runtime::{InferenceRuntime, ModelCatalog, OrtRuntime, RuntimeOptions, gpu, manifest},
+    shutdown::Shutdown,
     system::{SysRoot, SystemReader, describe, open_reader},
 };
 use log::{info, warn};
 use msao::message::{Capability, ExecProvider, ProfileRequest, ProfileResult, truncated};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Runtime, models and a system reader, each present or with the reason it is not.
 pub struct DeviceProfiler {
@@ -27,6 +29,10 @@ pub struct DeviceProfiler {
     system: Box<dyn SystemReader>,
     root: SysRoot,
     device_id: String,
+    /// Once requested, a profile in progress ends before its next run.
+    stop: Option<Arc<Shutdown>>,
+    /// Wall time one request may take ([`crate::config::ProfileLimits::max_seconds`]).
+    time_limit: Option<std::time::Duration>,
 }
 
 impl DeviceProfiler {
@@ -51,7 +57,23 @@ impl DeviceProfiler {
             system,
             root: SysRoot::new(PathBuf::from(sysfs_root)),
             device_id: device_id.to_string(),
+            stop: None,
+            time_limit: None,
         }
+    }
+
+    /// Ends a request's profile before its next run once it has taken `limit`; the results
+    /// measured so far are sent, then a fault saying the time limit was reached.
+    pub fn time_limit(mut self, limit: std::time::Duration) -> Self {
+        self.time_limit = Some(limit);
+        self
+    }
+
+    /// Ends any profile in progress before its next run once `stop` is requested (the
+    /// agent joins the control thread before ONNX Runtime is torn down).
+    pub fn stop_on(mut self, stop: Arc<Shutdown>) -> Self {
+        self.stop = Some(stop);
+        self
     }
 
     /// Why profiling cannot run, if it cannot (loads the model catalog if not yet loaded).
@@ -90,8 +112,21 @@ impl DeviceProfiler {
         progress: &mut dyn FnMut(u64, u64),
         each: &mut dyn FnMut(ProfileRun),
     ) -> Result<u16, String> {
+        let stop = self.stop.clone();
+        let until = self.time_limit.map(|d| std::time::Instant::now() + d);
+        let late = move || until.is_some_and(|u| std::time::Instant::now() >= u);
+        let stopped = || stop.as_ref().is_some_and(|s| s.is_requested()) || late();
+        let limit = self.time_limit;
         let (runtime, catalog, system) = self.ready()?;
-        profile_each(runtime, catalog, spec, system, progress, each).map_err(|e| e.to_string())
+        profile_each_until(runtime, catalog, spec, system, progress, each, &stopped).map_err(
+            |e| match (e, limit) {
+                (crate::profile::ProfileError::Stopped { done }, Some(d)) if late() => format!(
+                    "stopped after {done} runs: the time limit of {} s was reached ([control] max_seconds)",
+                    d.as_secs()
+                ),
+                (e, _) => e.to_string(),
+            },
+        )
     }
 
     /// The runtime, the catalog (loaded now if this is the first use) and the reader, or

@@ -8,6 +8,7 @@
 //! only.
 
 use super::error::AudioEncoderError;
+use super::limits::InputLimits;
 use crate::runtime::manifest::AudioPreprocess;
 use crate::runtime::{
     InferenceRuntime, LoadedModel, ModelCatalog, ModelManifest, NamedTensor, Tensor,
@@ -159,8 +160,19 @@ impl AudioEncoder {
     }
 }
 
-/// Reads a mono WAV file at `sample_rate` into samples in [-1, 1]; errors name the file.
+/// Reads a mono WAV file at `sample_rate` into samples in [-1, 1] under the default
+/// [`InputLimits`]; errors name the file.
 pub fn read_wav(path: &Path, sample_rate: u32) -> Result<Vec<f32>, AudioEncoderError> {
+    read_wav_within(path, sample_rate, &InputLimits::default())
+}
+
+/// [`read_wav`], refusing a track longer than `limits.max_audio_seconds` from its header,
+/// before any sample is read (and reading no more samples than the header declared).
+pub fn read_wav_within(
+    path: &Path,
+    sample_rate: u32,
+    limits: &InputLimits,
+) -> Result<Vec<f32>, AudioEncoderError> {
     let name = path.display().to_string();
     let err = |reason: String| AudioEncoderError::Read {
         source_name: name.clone(),
@@ -174,14 +186,24 @@ pub fn read_wav(path: &Path, sample_rate: u32) -> Result<Vec<f32>, AudioEncoderE
             spec.channels, spec.sample_rate
         )));
     }
+    let declared = reader.duration();
+    limits
+        .check_audio(u64::from(declared), spec.sample_rate)
+        .map_err(|limit| AudioEncoderError::Limit {
+            source_name: name.clone(),
+            limit,
+        })?;
+    let declared = declared as usize;
     match (spec.sample_format, spec.bits_per_sample) {
         (hound::SampleFormat::Int, 16) => reader
             .samples::<i16>()
+            .take(declared)
             .map(|s| s.map(|v| f32::from(v) / 32768.0))
             .collect::<Result<_, _>>()
             .map_err(|e| err(e.to_string())),
         (hound::SampleFormat::Float, 32) => reader
             .samples::<f32>()
+            .take(declared)
             .map(|s| s.map(|v| v.clamp(-1.0, 1.0)))
             .collect::<Result<_, _>>()
             .map_err(|e| err(e.to_string())),

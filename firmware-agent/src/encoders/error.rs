@@ -1,6 +1,7 @@
 //! [`TextEncoderError`]: why a text encoder could not load or encode, naming the model and
 //! the input.
 
+use super::limits::InputLimitError;
 use crate::runtime::{ManifestError, RuntimeError};
 use std::path::PathBuf;
 
@@ -114,6 +115,14 @@ pub enum ImageEncoderError {
         /// The decoder's message.
         reason: String,
     },
+    /// The image is over an input limit (per request: the agent goes on).
+    #[error("image {source_name}: {limit}")]
+    Limit {
+        /// File path or request that carried it.
+        source_name: String,
+        /// Which limit, and by how much.
+        limit: InputLimitError,
+    },
     /// The question embedding has the wrong width.
     #[error("model `{model}`: question embedding has {got} values, expected {expected}")]
     QuestionLength {
@@ -157,6 +166,14 @@ pub enum AudioEncoderError {
         model: String,
         /// What is missing or inconsistent.
         reason: String,
+    },
+    /// The audio track is over an input limit (per request).
+    #[error("audio {source_name}: {limit}")]
+    Limit {
+        /// File path or request that carried it.
+        source_name: String,
+        /// Which limit, and by how much.
+        limit: InputLimitError,
     },
     /// The audio file could not be read or is not in the expected format (per request).
     #[error("cannot read audio {source_name}: {reason}")]

@@ -10,6 +10,7 @@
 //! request fails, the agent goes on.
 
 use super::error::ImageEncoderError;
+use super::limits::InputLimits;
 use crate::mas::ProbeLayout;
 use crate::runtime::manifest::{ColorOrder, ImagePreprocess, Interpolation, Layout};
 use crate::runtime::{
@@ -335,23 +336,84 @@ pub fn mirror_horizontal(pixels: &mut [f32], pre: &ImagePreprocess) {
     }
 }
 
-/// Reads and decodes an image file to RGB; errors name the file.
+/// Reads and decodes an image file to RGB under the default [`InputLimits`]; errors name
+/// the file.
 pub fn open_image(path: &Path) -> Result<RgbImage, ImageEncoderError> {
-    let bytes = std::fs::read(path).map_err(|e| ImageEncoderError::Decode {
-        source_name: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    decode_image(&bytes, &path.display().to_string())
+    open_image_within(path, &InputLimits::default())
 }
 
-/// Decodes image bytes (PNG or JPEG) to RGB; `source_name` names them in errors.
+/// Reads and decodes an image file to RGB; a file or frame over `limits` is refused from
+/// its size and header, before anything is decoded. Errors name the file.
+pub fn open_image_within(path: &Path, limits: &InputLimits) -> Result<RgbImage, ImageEncoderError> {
+    let name = path.display().to_string();
+    let unreadable = |e: std::io::Error| ImageEncoderError::Decode {
+        source_name: name.clone(),
+        reason: e.to_string(),
+    };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let len = file.metadata().map_err(unreadable)?.len();
+    limits
+        .check_frame_bytes(len)
+        .map_err(|limit| ImageEncoderError::Limit {
+            source_name: name.clone(),
+            limit,
+        })?;
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    // `take`: a file that grew after the size check still reads at most the limit (+1, so
+    // the growth is seen and refused).
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, limits.max_frame_bytes.saturating_add(1)),
+        &mut bytes,
+    )
+    .map_err(unreadable)?;
+    limits
+        .check_frame_bytes(bytes.len() as u64)
+        .map_err(|limit| ImageEncoderError::Limit {
+            source_name: name.clone(),
+            limit,
+        })?;
+    decode_image_within(&bytes, &name, limits)
+}
+
+/// Decodes image bytes (PNG or JPEG) to RGB under the default [`InputLimits`];
+/// `source_name` names them in errors.
 pub fn decode_image(bytes: &[u8], source_name: &str) -> Result<RgbImage, ImageEncoderError> {
-    image::load_from_memory(bytes)
-        .map(|img| img.to_rgb8())
-        .map_err(|e| ImageEncoderError::Decode {
+    decode_image_within(bytes, source_name, &InputLimits::default())
+}
+
+/// Decodes image bytes (PNG or JPEG) to RGB: the header's dimensions are checked against
+/// `limits` first, and the decode itself runs under the same limits
+/// ([`InputLimits::decoder_limits`]), so no frame larger than allowed is ever allocated.
+pub fn decode_image_within(
+    bytes: &[u8],
+    source_name: &str,
+    limits: &InputLimits,
+) -> Result<RgbImage, ImageEncoderError> {
+    let decode_error = |e: image::ImageError| ImageEncoderError::Decode {
+        source_name: source_name.to_string(),
+        reason: e.to_string(),
+    };
+    let reader = || {
+        image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| ImageEncoderError::Decode {
+                source_name: source_name.to_string(),
+                reason: e.to_string(),
+            })
+    };
+    let (width, height) = reader()?.into_dimensions().map_err(decode_error)?;
+    limits
+        .check_image(width, height)
+        .map_err(|limit| ImageEncoderError::Limit {
             source_name: source_name.to_string(),
-            reason: e.to_string(),
-        })
+            limit,
+        })?;
+    let mut reader = reader()?;
+    reader.limits(limits.decoder_limits());
+    reader
+        .decode()
+        .map(|img| img.to_rgb8())
+        .map_err(decode_error)
 }
 
 fn filter(i: Interpolation) -> FilterType {

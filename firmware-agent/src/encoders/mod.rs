@@ -7,6 +7,7 @@
 //! | `text`   | [`TextEncoder`]: question text → 384-d MiniLM-L6 sentence embedding (tokenizer + model) |
 //! | `image`  | [`ImageEncoder`]: frame → probe, patch features, image embedding and local-head logits (easy-VQA edge graph) |
 //! | `audio`  | [`AudioEncoder`]: 16 kHz track → Silero VAD speech probability per chunk; [`read_wav`] |
+//! | `limits` | [`InputLimits`]: caps on frame size, question length and audio duration, checked before decoding |
 //! | `cosine` | [`cosine`]: similarity of two embeddings |
 //! | `error`  | [`TextEncoderError`], [`ImageEncoderError`], [`AudioEncoderError`] |
 
@@ -14,14 +15,21 @@ mod audio;
 mod cosine;
 mod error;
 mod image;
+mod limits;
 mod text;
 
-pub use audio::{AudioEncoder, VAD_MODEL_NAME, read_wav};
+pub use audio::{AudioEncoder, VAD_MODEL_NAME, read_wav, read_wav_within};
 pub use cosine::cosine;
 pub use error::{AudioEncoderError, ImageEncoderError, TextEncoderError};
 pub use image::{
     EdgeOutput, FEATURES, IMAGE, IMAGE_EMBEDDING, ImageEncoder, LOGITS,
-    MODEL_NAME as IMAGE_MODEL_NAME, QUESTION, decode_image, open_image, preprocess,
+    MODEL_NAME as IMAGE_MODEL_NAME, QUESTION, decode_image, decode_image_within, open_image,
+    open_image_within, preprocess,
+};
+pub use limits::{
+    CEILING_AUDIO_SECONDS, CEILING_FRAME_BYTES, CEILING_IMAGE_SIDE, CEILING_QUESTION_BYTES,
+    DECODE_BYTES_PER_PIXEL, InputLimitError, InputLimits, MAX_AUDIO_SECONDS, MAX_FRAME_BYTES,
+    MAX_IMAGE_SIDE, MAX_QUESTION_BYTES,
 };
 pub use text::{
     ATTENTION_MASK, EMBEDDING, EMBEDDING_DIM, INPUT_IDS, MAX_TOKENS, MODEL_NAME, TOKENIZER_FILE,

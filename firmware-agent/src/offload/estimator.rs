@@ -6,6 +6,13 @@
 //! recursive least squares with exponential forgetting, starting from the configured prior,
 //! so it tracks a link that changes. With calls of one size only `a` is identifiable; `b`
 //! then stays near its prior, which is why the prior bandwidth is a config value.
+//!
+//! A call that timed out never reports its duration, only that it took longer than the
+//! time waited: [`LinkEstimator::observe_timeout`] feeds the fit that lower bound times
+//! `timeout_penalty`, and adds a penalty that lifts every prediction to at least that
+//! bound at once (a least-squares step alone would need a dozen timeouts to cross the
+//! deadline). The penalty shrinks by `timeout_decay` per request ([`LinkEstimator::tick`])
+//! so the cloud is tried again after a while, and a call that completes clears it.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +28,22 @@ pub struct LinkPrior {
     pub cloud_ms: f64,
     /// Forgetting factor of the fit, in (0, 1]: 1 never forgets.
     pub forgetting: f64,
+    /// A timed-out call is taken to have lasted the time waited times this, ≥ 1
+    /// (it lasted longer than that, by an unknown amount).
+    pub timeout_penalty: f64,
+    /// Per request, the timeout penalty is multiplied by this, in [0, 1): how soon a
+    /// cloud that timed out is tried again.
+    pub timeout_decay: f64,
 }
+
+/// Default [`LinkPrior::timeout_penalty`]: a timed-out call is taken as a quarter slower
+/// than the deadline, so the next prediction is clearly over it (a prediction equal to the
+/// deadline would still offload).
+pub const TIMEOUT_PENALTY: f64 = 1.25;
+/// Default [`LinkPrior::timeout_decay`]: after one timeout at the default 250 ms deadline,
+/// about a dozen requests (0.98¹² ≈ 0.78 of the 0.29 s penalty left) are answered locally
+/// before the cloud is tried again; each further timeout renews the penalty.
+pub const TIMEOUT_DECAY: f64 = 0.98;
 
 impl Default for LinkPrior {
     fn default() -> Self {
@@ -30,6 +52,8 @@ impl Default for LinkPrior {
             rtt_ms: 20.0,
             cloud_ms: 2.0,
             forgetting: 0.95,
+            timeout_penalty: TIMEOUT_PENALTY,
+            timeout_decay: TIMEOUT_DECAY,
         }
     }
 }
@@ -54,6 +78,18 @@ impl LinkPrior {
                 self.forgetting
             ));
         }
+        if !(self.timeout_penalty.is_finite() && (1.0..=100.0).contains(&self.timeout_penalty)) {
+            return Err(format!(
+                "link.timeout_penalty must be in [1, 100], got {}",
+                self.timeout_penalty
+            ));
+        }
+        if !(0.0..1.0).contains(&self.timeout_decay) {
+            return Err(format!(
+                "link.timeout_decay must be in [0, 1), got {}",
+                self.timeout_decay
+            ));
+        }
         Ok(())
     }
 }
@@ -67,6 +103,11 @@ pub struct LinkEstimator {
     p: [[f64; 2]; 2],
     lambda: f64,
     observations: u64,
+    /// Seconds added to every prediction after a timeout (decays per request).
+    penalty: f64,
+    timeout_penalty: f64,
+    timeout_decay: f64,
+    timeouts: u64,
 }
 
 impl LinkEstimator {
@@ -80,14 +121,50 @@ impl LinkEstimator {
             p: [[1e-4, 0.0], [0.0, b * b]],
             lambda: prior.forgetting,
             observations: 0,
+            penalty: 0.0,
+            timeout_penalty: prior.timeout_penalty,
+            timeout_decay: prior.timeout_decay,
+            timeouts: 0,
         }
     }
 
     /// Feeds one completed call: bytes moved (up + down) and wall time, in seconds.
+    /// A completed call clears any timeout penalty.
     pub fn observe(&mut self, bytes: usize, seconds: f64) {
         if !seconds.is_finite() || seconds < 0.0 {
             return;
         }
+        self.penalty = 0.0;
+        self.fit(bytes, seconds);
+    }
+
+    /// Feeds a call of `bytes` that timed out after `waited` seconds: the fit gets
+    /// `waited × timeout_penalty`, and every prediction is lifted to at least that at once.
+    pub fn observe_timeout(&mut self, bytes: usize, waited: f64) {
+        if !waited.is_finite() || waited < 0.0 {
+            return;
+        }
+        let bound = waited * self.timeout_penalty;
+        self.fit(bytes, bound);
+        self.penalty = self.penalty.max(bound - self.fitted(bytes));
+        self.timeouts += 1;
+    }
+
+    /// One request went by: the timeout penalty decays.
+    pub fn tick(&mut self) {
+        self.penalty *= self.timeout_decay;
+    }
+
+    /// Timed-out calls observed.
+    pub fn timeouts(&self) -> u64 {
+        self.timeouts
+    }
+
+    fn fitted(&self, bytes: usize) -> f64 {
+        self.theta[0] + self.theta[1] * bytes as f64
+    }
+
+    fn fit(&mut self, bytes: usize, seconds: f64) {
         let x = [1.0, bytes as f64];
         let px = [
             self.p[0][0] * x[0] + self.p[0][1] * x[1],
@@ -112,7 +189,7 @@ impl LinkEstimator {
 
     /// Predicted wall time of a call moving `bytes`, in seconds.
     pub fn predict(&self, bytes: usize) -> f64 {
-        self.theta[0] + self.theta[1] * bytes as f64
+        self.fitted(bytes) + self.penalty
     }
 
     /// Estimated fixed cost per call (round trip + cloud compute), seconds.
@@ -176,6 +253,27 @@ mod tests {
         e.observe(300, -1.0);
         assert_eq!(e.predict(300), before);
         assert_eq!(e.observations(), 200);
+    }
+
+    #[test]
+    fn a_timeout_lifts_the_prediction_over_the_deadline_until_it_decays() {
+        let mut e = LinkEstimator::new(&LinkPrior::default());
+        let deadline = 0.25;
+        assert!(e.predict(2_000) < deadline);
+        e.observe_timeout(2_000, deadline);
+        assert_eq!(e.timeouts(), 1);
+        assert!(e.predict(2_000) >= deadline * TIMEOUT_PENALTY - 1e-9);
+        let mut local = 0;
+        while e.predict(2_000) > deadline {
+            e.tick();
+            local += 1;
+            assert!(local < 1_000, "the penalty never decays");
+        }
+        assert!((5..=30).contains(&local), "{local} requests local");
+        // A completed call clears the penalty at once.
+        e.observe_timeout(2_000, deadline);
+        e.observe(2_000, 0.03);
+        assert!(e.predict(2_000) < deadline, "{}", e.predict(2_000));
     }
 
     #[test]

@@ -5,12 +5,14 @@
 //! | file        | owns |
 //! |-------------|------|
 //! | `config`    | [`OffloadConfig`] (`[offload]`), the tuned threshold file |
+//! | `deadline`  | the request deadline from arrival: cloud calls get only what is left of it |
 //! | `estimator` | [`LinkEstimator`]: online cost of a cloud call from real transfers |
 //! | `policy`    | [`Policy`]: MSAO's decision rule and the baselines (incl. the UCB bandit) |
 //! | `run`       | [`run`]: the pipeline; [`AnswerRecord`], [`RunSummary`] |
 //! | `workload`  | [`Workload`]: the camera-size workload manifest |
 
 mod config;
+mod deadline;
 mod estimator;
 mod policy;
 mod run;

@@ -15,12 +15,14 @@
 //! fails its own request (outcome `error`), never the run.
 
 use super::config::OffloadConfig;
+use super::deadline;
 use super::estimator::LinkEstimator;
 use super::policy::{BanditContext, Policy, PolicyKind, RequestView};
 use super::workload::{Workload, WorkloadRequest};
 use crate::brain::{ANSWERS, AudioInput, EdgeBrain, EdgeRequest, EdgeResult, ImageInput, softmax};
 use crate::cloud::{CloudClient, CloudError, CloudFaultKind, InferTensor, TensorData};
-use crate::encoders::open_image;
+use crate::encoders::{ImageEncoderError, open_image_within};
+use crate::shutdown::Shutdown;
 use msao::compact;
 use msao::message::{
     Decision, ExecProvider, Fault, FaultCode, Modality, ModalitySet, Outcome, RequestTrace,
@@ -94,8 +96,13 @@ pub struct RunSummary {
     pub sources: BTreeMap<&'static str, usize>,
     /// Cloud faults per kind.
     pub cloud_faults: BTreeMap<&'static str, usize>,
-    /// Requests whose input could not be read.
+    /// Requests whose input could not be read (over a limit included).
     pub input_faults: usize,
+    /// Of those, requests refused for an input over a limit, per config key
+    /// (`limits.max_image_size`, `limits.max_question_bytes`, …).
+    pub limit_faults: BTreeMap<&'static str, usize>,
+    /// Requests not started because the run was stopped (SIGTERM).
+    pub not_started: usize,
     /// Latencies, µs, in request order.
     pub latencies_us: Vec<u64>,
     /// Bytes uploaded.
@@ -163,6 +170,8 @@ struct Job {
     upload: Option<Upload>,
     trace: RequestTrace,
     start: Instant,
+    /// Arrival + deadline: the whole offload (encode, upload, wait) ends by then.
+    due: Instant,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -182,6 +191,8 @@ struct Done {
     trace: RequestTrace,
     fault: Option<(CloudFaultKind, String)>,
     observed: Option<(usize, f64)>,
+    /// Payload bytes of a call that timed out (fed to the link estimator pessimistically).
+    timed_out: Option<usize>,
 }
 
 /// Cloud clients per model, and the time until which the cloud is considered down.
@@ -220,6 +231,9 @@ pub struct RunOptions {
     pub fps: Option<f64>,
     /// Only the first N requests.
     pub limit: Option<usize>,
+    /// Checked before each request: once requested, no new request starts and the run
+    /// returns when those in flight are answered (each within its deadline).
+    pub stop: Option<Arc<Shutdown>>,
 }
 
 /// Runs `workload` through `brain` under `config` (its `policy`), calling `observer` for
@@ -298,6 +312,9 @@ pub fn run(
         if let Some((bytes, secs)) = done.observed {
             link.observe(bytes, secs);
         }
+        if let Some(bytes) = done.timed_out {
+            link.observe_timeout(bytes, deadline.as_secs_f64());
+        }
         if let Some((k, message)) = &done.fault {
             *summary.cloud_faults.entry(k.name()).or_default() += 1;
             observer.fault(&Fault::new(FaultCode::Cloud as u16, message));
@@ -332,6 +349,14 @@ pub fn run(
                 std::thread::sleep(wait);
             }
         }
+        if options.stop.as_ref().is_some_and(|s| s.is_requested()) {
+            summary.not_started = total - i;
+            break;
+        }
+        // The request's deadline runs from here: reading, decoding and encoding the
+        // frame, waiting for a slot and building the upload all count against it.
+        let arrival = Instant::now();
+        link.tick();
         // Take a slot, absorbing finished requests meanwhile.
         let permit = loop {
             while let Ok(done) = rx.try_recv() {
@@ -347,13 +372,21 @@ pub fn run(
             }
         };
         let job = prepare(
-            brain, workload, request, kind, &policy, &link, &cloud, &mut iou,
+            brain,
+            workload,
+            request,
+            (kind, &policy, &link, &cloud),
+            deadline::due(arrival, deadline),
+            &mut iou,
         );
         let job = match job {
             Ok(job) => job,
             Err(failed) => {
-                let (message, trace, start) = *failed;
+                let (message, trace, start, limit) = *failed;
                 summary.input_faults += 1;
+                if let Some(key) = limit {
+                    *summary.limit_faults.entry(key).or_default() += 1;
+                }
                 observer.fault(&Fault::new(FaultCode::Input as u16, &message));
                 let record = error_record(request, &message, start);
                 absorb(
@@ -362,6 +395,7 @@ pub fn run(
                         trace,
                         fault: None,
                         observed: None,
+                        timed_out: None,
                         context: None,
                     },
                     &mut summary,
@@ -395,6 +429,7 @@ pub fn run(
         });
     }
     drop(tx);
+    let total = total - summary.not_started;
     while summary.requests < total {
         match rt.block_on(rx.recv()) {
             Some(done) => absorb(done, &mut summary, &mut policy, &mut link, observer),
@@ -406,7 +441,9 @@ pub fn run(
     Ok(summary)
 }
 
-type Prepared = Result<Job, Box<(String, RequestTrace, Instant)>>;
+/// A request that failed before a decision: its message, trace, start, and the key of
+/// the input limit it exceeded, if that was why.
+type Prepared = Result<Job, Box<(String, RequestTrace, Instant, Option<&'static str>)>>;
 
 /// Edge work and the decision for one request, on the pipeline thread.
 #[allow(clippy::too_many_arguments)]
@@ -414,22 +451,29 @@ fn prepare(
     brain: &mut EdgeBrain,
     workload: &Workload,
     request: &WorkloadRequest,
-    kind: PolicyKind,
-    policy: &Policy,
-    link: &LinkEstimator,
-    cloud: &Cloud,
+    (kind, policy, link, cloud): (PolicyKind, &Policy, &LinkEstimator, &Cloud),
+    due: Instant,
     iou: &mut (f64, usize),
 ) -> Prepared {
     let frame_path = workload.frame_path(request);
     // Paths are given relative to the workload, so the file survives the 96-byte cut of a
     // telemetry `Fault` message.
     let prefix = format!("{}/", workload.dir.display());
-    let fail = |message: String, start: Instant| {
+    let fail_on = |message: String, start: Instant, limit: Option<&'static str>| {
         let message = message.replace(&prefix, "");
         let mut trace = bare_trace(request.request_id);
         trace.outcome = Outcome::Error;
-        Box::new((message, trace, start))
+        Box::new((message, trace, start, limit))
     };
+    let fail = |message: String, start: Instant| fail_on(message, start, None);
+    // Before anything is read: a question over the limit is never tokenised or uploaded.
+    if let Err(e) = brain.limits().check_question(&request.question) {
+        return Err(fail_on(
+            format!("request {}: {e}", request.request_id),
+            Instant::now(),
+            Some(e.key()),
+        ));
+    }
     let Some(frame_path) = frame_path else {
         return Err(fail(
             format!("request {}: no frame {}", request.request_id, request.frame),
@@ -437,12 +481,17 @@ fn prepare(
         ));
     };
     // The camera hands over a decoded frame: the clock starts once it is in memory.
-    let frame = match open_image(&frame_path) {
+    let frame = match open_image_within(&frame_path, brain.limits()) {
         Ok(f) => f,
         Err(e) => {
-            return Err(fail(
+            let limit = match &e {
+                ImageEncoderError::Limit { limit, .. } => Some(limit.key()),
+                _ => None,
+            };
+            return Err(fail_on(
                 format!("request {}: {e}", request.request_id),
                 Instant::now(),
+                limit,
             ));
         }
     };
@@ -482,6 +531,7 @@ fn prepare(
             }),
             trace,
             start,
+            due,
         });
     }
     let audio_path = workload.audio_path(request);
@@ -493,7 +543,13 @@ fn prepare(
     });
     let edge: EdgeResult = match edge {
         Ok(e) => e,
-        Err(e) => return Err(fail(format!("request {}: {e}", request.request_id), start)),
+        Err(e) => {
+            return Err(fail_on(
+                format!("request {}: {e}", request.request_id),
+                start,
+                e.limit().map(|l| l.key()),
+            ));
+        }
     };
     if let (Some(region), Some([x, y, w, h])) =
         (edge.region, workload.frame(request).and_then(|f| f.bbox))
@@ -583,6 +639,7 @@ fn prepare(
         }),
         trace,
         start,
+        due,
     })
 }
 
@@ -608,6 +665,7 @@ async fn execute(job: Job, deadline: Duration, threshold: f32, cloud: &Cloud) ->
         upload,
         mut trace,
         start,
+        due,
     } = job;
     let mut out = Outcome::LocalCommitted;
     let mut answer: Option<(usize, f32)> = local.map(|l| (l.answer, l.confidence));
@@ -615,15 +673,20 @@ async fn execute(job: Job, deadline: Duration, threshold: f32, cloud: &Cloud) ->
     let mut fault = None;
     let mut observed = None;
     let called = upload.is_some() && decision != Decision::Local;
+    let payload = upload.as_ref().map_or(0, |u| payload_bytes(&u.inputs));
     let result = match (decision, upload) {
         (Decision::Local, _) | (_, None) => None,
         (Decision::Speculate, Some(u)) => {
             let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
             let counter = Some(sent.clone());
-            let call =
-                tokio::spawn(
-                    async move { u.client.infer_counted(u.inputs, deadline, counter).await },
-                );
+            let call = tokio::spawn(async move {
+                deadline::within(
+                    due,
+                    deadline,
+                    u.client.infer_counted(u.inputs, deadline, counter),
+                )
+                .await
+            });
             // The local head's answer is known (fused graph): commit it if it is confident.
             if local.is_some_and(|l| l.confidence >= threshold) {
                 call.abort();
@@ -640,7 +703,9 @@ async fn execute(job: Job, deadline: Duration, threshold: f32, cloud: &Cloud) ->
                 })
             }
         }
-        (_, Some(u)) => Some(u.client.infer(u.inputs, deadline).await),
+        (_, Some(u)) => {
+            Some(deadline::within(due, deadline, u.client.infer(u.inputs, deadline)).await)
+        }
     };
     if let Some(result) = result {
         settle(
@@ -657,6 +722,10 @@ async fn execute(job: Job, deadline: Duration, threshold: f32, cloud: &Cloud) ->
     if called && out != Outcome::LocalCommitted {
         cloud.mark(fault.as_ref().map(|(k, _)| *k));
     }
+    let timed_out = fault
+        .as_ref()
+        .is_some_and(|(k, _)| *k == CloudFaultKind::Timeout)
+        .then_some(payload);
     if answer.is_none() {
         out = Outcome::Error;
     }
@@ -698,6 +767,7 @@ async fn execute(job: Job, deadline: Duration, threshold: f32, cloud: &Cloud) ->
         trace,
         fault,
         observed,
+        timed_out,
     }
 }
 

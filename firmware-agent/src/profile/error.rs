@@ -6,6 +6,12 @@ use std::path::PathBuf;
 /// A profile that cannot be planned or finished. Every variant names what it is about.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
+    /// The profile was stopped (the agent is shutting down) after `done` runs.
+    #[error("stopped after {done} runs: the agent is shutting down")]
+    Stopped {
+        /// Runs completed (warm-up included).
+        done: u64,
+    },
     /// Nothing to profile.
     #[error("no model manifests in {}", dir.display())]
     NoModels {

@@ -93,6 +93,21 @@ pub fn profile_each(
     progress: &mut dyn FnMut(u64, u64),
     each: &mut dyn FnMut(ProfileRun),
 ) -> Result<u16, ProfileError> {
+    profile_each_until(runtime, catalog, spec, system, progress, each, &|| false)
+}
+
+/// [`profile_each`], asking `stopped` before every run (warm-up and timed): once it is
+/// true the profile ends with [`ProfileError::Stopped`], so a shutting-down agent waits
+/// at most one inference for it.
+pub fn profile_each_until(
+    runtime: &dyn InferenceRuntime,
+    catalog: &ModelCatalog,
+    spec: &ProfileSpec,
+    system: &mut dyn SystemReader,
+    progress: &mut dyn FnMut(u64, u64),
+    each: &mut dyn FnMut(ProfileRun),
+    stopped: &dyn Fn() -> bool,
+) -> Result<u16, ProfileError> {
     let entries = plan(runtime, catalog, spec)?;
     // `plan` caps entries at MAX_ENTRIES (u16::MAX).
     let count = u16::try_from(entries.len()).unwrap_or(u16::MAX);
@@ -100,6 +115,7 @@ pub fn profile_each(
         done: 0,
         total: spec.runs_per_entry().saturating_mul(entries.len() as u64),
         report: progress,
+        stopped,
     };
     for (i, entry) in entries.into_iter().enumerate() {
         let index = u16::try_from(i).unwrap_or(u16::MAX);

@@ -57,12 +57,22 @@ pub(super) struct Progress<'p> {
     pub done: u64,
     pub total: u64,
     pub report: &'p mut dyn FnMut(u64, u64),
+    /// Asked before every run; true ends the profile with [`ProfileError::Stopped`].
+    pub stopped: &'p dyn Fn() -> bool,
 }
 
 impl Progress<'_> {
     fn step(&mut self) {
         self.done = self.done.saturating_add(1);
         (self.report)(self.done, self.total);
+    }
+
+    /// Err once a stop was asked for, so a profile ends between two runs.
+    fn check(&self) -> Result<(), ProfileError> {
+        if (self.stopped)() {
+            return Err(ProfileError::Stopped { done: self.done });
+        }
+        Ok(())
     }
 }
 
@@ -87,6 +97,7 @@ pub(super) fn run_entry(
     }
     let inputs = synthetic_inputs(m, usize::from(spec.batch), &spec.dims, spec.seed)?;
     for _ in 0..spec.warmup {
+        progress.check()?;
         model.run(&inputs)?;
         progress.step();
     }
@@ -102,6 +113,7 @@ pub(super) fn run_entry(
     let origin = Instant::now();
     let mut timed = || -> Result<Instant, ProfileError> {
         for _ in 0..spec.iterations {
+            progress.check()?;
             let t = Instant::now();
             model.run(&inputs)?;
             latencies.push(t.elapsed());
