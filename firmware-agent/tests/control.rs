@@ -403,3 +403,39 @@ fn a_serial_line_can_be_closed_to_unsigned_requests() {
     assert!(rx.try_recv().is_err());
     assert_eq!(inbox.stats().refused, 1);
 }
+
+/// Over UDP each read is one datagram: a cut one (no terminator) costs only itself, and
+/// the signed request in the next datagram is taken.
+#[test]
+fn a_cut_datagram_does_not_spoil_the_next_request() {
+    struct Datagrams(msao::transport::Endpoint, Vec<Vec<u8>>);
+    impl msao::transport::FrameSink for Datagrams {
+        fn send_frame(&mut self, _: &[u8]) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn poll_incoming(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.1.is_empty() {
+                return Ok(0);
+            }
+            let d = self.1.remove(0);
+            buf[..d.len()].copy_from_slice(&d);
+            Ok(d.len())
+        }
+        fn endpoint(&self) -> &msao::transport::Endpoint {
+            &self.0
+        }
+    }
+    let key = ControlKey::new(&[0x11; 32]).unwrap();
+    let (inbox, rx, _, _) = inbox(
+        "udp://127.0.0.1:9",
+        ControlAuth::new(Some(key.clone()), ME, true),
+        2,
+    );
+    let mut inbox = inbox.datagrams(true);
+    let good = wire(&Message::ProfileRequest(request(8)), Some(&key), [1; 4], 1);
+    let cut = good[..good.len() / 2].to_vec();
+    let mut sink = Datagrams("udp://127.0.0.1:9".parse().unwrap(), vec![cut, good]);
+    inbox.poll(&mut sink, true);
+    assert_eq!(rx.try_recv().unwrap().request.request_id, 8);
+    assert_eq!(inbox.stats().dropped, 1, "{:?}", inbox.stats());
+}

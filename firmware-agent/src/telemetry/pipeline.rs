@@ -107,6 +107,7 @@ impl Telemetry {
         for (i, (sink, queue)) in sinks.into_iter().zip(queues).enumerate() {
             let endpoint = sink.endpoint().to_string();
             let link = LinkKind::of(sink.endpoint());
+            let datagrams = matches!(sink.endpoint(), Endpoint::Udp(_));
             let worker = SinkWorker::new(
                 i,
                 queue,
@@ -117,16 +118,19 @@ impl Telemetry {
                 Arc::clone(&flush),
             )
             .with_signing(control.auth.key().cloned())
-            .with_inbox(Inbox::new(
-                i,
-                tx.clone(),
-                Arc::clone(&control.auth),
-                link,
-                Replies {
-                    bus: bus.clone(),
-                    clock,
-                },
-            ));
+            .with_inbox(
+                Inbox::new(
+                    i,
+                    tx.clone(),
+                    Arc::clone(&control.auth),
+                    link,
+                    Replies {
+                        bus: bus.clone(),
+                        clock,
+                    },
+                )
+                .datagrams(datagrams),
+            );
             match worker.spawn() {
                 Ok(handle) => telemetry.workers.push(handle),
                 Err(source) => {

@@ -79,6 +79,8 @@ pub struct Inbox {
     stats: InboxStats,
     warned_read_error: bool,
     warned_refusal: bool,
+    /// Each read is one datagram, decoded on its own (UDP).
+    datagrams: bool,
 }
 
 impl Inbox {
@@ -106,7 +108,15 @@ impl Inbox {
             stats: InboxStats::default(),
             warned_read_error: false,
             warned_refusal: false,
+            datagrams: false,
         }
+    }
+
+    /// Each read is one datagram (UDP): decoded on its own, so a cut datagram costs only
+    /// itself, never the next request.
+    pub fn datagrams(mut self, yes: bool) -> Self {
+        self.datagrams = yes;
+        self
     }
 
     /// Counters so far.
@@ -142,6 +152,9 @@ impl Inbox {
                 }
             };
             self.feed(&buf[..n], sink);
+            if self.datagrams && self.decoder.end_datagram().is_some() {
+                self.stats.dropped += 1;
+            }
         }
     }
 

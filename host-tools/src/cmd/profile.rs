@@ -2,7 +2,7 @@
 //!
 //! * local (default): runs the agent's profiling routine on this machine;
 //! * `--agent URL`: listens where an agent streams, sends it a signed `ProfileRequest` on
-//!   the same link and collects its `ProfileResult`s and `Capability` ([`remote`]);
+//!   the same link and collects its `ProfileResult`s and `Capability` (`remote.rs`);
 //! * `--compare A.json B.json`: two documents side by side (`--plot FILE.svg` draws them).
 //!
 //! Prints a trtexec-style summary (or the document as JSON with `--json`); `--out` writes

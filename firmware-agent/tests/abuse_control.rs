@@ -1,0 +1,198 @@
+//! Control requests as an attacker on the same network sends them, against the real
+//! `msao-agent` binary holding a control key, on loopback UDP: spoofed unsigned requests,
+//! requests signed with another key, a replayed signed request, one for another agent run,
+//! and a flood of correctly signed ones. Only what the key holder asked is profiled, once,
+//! and the flood is answered `busy` beyond the queue instead of piling up.
+//!
+//! Needs `libonnxruntime.so` in `.cache/onnxruntime` and the models (`scripts/setup.sh`):
+//! the profiles run Silero VAD, the smallest installed model.
+
+use msao::{
+    Decoder, Event, frame,
+    header::FrameHeader,
+    message::{Message, ProfileRequest, truncated},
+    sign::ControlKey,
+};
+use std::{
+    net::{SocketAddr, UdpSocket},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_msao-agent");
+const KEY_HEX: &str = "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf";
+/// How long the agent's answers are awaited (a liveness bound on a loaded 2-core box).
+const PATIENCE: Duration = Duration::from_secs(60);
+
+struct Agent(Child);
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// What the agent sent, decoded with the key: Hellos give its run's boot id.
+struct Host {
+    socket: UdpSocket,
+    decoder: Decoder,
+    agent: Option<SocketAddr>,
+    boot_id: [u8; 4],
+    seen: Vec<Message>,
+}
+
+impl Host {
+    fn recv_for(&mut self, wait: Duration) {
+        let end = Instant::now() + wait;
+        let mut buf = [0u8; 2048];
+        while Instant::now() < end {
+            let Ok((n, from)) = self.socket.recv_from(&mut buf) else {
+                continue;
+            };
+            self.agent = Some(from);
+            let mut input = &buf[..n];
+            while let Some(event) = self.decoder.push(&mut input) {
+                if let Event::Frame(f) = event {
+                    self.boot_id = f.header.boot_id;
+                    self.seen.push(f.message);
+                }
+            }
+            self.decoder.end_datagram();
+        }
+    }
+
+    /// Waits until `done` holds for what was seen, or [`PATIENCE`] passes.
+    fn until(&mut self, done: impl Fn(&[Message]) -> bool) {
+        let end = Instant::now() + PATIENCE;
+        while !done(&self.seen) && Instant::now() < end {
+            self.recv_for(Duration::from_millis(200));
+        }
+    }
+
+    fn send(&self, request: &Message, key: Option<&ControlKey>, host_boot: [u8; 4], ts: u64) {
+        let mut buf = [0u8; frame::MAX_FRAME];
+        let h = FrameHeader::new(host_boot, 0, ts);
+        let wire = match key {
+            Some(k) => frame::encode_signed(&h, request, k, &mut buf).unwrap(),
+            None => frame::encode(&h, request, &mut buf).unwrap(),
+        };
+        self.socket.send_to(wire, self.agent.unwrap()).unwrap();
+    }
+}
+
+fn request(id: u32, target: [u8; 4]) -> Message {
+    Message::ProfileRequest(ProfileRequest {
+        request_id: id,
+        target_boot_id: target,
+        model: Some(truncated("silero-vad")),
+        provider: None,
+        precision: None,
+        batch: 1,
+        warmup: 1,
+        iterations: 5,
+    })
+}
+
+fn results_for(seen: &[Message], id: u32) -> usize {
+    seen.iter()
+        .filter(|m| matches!(m, Message::ProfileResult(r) if r.request_id == Some(id)))
+        .count()
+}
+
+fn fault_for(seen: &[Message], id: u32) -> Option<String> {
+    let prefix = format!("profile {id}:");
+    seen.iter().find_map(|m| match m {
+        Message::Fault(f) if f.message.starts_with(&prefix) => Some(f.message.to_string()),
+        _ => None,
+    })
+}
+
+#[test]
+fn only_signed_fresh_requests_for_this_run_are_served_and_floods_are_answered_busy() {
+    let key = ControlKey::from_hex(KEY_HEX).unwrap();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let url = format!("udp://{}", socket.local_addr().unwrap());
+    let _agent = Agent(
+        Command::new(BIN)
+            .env("MSAO_CONTROL_KEY", KEY_HEX)
+            .args(["--device-id", "abuse-control", "--telemetry", &url])
+            .args(["--sample-interval", "50ms", "--hello-interval", "200ms"])
+            .arg("--sysfs-root")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/linux-x86"))
+            .env(
+                "MSAO_ORT_LIB",
+                repo().join(".cache/onnxruntime/libonnxruntime.so"),
+            )
+            .env("MSAO_MODELS_DIR", repo().join("models"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut host = Host {
+        socket,
+        decoder: Decoder::with_key(key.clone()),
+        agent: None,
+        boot_id: [0; 4],
+        seen: Vec::new(),
+    };
+    host.until(|seen| seen.iter().any(|m| matches!(m, Message::Hello(_))));
+    let me = host.boot_id;
+    assert!(host.agent.is_some(), "no Hello from the agent");
+
+    // Spoofed: unsigned, signed with another key, for another agent run.
+    let other = ControlKey::new(&[0x5c; 32]).unwrap();
+    host.send(&request(1, me), None, [1; 4], 1);
+    host.send(&request(2, me), Some(&other), [1; 4], 2);
+    host.send(&request(3, [0xee; 4]), Some(&key), [1; 4], 3);
+    // The key holder's request, then the very same bytes again (a replay).
+    host.send(&request(4, me), Some(&key), [2; 4], 10);
+    host.send(&request(4, me), Some(&key), [2; 4], 10);
+    host.until(|seen| {
+        results_for(seen, 4) >= 1 && seen.iter().any(|m| matches!(m, Message::Capability(_)))
+    });
+    host.recv_for(Duration::from_secs(2));
+    let served = results_for(&host.seen, 4);
+    assert!(served >= 1, "the signed request was not served");
+    for id in [1, 2, 3] {
+        assert_eq!(results_for(&host.seen, id), 0, "request {id} was served");
+    }
+    let capabilities = host
+        .seen
+        .iter()
+        .filter(|m| matches!(m, Message::Capability(_)))
+        .count();
+    assert_eq!(capabilities, 1, "the replay was served too");
+
+    // A flood of correctly signed requests: the queue (2) plus the running one are
+    // served, the rest answered busy at once.
+    for (i, id) in (100..130).enumerate() {
+        host.send(&request(id, me), Some(&key), [3; 4], 100 + i as u64);
+    }
+    host.until(|seen| {
+        (100..130).all(|id| results_for(seen, id) > 0 || fault_for(seen, id).is_some())
+    });
+    let busy = (100..130)
+        .filter(|id| fault_for(&host.seen, *id).is_some_and(|f| f.contains("busy")))
+        .count();
+    let answered = (100..130)
+        .filter(|id| results_for(&host.seen, *id) > 0)
+        .count();
+    assert!(
+        busy >= 20,
+        "only {busy} of 30 flooded requests were refused busy"
+    );
+    assert!(
+        (1..=10).contains(&answered),
+        "{answered} flooded requests were profiled"
+    );
+    assert_eq!(busy + answered, 30, "every flooded request got an answer");
+}
