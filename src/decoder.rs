@@ -330,7 +330,7 @@ pub fn decode_frame_with(
                 None => Auth::Unchecked { key_id },
                 Some(k) => {
                     let signed = &data[..data.len() - SIGNATURE_LEN];
-                    if !k.verify(signed, key_id, &tag) {
+                    if key_id != k.key_id() || !k.verify(signed, key_id, &tag) {
                         return Err((DropCause::Signature, Some(header)));
                     }
                     Auth::Verified { key_id }

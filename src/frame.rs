@@ -73,17 +73,15 @@ pub fn encode_body_with(
     key: Option<&ControlKey>,
     body: &mut [u8],
 ) -> Result<usize, EncodeError> {
-    let signed;
-    let header = match key {
-        Some(_) => {
-            signed = FrameHeader {
-                flags: header.flags | FLAG_SIGNED,
-                ..*header
-            };
-            &signed
-        }
-        None => header,
+    // The flag says whether a trailer follows, whatever the caller's header said.
+    let header = FrameHeader {
+        flags: match key {
+            Some(_) => header.flags | FLAG_SIGNED,
+            None => header.flags & !FLAG_SIGNED,
+        },
+        ..*header
     };
+    let header = &header;
     let have = body.len();
     let too_small = |_| EncodeError::BufferTooSmall {
         need: MAX_BODY,

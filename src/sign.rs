@@ -189,6 +189,13 @@ pub enum Replay {
         /// This frame's, µs.
         got_us: u64,
     },
+    /// A sender run not remembered, with a timestamp not above the forgotten ones.
+    Forgotten {
+        /// Highest forgotten timestamp, µs.
+        floor_us: u64,
+        /// This frame's, µs.
+        got_us: u64,
+    },
 }
 
 /// Senders remembered by a [`ReplayGuard`]; the least recently accepted is forgotten
@@ -196,13 +203,17 @@ pub enum Replay {
 pub const REPLAY_SENDERS: usize = 8;
 
 /// Accepts a signed frame only when its timestamp is newer than the last accepted one
-/// from the same sender run (header boot id), MAVLink's rule. A frame from a sender run it
-/// does not remember is accepted and remembered.
+/// from the same sender run (header boot id), MAVLink's rule. A sender run it does not
+/// remember is accepted only with a timestamp above every timestamp it has forgotten, so
+/// a request replayed after its sender was evicted is still refused: request senders use
+/// Unix-epoch microseconds, which grow from one run to the next.
 #[derive(Debug, Clone, Default)]
 pub struct ReplayGuard {
     // (boot id, last accepted timestamp, acceptance counter for eviction)
     senders: [Option<([u8; 4], u64, u64)>; REPLAY_SENDERS],
     accepted: u64,
+    /// The highest timestamp of an evicted sender run.
+    floor: u64,
 }
 
 impl ReplayGuard {
@@ -211,6 +222,7 @@ impl ReplayGuard {
         Self {
             senders: [None; REPLAY_SENDERS],
             accepted: 0,
+            floor: 0,
         }
     }
 
@@ -229,6 +241,12 @@ impl ReplayGuard {
             entry.2 = stamp;
             return Ok(());
         }
+        if timestamp_us <= self.floor {
+            return Err(Replay::Forgotten {
+                floor_us: self.floor,
+                got_us: timestamp_us,
+            });
+        }
         let slot = match self.senders.iter().position(Option::is_none) {
             Some(i) => i,
             None => self
@@ -238,6 +256,9 @@ impl ReplayGuard {
                 .min_by_key(|(_, e)| e.map_or(0, |e| e.2))
                 .map_or(0, |(i, _)| i),
         };
+        if let Some((_, evicted, _)) = self.senders[slot] {
+            self.floor = self.floor.max(evicted);
+        }
         self.senders[slot] = Some((boot_id, timestamp_us, stamp));
         Ok(())
     }
@@ -300,5 +321,24 @@ mod tests {
             assert!(g.check([b; 4], 1).is_ok());
         }
         assert!(g.check([1; 4], 11).is_err(), "sender 1 is still remembered");
+    }
+
+    /// A request replayed after its sender run was forgotten is refused too.
+    #[test]
+    fn a_forgotten_sender_cannot_replay() {
+        let mut g = ReplayGuard::new();
+        assert!(g.check([0; 4], 100).is_ok());
+        for b in 1..=REPLAY_SENDERS as u8 {
+            assert!(g.check([b; 4], 100 + u64::from(b)).is_ok());
+        }
+        // Sender 0 was evicted; its captured frame comes back.
+        assert_eq!(
+            g.check([0; 4], 100),
+            Err(Replay::Forgotten {
+                floor_us: 100,
+                got_us: 100
+            })
+        );
+        assert!(g.check([0xee; 4], 1_000).is_ok(), "a later run is accepted");
     }
 }

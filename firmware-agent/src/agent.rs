@@ -77,8 +77,8 @@ pub fn run(settings: &Settings) -> Result<RunReport, AgentError> {
         settings.control.limits.max_seconds,
     )));
     let providers = profiler.providers();
-    let control = telemetry_control(settings, random_boot_id());
-    let mut telemetry = Telemetry::start(&settings.sinks, settings.queue_depth, clock, &control)?;
+    let rules = telemetry_control(settings, random_boot_id());
+    let mut telemetry = Telemetry::start(&settings.sinks, settings.queue_depth, clock, &rules)?;
     // Profile requests arrive on the sink links and are served on their own thread, so
     // sampling never waits for a profile. The thread ends with the sink threads; a
     // profile in progress ends at its next run once the stop is requested.
@@ -127,6 +127,14 @@ pub fn run(settings: &Settings) -> Result<RunReport, AgentError> {
         && handle.join().is_err()
     {
         warn!("the control thread panicked");
+    }
+    let refused: Vec<String> = control::Refusal::ALL
+        .iter()
+        .filter(|r| rules.auth.refused(**r) > 0)
+        .map(|r| format!("{} {}", r.name(), rules.auth.refused(*r)))
+        .collect();
+    if !refused.is_empty() {
+        warn!("host requests refused: {}", refused.join(", "));
     }
     if let Some(e) = spawn_error {
         return Err(e.into());

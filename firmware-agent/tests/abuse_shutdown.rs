@@ -2,8 +2,10 @@
 //! runs, a profile requested over its UDP link), gets SIGTERM and must exit 0 every time —
 //! the threads that run ONNX Runtime sessions are joined before the runtime is torn down.
 //!
-//! Needs `libonnxruntime.so` in `.cache/onnxruntime`, the models (`scripts/setup.sh`) and the
-//! generated workload `.cache/workload-bench-150`.
+//! Needs `libonnxruntime.so` in `.cache/onnxruntime` and the models (`scripts/setup.sh`);
+//! the workload is made here from the golden fixture frames.
+
+mod common;
 
 use msao::{
     Decoder, Event, frame,
@@ -34,6 +36,10 @@ fn repo() -> PathBuf {
 
 fn config(dir: &Path) -> PathBuf {
     let repo = repo();
+    let workload = dir.join("workload");
+    std::fs::create_dir_all(&workload).unwrap();
+    // 2,000 requests at 20 fps: far longer than any run lasts before its SIGTERM.
+    common::golden_workload(&workload, 2_000);
     let path = dir.join("agent.toml");
     let text = format!(
         "[runtime]\nonnxruntime = \"{}\"\nmodels_dir = \"{}\"\n\
@@ -42,7 +48,7 @@ fn config(dir: &Path) -> PathBuf {
          [control]\nmax_iterations = 1000000\n",
         repo.join(".cache/onnxruntime/libonnxruntime.so").display(),
         repo.join("models").display(),
-        repo.join(".cache/workload-bench-150").display(),
+        workload.display(),
     );
     std::fs::write(&path, text).unwrap();
     path

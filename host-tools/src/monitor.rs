@@ -365,7 +365,8 @@ fn row_for<'a>(
 
 /// The once-per-device warning: both fingerprints and both wire versions.
 pub fn schema_warning(source: &str, h: &FrameHeader, cause: DropCause) -> String {
-    let flags = h.flags & msao::header::FLAGS_INCOMPATIBLE_MASK;
+    let flags =
+        h.flags & msao::header::FLAGS_INCOMPATIBLE_MASK & !msao::header::KNOWN_INCOMPATIBLE_FLAGS;
     let flags = if flags != 0 {
         format!(", unknown incompatible flags 0x{flags:02x}")
     } else {

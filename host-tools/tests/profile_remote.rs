@@ -109,41 +109,52 @@ fn agent(
     })
 }
 
-fn round_trip(scheme: &str) {
-    let url = format!("{scheme}://127.0.0.1:{}", free_port());
+/// Runs `msao-host profile --agent URL --key-file (the test key) ARGS…` on a thread, then
+/// an agent holding `agent_key` on `url` with `service`; returns what the host returned.
+fn profile_against_agent(
+    url: &str,
+    args: &[&str],
+    service: Scripted,
+    agent_key: &str,
+) -> (anyhow::Result<()>, String, String) {
     let stop = Arc::new(AtomicBool::new(false));
     let dir = tempfile::tempdir().unwrap();
-    let out_file = dir.path().join("cap.json");
     let key = key_file(dir.path(), KEY_HEX);
+    let argv: Vec<String> = ["profile", "--agent", url, "--key-file", &key]
+        .iter()
+        .chain(args)
+        .map(|a| a.to_string())
+        .collect();
     // The host binds first; the agent's TCP sink reconnects until it is there anyway.
-    let host = {
-        let url = url.clone();
-        let out_file = out_file.clone();
-        std::thread::spawn(move || {
-            common::run(&[
-                "profile",
-                "--agent",
-                &url,
-                "--device",
-                "orin-nano-07",
-                "--iterations",
-                "7",
-                "--wait",
-                "20s",
-                "--timeout",
-                "20s",
-                "--out",
-                out_file.to_str().unwrap(),
-                "--key-file",
-                &key,
-            ])
-        })
-    };
+    let host = std::thread::spawn(move || {
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        common::run(&argv)
+    });
     std::thread::sleep(Duration::from_millis(200));
-    let agent = agent(&url, Scripted(Ok(3)), Arc::clone(&stop), KEY_HEX);
-    let (result, out, err) = host.join().unwrap();
+    let agent = agent(url, service, Arc::clone(&stop), agent_key);
+    let returned = host.join().unwrap();
     stop.store(true, Ordering::Relaxed);
     agent.join().unwrap();
+    returned
+}
+
+fn round_trip(scheme: &str) {
+    let url = format!("{scheme}://127.0.0.1:{}", free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("cap.json");
+    let args = [
+        "--device",
+        "orin-nano-07",
+        "--iterations",
+        "7",
+        "--wait",
+        "20s",
+        "--timeout",
+        "20s",
+        "--out",
+        out_file.to_str().unwrap(),
+    ];
+    let (result, out, err) = profile_against_agent(&url, &args, Scripted(Ok(3)), KEY_HEX);
     result.unwrap_or_else(|e| panic!("{e:#}\n{err}"));
     assert!(
         out.contains("=== Performance summary: model-2 · tensorrt · int8 · batch 1 ==="),
@@ -173,35 +184,9 @@ fn profile_round_trip_over_tcp() {
 #[test]
 fn an_agent_that_cannot_profile_makes_the_host_fail_with_its_reason() {
     let url = format!("udp://127.0.0.1:{}", free_port());
-    let stop = Arc::new(AtomicBool::new(false));
-    let dir = tempfile::tempdir().unwrap();
-    let key = key_file(dir.path(), KEY_HEX);
-    let host = {
-        let url = url.clone();
-        std::thread::spawn(move || {
-            common::run(&[
-                "profile",
-                "--agent",
-                &url,
-                "--model",
-                "nope",
-                "--timeout",
-                "20s",
-                "--key-file",
-                &key,
-            ])
-        })
-    };
-    std::thread::sleep(Duration::from_millis(200));
-    let agent = agent(
-        &url,
-        Scripted(Err("no model named `nope`".into())),
-        Arc::clone(&stop),
-        KEY_HEX,
-    );
-    let (result, _out, _err) = host.join().unwrap();
-    stop.store(true, Ordering::Relaxed);
-    agent.join().unwrap();
+    let service = Scripted(Err("no model named `nope`".into()));
+    let args = ["--model", "nope", "--timeout", "20s"];
+    let (result, _out, _err) = profile_against_agent(&url, &args, service, KEY_HEX);
     let err = format!("{:#}", result.unwrap_err());
     assert!(
         err.contains("the agent could not profile: no model named `nope`"),
@@ -244,29 +229,9 @@ fn without_a_key_a_network_profile_is_refused_at_once() {
 #[test]
 fn an_agent_with_another_key_is_not_trusted() {
     let url = format!("udp://127.0.0.1:{}", free_port());
-    let stop = Arc::new(AtomicBool::new(false));
-    let dir = tempfile::tempdir().unwrap();
-    let key = key_file(dir.path(), KEY_HEX);
-    let host = {
-        let url = url.clone();
-        std::thread::spawn(move || {
-            common::run(&[
-                "profile",
-                "--agent",
-                &url,
-                "--wait",
-                "2s",
-                "--key-file",
-                &key,
-            ])
-        })
-    };
-    std::thread::sleep(Duration::from_millis(200));
     let other = "ff".repeat(32);
-    let agent = agent(&url, Scripted(Ok(3)), Arc::clone(&stop), &other);
-    let (result, _out, _err) = host.join().unwrap();
-    stop.store(true, Ordering::Relaxed);
-    agent.join().unwrap();
+    let (result, _out, _err) =
+        profile_against_agent(&url, &["--wait", "2s"], Scripted(Ok(3)), &other);
     let err = format!("{:#}", result.unwrap_err());
     assert!(
         err.contains("no signed Hello") && err.contains("not signed with this key"),

@@ -141,13 +141,16 @@ impl ControlSection {
                 return Err(invalid(name, "must be at least 1".into()));
             }
         }
-        if limits.max_iterations > crate::profile::MAX_RUNS
-            || limits.max_warmup > crate::profile::MAX_RUNS
-        {
-            return Err(invalid(
-                "max_iterations",
-                format!("at most {} runs", crate::profile::MAX_RUNS),
-            ));
+        for (name, v) in [
+            ("max_iterations", limits.max_iterations),
+            ("max_warmup", limits.max_warmup),
+        ] {
+            if v > crate::profile::MAX_RUNS {
+                return Err(invalid(
+                    name,
+                    format!("at most {} runs, got {v}", crate::profile::MAX_RUNS),
+                ));
+            }
         }
         if !(1..=16).contains(&limits.queue) {
             return Err(invalid(

@@ -106,36 +106,27 @@ fn lower_priority() -> bool {
 
 /// Why a request is beyond `limits`, naming the key that sets the limit.
 pub fn check_limits(request: &ProfileRequest, limits: &ProfileLimits) -> Result<(), String> {
-    let over = |what: &str, got: u64, max: u64, key: &str| {
-        Err(format!(
-            "{what} {got} is above this agent's limit {max} ([control] {key})"
-        ))
-    };
-    if request.iterations > limits.max_iterations {
-        return over(
+    let checks = [
+        (
             "iterations",
-            request.iterations.into(),
-            limits.max_iterations.into(),
+            request.iterations,
+            limits.max_iterations,
             "max_iterations",
-        );
-    }
-    if request.warmup > limits.max_warmup {
-        return over(
-            "warm-up",
-            request.warmup.into(),
-            limits.max_warmup.into(),
-            "max_warmup",
-        );
-    }
-    if request.batch > limits.max_batch {
-        return over(
+        ),
+        ("warm-up", request.warmup, limits.max_warmup, "max_warmup"),
+        (
             "batch",
             request.batch.into(),
             limits.max_batch.into(),
             "max_batch",
-        );
+        ),
+    ];
+    match checks.iter().find(|(_, got, max, _)| got > max) {
+        Some((what, got, max, key)) => Err(format!(
+            "{what} {got} is above this agent's limit {max} ([control] {key})"
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Answers one request on `bus`.

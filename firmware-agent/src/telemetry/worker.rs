@@ -61,6 +61,8 @@ pub struct WorkerReport {
     pub abandoned: u64,
     /// Failure streaks (each raised one `Fault`).
     pub streaks: u32,
+    /// What arrived from the host on this link (requests taken, refused, busy, forged).
+    pub inbox: Option<super::InboxStats>,
 }
 
 struct Streak {
@@ -159,11 +161,18 @@ impl SinkWorker {
                 None => thread::park(),
             }
         }
+        self.report.inbox = self.inbox.as_ref().map(Inbox::stats);
         let r = &self.report;
         info!(
             "telemetry sink {}: {} frames sent, {} failed, {} left unsent at shutdown",
             r.endpoint, r.sent, r.failed, r.abandoned
         );
+        if let Some(i) = r.inbox.filter(|i| i.refused + i.busy + i.forged > 0) {
+            warn!(
+                "telemetry sink {}: host requests: {} taken, {} refused, {} busy, {} forged frames",
+                r.endpoint, i.requests, i.refused, i.busy, i.forged
+            );
+        }
         self.report
     }
 

@@ -30,3 +30,30 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A workload directory in `dir`: the two golden easy-VQA frames (`tests/fixtures/golden`)
+/// and `requests` requests cycling over them and two questions. Returns `dir`.
+pub fn golden_workload(dir: &Path, requests: usize) -> PathBuf {
+    const FRAMES: [&str; 2] = ["easyvqa-test-0.png", "easyvqa-test-3.png"];
+    const QUESTIONS: [&str; 2] = ["what is the red shape?", "what color is the circle?"];
+    let golden = fixture("golden");
+    let mut frames = Vec::new();
+    for (i, f) in FRAMES.iter().enumerate() {
+        std::fs::copy(golden.join(f), dir.join(f)).unwrap();
+        frames.push(serde_json::json!({"index": i, "file": f, "scene": i}));
+    }
+    let requests: Vec<_> = (0..requests)
+        .map(|id| {
+            serde_json::json!({
+                "request_id": id, "frame": id % 2, "question": QUESTIONS[(id / 2) % 2]
+            })
+        })
+        .collect();
+    let (w, h) = image::image_dimensions(golden.join(FRAMES[0])).unwrap();
+    let manifest = serde_json::json!({
+        "format": "msao-workload", "version": 1, "width": w, "height": h,
+        "frames": frames, "requests": requests,
+    });
+    std::fs::write(dir.join("workload.json"), manifest.to_string()).unwrap();
+    dir.to_path_buf()
+}

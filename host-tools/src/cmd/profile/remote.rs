@@ -4,10 +4,12 @@
 //! `Capability`, or a `Fault` naming the request.
 //!
 //! With a key, only frames the agent signed with it count (its `Hello` included), and only
-//! from the agent run asked: a forged result cannot reach the capability document.
+//! from the agent run asked, whatever address they come from: a forged result cannot reach
+//! the capability document, and a replayed `Hello` from another address cannot make the
+//! host ignore the real agent. Each UDP datagram is decoded on its own.
 
 use super::Cmd;
-use crate::{capability::CapabilityDoc, env::Env};
+use crate::{capability::CapabilityDoc, capture::to_unix_us, env::Env};
 use anyhow::{Context as _, bail};
 use msao::{
     Decoder, DropCause, Event, FrameHeader, frame,
@@ -15,7 +17,10 @@ use msao::{
     sign::{Auth, ControlKey},
     transport::{self, Endpoint},
 };
-use msao_agent::config::{KEY_ENV, read_key};
+use msao_agent::{
+    clock::random_boot_id,
+    config::{KEY_ENV, read_key},
+};
 use std::{
     collections::HashMap,
     time::{Duration, Instant},
@@ -131,14 +136,20 @@ pub fn profile(cmd: &Cmd, url: &Endpoint, env: &mut Env) -> anyhow::Result<Capab
                 found = Some((h.build.clone(), f.header.boot_id));
             }
         }
+        if chunk.is_datagram() {
+            dec.end_datagram();
+        }
         if let Some((build, boot)) = found {
             break (chunk.source, build, boot);
         }
     };
     // 2. The request, on the same link, signed under a boot id of this host run.
-    let request_id = u32::from_le_bytes(fresh_id());
+    let request_id = u32::from_le_bytes(random_boot_id());
     let request = Message::ProfileRequest(cmd.request(request_id, boot_id));
-    let header = FrameHeader::new(fresh_id(), 0, unix_us());
+    // Unix-epoch µs: newer than any earlier request of this host, as the agent's replay
+    // guard requires of a sender run it has not seen (spec §3.6).
+    let now = to_unix_us(std::time::SystemTime::now());
+    let header = FrameHeader::new(random_boot_id(), 0, now);
     let mut buf = [0u8; frame::MAX_FRAME];
     let wire = match &trust.key {
         Some(k) => frame::encode_signed(&header, &request, k, &mut buf)?,
@@ -170,23 +181,6 @@ pub fn profile(cmd: &Cmd, url: &Endpoint, env: &mut Env) -> anyhow::Result<Capab
         Some(&build),
         &source,
     ))
-}
-
-/// Four bytes that differ between runs (request ids, this host run's boot id).
-fn fresh_id() -> [u8; 4] {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
-        .unwrap_or(1);
-    (nanos ^ std::process::id().rotate_left(16)).to_le_bytes()
-}
-
-/// Microseconds since the Unix epoch: the signed request's timestamp, newer than any
-/// earlier request of this host (the agent's replay guard compares them per boot id).
-fn unix_us() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 /// Whom the request went to.
@@ -224,7 +218,9 @@ fn collect(
         let Some(chunk) = rx.recv(Duration::from_millis(100))? else {
             continue;
         };
-        if chunk.source != asked.source {
+        // With a key the signature and the boot id say who sent a frame; without one (a
+        // serial line) only the link does.
+        if trust.key.is_none() && chunk.source != asked.source {
             continue;
         }
         let dec = decoders
@@ -266,6 +262,9 @@ fn collect(
                 }
                 _ => {}
             }
+        }
+        if chunk.is_datagram() {
+            dec.end_datagram();
         }
     }
 }
