@@ -14,6 +14,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+/// How long an idle pooled connection is kept: below the idle timeouts servers commonly
+/// use (60 s for `msao-host cloud`, nginx's keep-alive 75 s), so the first request after a
+/// quiet minute does not meet a connection the server has just closed (reqwest's default,
+/// 90 s, counted such a request as `unreachable`).
+pub const POOL_IDLE: Duration = Duration::from_secs(30);
+
 /// A client for one model on one OIP v2 server. Cheap to clone.
 #[derive(Clone)]
 pub struct CloudClient {
@@ -82,6 +88,7 @@ impl CloudClient {
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
+            .pool_idle_timeout(POOL_IDLE)
             .tcp_nodelay(true);
         if let Some(path) = &config.ca_file {
             let pem = std::fs::read(path).map_err(|e| CloudError::Tls {
