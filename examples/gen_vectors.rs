@@ -226,7 +226,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let key_bytes: Vec<u8> = (0u8..32).collect();
     let key = ControlKey::new(&key_bytes).map_err(|e| e.to_string())?;
     let host_boot = [0xca, 0xfe, 0x00, 0x01];
-    let cases: [(&str, &str, FrameHeader, Message); 8] = [
+    let cases: [(&str, &str, FrameHeader, Message); 9] = [
         (
             "hello",
             "Hello from a Jetson Orin Nano with three zones and three rails",
@@ -275,10 +275,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             FrameHeader::new(host_boot, 0, 5_000_000),
             profile_request.clone(),
         ),
+        (
+            "profile_cancel",
+            "The same host run stops request 41 on agent run 12345678, signed with the test key",
+            FrameHeader::new(host_boot, 1, 9_000_000),
+            Message::ProfileCancel(ProfileCancel {
+                request_id: 41,
+                target_boot_id: boot,
+            }),
+        ),
     ];
     for (name, description, header, message) in cases {
         // Control requests are signed (spec §3.6); telemetry vectors are not.
-        let signing = matches!(message, Message::ProfileRequest(_)).then_some(&key);
+        let signing = matches!(
+            message,
+            Message::ProfileRequest(_) | Message::ProfileCancel(_)
+        )
+        .then_some(&key);
         let mut buf = [0u8; frame::MAX_FRAME];
         let mut body = [0u8; frame::MAX_BODY];
         let body_len = frame::encode_body_with(&header, &message, signing, &mut body)?;

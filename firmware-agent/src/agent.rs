@@ -75,7 +75,8 @@ pub fn run(settings: &Settings) -> Result<RunReport, AgentError> {
     .stop_on(Arc::clone(&shutdown))
     .time_limit(std::time::Duration::from_secs(u64::from(
         settings.control.limits.max_seconds,
-    )));
+    )))
+    .memory_share(settings.control.limits.max_memory_share);
     let providers = profiler.providers();
     let rules = telemetry_control(settings, random_boot_id());
     let mut telemetry = Telemetry::start(&settings.sinks, settings.queue_depth, clock, &rules)?;

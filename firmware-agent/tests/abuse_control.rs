@@ -2,15 +2,17 @@
 //! `msao-agent` binary holding a control key, on loopback UDP: spoofed unsigned requests,
 //! requests signed with another key, a replayed signed request, one for another agent run,
 //! and a flood of correctly signed ones. Only what the key holder asked is profiled, once,
-//! and the flood is answered `busy` beyond the queue instead of piling up.
+//! and the flood is answered `busy` beyond the queue instead of piling up. A long profile
+//! stops at the key holder's `ProfileCancel` (and not at a forged one), and a batch whose
+//! memory, measured at batch 1, is beyond the agent's share is refused before it runs.
 //!
 //! Needs `libonnxruntime.so` in `.cache/onnxruntime` and the models (`scripts/setup.sh`):
-//! the profiles run Silero VAD, the smallest installed model.
+//! the profiles run Silero VAD, the smallest installed model, and MiniLM.
 
 use msao::{
     Decoder, Event, frame,
     header::FrameHeader,
-    message::{Message, ProfileRequest, truncated},
+    message::{Message, ProfileCancel, ProfileRequest, truncated},
     sign::ControlKey,
 };
 use std::{
@@ -112,17 +114,21 @@ fn fault_for(seen: &[Message], id: u32) -> Option<String> {
     })
 }
 
-#[test]
-fn only_signed_fresh_requests_for_this_run_are_served_and_floods_are_answered_busy() {
+/// Starts the agent holding the key (with `config` as its config file, if any) and waits
+/// for its first `Hello`.
+fn start(config: Option<&Path>) -> (Agent, Host) {
     let key = ControlKey::from_hex(KEY_HEX).unwrap();
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket
         .set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     let url = format!("udp://{}", socket.local_addr().unwrap());
-    let _agent = Agent(
-        Command::new(BIN)
-            .env("MSAO_CONTROL_KEY", KEY_HEX)
+    let mut cmd = Command::new(BIN);
+    if let Some(path) = config {
+        cmd.arg("--config").arg(path);
+    }
+    let agent = Agent(
+        cmd.env("MSAO_CONTROL_KEY", KEY_HEX)
             .args(["--device-id", "abuse-control", "--telemetry", &url])
             .args(["--sample-interval", "50ms", "--hello-interval", "200ms"])
             .arg("--sysfs-root")
@@ -139,14 +145,27 @@ fn only_signed_fresh_requests_for_this_run_are_served_and_floods_are_answered_bu
     );
     let mut host = Host {
         socket,
-        decoder: Decoder::with_key(key.clone()),
+        decoder: Decoder::with_key(key),
         agent: None,
         boot_id: [0; 4],
         seen: Vec::new(),
     };
     host.until(|seen| seen.iter().any(|m| matches!(m, Message::Hello(_))));
-    let me = host.boot_id;
     assert!(host.agent.is_some(), "no Hello from the agent");
+    (agent, host)
+}
+
+/// Peak resident memory of a running process (`VmHWM`), KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    msao_agent::profile::memory::parse_status_kib(&status, "VmHWM:").unwrap()
+}
+
+#[test]
+fn only_signed_fresh_requests_for_this_run_are_served_and_floods_are_answered_busy() {
+    let key = ControlKey::from_hex(KEY_HEX).unwrap();
+    let (_agent, mut host) = start(None);
+    let me = host.boot_id;
 
     // Spoofed: unsigned, signed with another key, for another agent run.
     let other = ControlKey::new(&[0x5c; 32]).unwrap();
@@ -195,4 +214,88 @@ fn only_signed_fresh_requests_for_this_run_are_served_and_floods_are_answered_bu
         "{answered} flooded requests were profiled"
     );
     assert_eq!(busy + answered, 30, "every flooded request got an answer");
+}
+
+fn minilm(id: u32, target: [u8; 4], batch: u16, iterations: u32) -> Message {
+    Message::ProfileRequest(ProfileRequest {
+        request_id: id,
+        target_boot_id: target,
+        model: Some(truncated("minilm-l6")),
+        provider: None,
+        precision: Some(msao::message::Precision::Fp32),
+        batch,
+        warmup: 0,
+        iterations,
+    })
+}
+
+fn cancel(id: u32, target: [u8; 4]) -> Message {
+    Message::ProfileCancel(ProfileCancel {
+        request_id: id,
+        target_boot_id: target,
+    })
+}
+
+#[test]
+fn a_long_profile_stops_at_the_key_holders_cancel_only() {
+    let key = ControlKey::from_hex(KEY_HEX).unwrap();
+    let other = ControlKey::new(&[0x5c; 32]).unwrap();
+    let (_agent, mut host) = start(None);
+    let me = host.boot_id;
+    // 10,000 MiniLM runs: minutes of CPU on this box, well past PATIENCE.
+    host.send(&minilm(7, me, 1, 10_000), Some(&key), [4; 4], 10);
+    host.recv_for(Duration::from_secs(2));
+    // Forged and unsigned cancels change nothing; the key holder's (a later timestamp of
+    // the same host run) stops the profile before its next run.
+    host.send(&cancel(7, me), Some(&other), [4; 4], 11);
+    host.send(&cancel(7, me), None, [4; 4], 12);
+    host.recv_for(Duration::from_secs(1));
+    assert_eq!(fault_for(&host.seen, 7), None, "stopped by a forged cancel");
+    host.send(&cancel(7, me), Some(&key), [4; 4], 13);
+    host.until(|seen| fault_for(seen, 7).is_some());
+    let fault = fault_for(&host.seen, 7).expect("no answer to the cancel");
+    assert!(
+        fault.starts_with("profile 7: cancelled by the host after "),
+        "{fault}"
+    );
+    assert_eq!(results_for(&host.seen, 7), 0);
+    // The agent serves the next request as usual.
+    host.send(&request(8, me), Some(&key), [4; 4], 14);
+    host.until(|seen| results_for(seen, 8) > 0);
+    assert!(
+        results_for(&host.seen, 8) > 0,
+        "no profile after the cancel"
+    );
+}
+
+#[test]
+fn a_batch_beyond_the_memory_share_is_refused_before_it_runs() {
+    let key = ControlKey::from_hex(KEY_HEX).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("agent.toml");
+    // Batch 4096 passes max_batch; 0.1 % of the available memory is far below what MiniLM
+    // needs at batch 4096 (1.85 GB measured).
+    std::fs::write(
+        &config,
+        "[control]\nmax_batch = 4096\nmax_memory_share = 0.001\n",
+    )
+    .unwrap();
+    let (agent, mut host) = start(Some(&config));
+    let me = host.boot_id;
+    host.send(&minilm(9, me, 4096, 1), Some(&key), [5; 4], 10);
+    host.until(|seen| fault_for(seen, 9).is_some());
+    let fault = fault_for(&host.seen, 9).expect("no answer to the batch");
+    assert!(
+        fault.starts_with("profile 9: batch 4096 needs ~") && fault.contains("max_memory_share"),
+        "{fault}"
+    );
+    assert_eq!(results_for(&host.seen, 9), 0);
+    // Refused from one run at batch 1: the agent never held the batch. Bound: a quarter of
+    // what batch 4096 took; the agent with MiniLM loaded measured well under it.
+    let peak = peak_rss_kib(agent.0.id());
+    assert!(peak < 460 * 1024, "peak RSS {peak} KiB");
+    // Batch 1 is not checked (nothing to scale) and still served.
+    host.send(&minilm(10, me, 1, 2), Some(&key), [5; 4], 11);
+    host.until(|seen| results_for(seen, 10) > 0);
+    assert!(results_for(&host.seen, 10) > 0, "batch 1 was not served");
 }

@@ -9,9 +9,9 @@ use msao_agent::{
     clock::Clock,
     config::ProfileLimits,
     control::{self, ControlAuth, LinkKind, ProfileService},
-    telemetry::{Bus, Inbox, Incoming, Replies, TelemetryQueue},
+    telemetry::{Bus, Inbox, Incoming, Replies, Requests, TelemetryQueue, request_queue},
 };
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 
 /// This agent run's boot id in these tests.
 const ME: [u8; 4] = [7, 7, 7, 7];
@@ -59,6 +59,7 @@ impl ProfileService for Scripted {
         &mut self,
         _: &ProfileRequest,
         emit: &mut dyn FnMut(ProfileResult, u16),
+        _: &dyn Fn() -> bool,
     ) -> Result<u16, String> {
         let n = self.results.clone()?;
         for i in 0..n {
@@ -112,6 +113,24 @@ fn request(id: u32) -> ProfileRequest {
     }
 }
 
+/// [`control::serve`] with a fresh clock, never cancelled.
+fn serve(
+    req: &ProfileRequest,
+    service: &mut dyn ProfileService,
+    bus: &Bus,
+    limits: &ProfileLimits,
+    background: bool,
+) {
+    let context = control::Context {
+        bus,
+        clock: Clock::start(),
+        limits,
+        background,
+        cancelled: &|| false,
+    };
+    control::serve(req, service, &context);
+}
+
 fn published(queue: &TelemetryQueue) -> Vec<Message> {
     std::iter::from_fn(|| queue.pop())
         .map(|q| q.message)
@@ -122,11 +141,10 @@ fn published(queue: &TelemetryQueue) -> Vec<Message> {
 fn results_are_numbered_then_capability_follows() {
     let queue = Arc::new(TelemetryQueue::new(64, "test").unwrap());
     let bus = Bus::new(vec![Arc::clone(&queue)]);
-    control::serve(
+    serve(
         &request(9),
         &mut Scripted { results: Ok(3) },
         &bus,
-        Clock::start(),
         &ProfileLimits::default(),
         true,
     );
@@ -153,14 +171,7 @@ fn a_request_that_cannot_be_served_gets_a_fault_naming_it() {
         results: Err("no model named `nope`".into()),
     };
     let limits = ProfileLimits::default();
-    control::serve(
-        &request(12),
-        &mut service,
-        &bus,
-        Clock::start(),
-        &limits,
-        false,
-    );
+    serve(&request(12), &mut service, &bus, &limits, false);
     let msgs = published(&queue);
     let Message::Fault(f) = &msgs[0] else {
         panic!("{msgs:?}")
@@ -203,7 +214,7 @@ fn requests_beyond_the_limits_get_a_fault_naming_the_limit() {
         let queue = Arc::new(TelemetryQueue::new(64, "test").unwrap());
         let bus = Bus::new(vec![Arc::clone(&queue)]);
         let mut service = Scripted { results: Ok(3) };
-        control::serve(&req, &mut service, &bus, Clock::start(), &limits, false);
+        serve(&req, &mut service, &bus, &limits, false);
         let msgs = published(&queue);
         assert!(
             !msgs.iter().any(|m| matches!(m, Message::ProfileResult(_))),
@@ -225,7 +236,7 @@ fn requests_beyond_the_limits_get_a_fault_naming_the_limit() {
 fn control_thread_serves_requests_from_the_inbox_channel() {
     let queue = Arc::new(TelemetryQueue::new(64, "test").unwrap());
     let bus = Bus::new(vec![Arc::clone(&queue)]);
-    let (tx, rx) = mpsc::sync_channel(2);
+    let (tx, rx) = request_queue(2);
     let handle = control::spawn(
         rx,
         Box::new(Scripted { results: Ok(2) }),
@@ -234,12 +245,12 @@ fn control_thread_serves_requests_from_the_inbox_channel() {
         ProfileLimits::default(),
     )
     .unwrap();
-    tx.send(Incoming {
+    tx.try_send(Incoming {
         sink: 0,
         request: request(1),
     })
     .unwrap();
-    tx.send(Incoming {
+    tx.try_send(Incoming {
         sink: 0,
         request: request(2),
     })
@@ -286,10 +297,10 @@ fn inbox(
     url: &str,
     auth: ControlAuth,
     queue: usize,
-) -> (Inbox, mpsc::Receiver<Incoming>, Arc<TelemetryQueue>, Null) {
+) -> (Inbox, Requests, Arc<TelemetryQueue>, Null) {
     let sink = Null(url.parse().unwrap());
     let faults = Arc::new(TelemetryQueue::new(64, "test").unwrap());
-    let (tx, rx) = mpsc::sync_channel(queue);
+    let (tx, rx) = request_queue(queue);
     let replies = Replies {
         bus: Bus::new(vec![Arc::clone(&faults)]),
         clock: Clock::start(),
@@ -321,7 +332,7 @@ fn inbox_forwards_requests_and_counts_the_rest() {
     bytes.extend_from_slice(&[0x05, 0x01, 0x00]); // garbage frame
     inbox.feed(&bytes, &sink);
     assert_eq!(
-        rx.try_recv().unwrap(),
+        rx.rx.try_recv().unwrap(),
         Incoming {
             sink: 3,
             request: request(5)
@@ -338,7 +349,7 @@ fn network_requests_need_the_key_and_are_taken_once() {
     // No key on the agent: a network link refuses even a signed request.
     let (mut open, rx, _, sink) = inbox("udp://127.0.0.1:9", ControlAuth::new(None, ME, true), 2);
     open.feed(&wire(&req, None, [1; 4], 1), &sink);
-    assert!(rx.try_recv().is_err());
+    assert!(rx.rx.try_recv().is_err());
     assert_eq!(open.stats().refused, 1);
 
     let (mut inbox, rx, _, sink) = inbox(
@@ -355,7 +366,7 @@ fn network_requests_need_the_key_and_are_taken_once() {
         ..request(6)
     });
     inbox.feed(&wire(&elsewhere, Some(&key), [1; 4], 3), &sink);
-    assert!(rx.try_recv().is_err());
+    assert!(rx.rx.try_recv().is_err());
     let s = inbox.stats();
     assert_eq!((s.refused, s.forged), (2, 1), "{s:?}");
 
@@ -363,8 +374,8 @@ fn network_requests_need_the_key_and_are_taken_once() {
     let good = wire(&req, Some(&key), [1; 4], 10);
     inbox.feed(&good, &sink);
     inbox.feed(&good, &sink);
-    assert_eq!(rx.try_recv().unwrap().request, request(6));
-    assert!(rx.try_recv().is_err());
+    assert_eq!(rx.rx.try_recv().unwrap().request, request(6));
+    assert!(rx.rx.try_recv().is_err());
     assert_eq!(inbox.stats().refused, 3);
 }
 
@@ -382,8 +393,8 @@ fn a_full_queue_is_answered_busy() {
             &sink,
         );
     }
-    assert_eq!(rx.try_recv().unwrap().request.request_id, 30);
-    assert!(rx.try_recv().is_err());
+    assert_eq!(rx.rx.try_recv().unwrap().request.request_id, 30);
+    assert!(rx.rx.try_recv().is_err());
     assert_eq!(inbox.stats().busy, 1);
     let msgs = published(&faults);
     let Some(Message::Fault(f)) = msgs.first() else {
@@ -400,7 +411,7 @@ fn a_serial_line_can_be_closed_to_unsigned_requests() {
         &wire(&Message::ProfileRequest(request(1)), None, [1; 4], 1),
         &sink,
     );
-    assert!(rx.try_recv().is_err());
+    assert!(rx.rx.try_recv().is_err());
     assert_eq!(inbox.stats().refused, 1);
 }
 
@@ -436,6 +447,160 @@ fn a_cut_datagram_does_not_spoil_the_next_request() {
     let cut = good[..good.len() / 2].to_vec();
     let mut sink = Datagrams("udp://127.0.0.1:9".parse().unwrap(), vec![cut, good]);
     inbox.poll(&mut sink, true);
-    assert_eq!(rx.try_recv().unwrap().request.request_id, 8);
+    assert_eq!(rx.rx.try_recv().unwrap().request.request_id, 8);
     assert_eq!(inbox.stats().dropped, 1, "{:?}", inbox.stats());
+}
+
+/// A profiler stand-in (test only) that measures until `cancelled` says stop, at most
+/// `runs` results.
+struct UntilCancelled {
+    runs: u16,
+    calls: Arc<std::sync::atomic::AtomicU16>,
+}
+
+impl ProfileService for UntilCancelled {
+    fn plan(&mut self, _: &ProfileRequest) -> Result<u16, String> {
+        Ok(self.runs)
+    }
+    fn profile(
+        &mut self,
+        _: &ProfileRequest,
+        emit: &mut dyn FnMut(ProfileResult, u16),
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<u16, String> {
+        use std::sync::atomic::Ordering;
+        for i in 0..self.runs {
+            if cancelled() {
+                return Err(format!("cancelled by the host after {i} runs"));
+            }
+            emit(result(&format!("model-{i}")), i);
+            self.calls.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(self.runs)
+    }
+    fn capability(&mut self) -> Capability {
+        Scripted { results: Ok(0) }.capability()
+    }
+}
+
+#[test]
+fn a_cancel_admitted_by_the_inbox_stops_the_running_profile() {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    let key = ControlKey::new(&[0x11; 32]).unwrap();
+    let (mut inbox, requests, _, sink) = inbox(
+        "udp://127.0.0.1:9",
+        ControlAuth::new(Some(key.clone()), ME, true),
+        2,
+    );
+    inbox.feed(
+        &wire(&Message::ProfileRequest(request(40)), Some(&key), [1; 4], 1),
+        &sink,
+    );
+    let cancel = |id, key: Option<&ControlKey>, ts| {
+        let m = Message::ProfileCancel(ProfileCancel {
+            request_id: id,
+            target_boot_id: ME,
+        });
+        wire(&m, key, [1; 4], ts)
+    };
+    // Unsigned, then for another agent run: refused, nothing cancelled.
+    inbox.feed(&cancel(40, None, 2), &sink);
+    let other = Message::ProfileCancel(ProfileCancel {
+        request_id: 40,
+        target_boot_id: [9; 4],
+    });
+    inbox.feed(&wire(&other, Some(&key), [1; 4], 3), &sink);
+    assert_eq!((inbox.stats().refused, inbox.stats().cancels), (2, 0));
+    assert!(!requests.cancels.is_cancelled(40));
+
+    // The service runs until told to stop; the signed cancel arrives after 3 results.
+    let queue = Arc::new(TelemetryQueue::new(64, "test").unwrap());
+    let bus = Bus::new(vec![Arc::clone(&queue)]);
+    let calls = Arc::new(AtomicU16::new(0));
+    let incoming = requests.rx.try_recv().unwrap();
+    let cancels = Arc::clone(&requests.cancels);
+    let seen = Arc::clone(&calls);
+    let cancelled = move || {
+        if seen.load(Ordering::SeqCst) == 3 {
+            inbox.feed(&cancel(40, Some(&key), 4), &sink);
+        }
+        cancels.is_cancelled(40)
+    };
+    let cancelled = std::cell::RefCell::new(cancelled);
+    let check = || (cancelled.borrow_mut())();
+    let context = control::Context {
+        bus: &bus,
+        clock: Clock::start(),
+        limits: &ProfileLimits::default(),
+        background: false,
+        cancelled: &check,
+    };
+    let mut service = UntilCancelled {
+        runs: 100,
+        calls: Arc::clone(&calls),
+    };
+    control::serve(&incoming.request, &mut service, &context);
+    let msgs = published(&queue);
+    let results = msgs
+        .iter()
+        .filter(|m| matches!(m, Message::ProfileResult(_)))
+        .count();
+    assert_eq!(results, 3, "{msgs:?}");
+    let Some(Message::Fault(f)) = msgs.get(3) else {
+        panic!("{msgs:?}")
+    };
+    assert_eq!(f.message, "profile 40: cancelled by the host after 3 runs");
+    assert!(
+        matches!(msgs.get(4), Some(Message::Capability(_))),
+        "{msgs:?}"
+    );
+}
+
+#[test]
+fn a_request_cancelled_while_queued_never_starts() {
+    let queue = Arc::new(TelemetryQueue::new(64, "test").unwrap());
+    let bus = Bus::new(vec![Arc::clone(&queue)]);
+    let (tx, rx) = request_queue(2);
+    for id in [1, 2] {
+        tx.try_send(Incoming {
+            sink: 0,
+            request: request(id),
+        })
+        .unwrap();
+    }
+    tx.cancel(2);
+    drop(tx);
+    let service = UntilCancelled {
+        runs: 2,
+        calls: Arc::default(),
+    };
+    let handle = control::spawn(
+        rx,
+        Box::new(service),
+        bus,
+        Clock::start(),
+        ProfileLimits::default(),
+    )
+    .unwrap();
+    handle.join().unwrap();
+    let msgs = published(&queue);
+    let ids: Vec<Option<u32>> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            Message::ProfileResult(r) => Some(r.request_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, [Some(1), Some(1)], "{msgs:?}");
+    let faults: Vec<&str> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            Message::Fault(f) => Some(f.message.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        faults,
+        ["profile 2: cancelled by the host before it started"]
+    );
 }

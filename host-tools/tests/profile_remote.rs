@@ -39,6 +39,7 @@ impl ProfileService for Scripted {
         &mut self,
         req: &ProfileRequest,
         emit: &mut dyn FnMut(ProfileResult, u16),
+        _: &dyn Fn() -> bool,
     ) -> Result<u16, String> {
         let n = self.0.clone()?;
         let Message::ProfileResult(mut r) = vector("profile_result") else {
@@ -83,7 +84,7 @@ fn key_file(dir: &std::path::Path, hex: &str) -> String {
 /// `url` until `stop`.
 fn agent(
     url: &str,
-    service: Scripted,
+    service: impl ProfileService + 'static,
     stop: Arc<AtomicBool>,
     hex: &str,
 ) -> std::thread::JoinHandle<()> {
@@ -114,8 +115,20 @@ fn agent(
 fn profile_against_agent(
     url: &str,
     args: &[&str],
-    service: Scripted,
+    service: impl ProfileService + 'static,
     agent_key: &str,
+) -> (anyhow::Result<()>, String, String) {
+    profile_with_decoy(url, args, service, agent_key, None)
+}
+
+/// [`profile_against_agent`], and, when `decoy` is given, that frame sent to the host from
+/// another UDP socket before the agent starts (a replayed `Hello`).
+fn profile_with_decoy(
+    url: &str,
+    args: &[&str],
+    service: impl ProfileService + 'static,
+    agent_key: &str,
+    decoy: Option<Vec<u8>>,
 ) -> (anyhow::Result<()>, String, String) {
     let stop = Arc::new(AtomicBool::new(false));
     let dir = tempfile::tempdir().unwrap();
@@ -131,6 +144,14 @@ fn profile_against_agent(
         common::run(&argv)
     });
     std::thread::sleep(Duration::from_millis(200));
+    let _decoy = decoy.map(|frame| {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .send_to(&frame, url.trim_start_matches("udp://"))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        socket
+    });
     let agent = agent(url, service, Arc::clone(&stop), agent_key);
     let returned = host.join().unwrap();
     stop.store(true, Ordering::Relaxed);
@@ -237,4 +258,63 @@ fn an_agent_with_another_key_is_not_trusted() {
         err.contains("no signed Hello") && err.contains("not signed with this key"),
         "{err}"
     );
+}
+
+/// A profile that runs until the host cancels it (test only).
+struct UntilCancelled;
+
+impl ProfileService for UntilCancelled {
+    fn plan(&mut self, _: &ProfileRequest) -> Result<u16, String> {
+        Ok(1)
+    }
+    fn profile(
+        &mut self,
+        _: &ProfileRequest,
+        _: &mut dyn FnMut(ProfileResult, u16),
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<u16, String> {
+        for runs in 0.. {
+            if cancelled() {
+                return Err(format!("cancelled by the host after {runs} runs"));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        unreachable!()
+    }
+    fn capability(&mut self) -> Capability {
+        Scripted(Ok(0)).capability()
+    }
+}
+
+/// Out of `--timeout`, the host cancels its request and the agent confirms.
+#[test]
+fn a_host_out_of_time_cancels_its_request() {
+    let url = format!("udp://127.0.0.1:{}", free_port());
+    let args = ["--wait", "20s", "--timeout", "1s"];
+    let (result, _out, err) = profile_against_agent(&url, &args, UntilCancelled, KEY_HEX);
+    let e = format!("{:#}", result.unwrap_err());
+    assert!(
+        e.contains("did not finish within 1s") && e.contains("the agent cancelled request"),
+        "{e}\n{err}"
+    );
+}
+
+/// A signed `Hello` of the agent run, replayed from another address before the agent is
+/// heard: the host sends its request to both, so the real agent still answers.
+#[test]
+fn a_replayed_hello_from_elsewhere_does_not_divert_the_request() {
+    use msao::{FrameHeader, frame};
+    let url = format!("udp://127.0.0.1:{}", free_port());
+    let key = ControlKey::from_hex(KEY_HEX).unwrap();
+    let mut buf = [0u8; frame::MAX_FRAME];
+    // The agent in these tests runs under boot id 01020304 (see `agent`).
+    let header = FrameHeader::new([1, 2, 3, 4], 0, 1);
+    let replayed = frame::encode_signed(&header, &vector("hello"), &key, &mut buf)
+        .unwrap()
+        .to_vec();
+    let args = ["--wait", "20s", "--timeout", "20s"];
+    let (result, out, err) =
+        profile_with_decoy(&url, &args, Scripted(Ok(2)), KEY_HEX, Some(replayed));
+    result.unwrap_or_else(|e| panic!("{e:#}\n{err}"));
+    assert!(out.contains("model-1"), "{out}");
 }

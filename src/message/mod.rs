@@ -18,7 +18,7 @@ pub use common::{Decision, ExecProvider, Modality, ModalitySet, Outcome, Precisi
 pub use fault::{Fault, FaultCode};
 pub use hello::{HardwareSummary, Hello, WireBuild};
 pub use profile::{LatencyStats, ProfileResult};
-pub use request::ProfileRequest;
+pub use request::{ProfileCancel, ProfileRequest};
 pub use sample::{CoreReading, Sample, TelemetryDrops};
 pub use trace::{MasScore, RequestTrace, StageTimings};
 
@@ -45,6 +45,8 @@ pub enum Message {
     Capability(Capability),
     /// Profile request (host → agent).
     ProfileRequest(ProfileRequest),
+    /// Stop a profile request (host → agent).
+    ProfileCancel(ProfileCancel),
 }
 
 const fn max(a: usize, b: usize) -> usize {
@@ -58,7 +60,10 @@ impl MaxSize for Message {
             max(RequestTrace::MAX_SIZE, Capability::MAX_SIZE),
             max(
                 Fault::MAX_SIZE,
-                max(ProfileResult::MAX_SIZE, ProfileRequest::MAX_SIZE),
+                max(
+                    ProfileResult::MAX_SIZE,
+                    max(ProfileRequest::MAX_SIZE, ProfileCancel::MAX_SIZE),
+                ),
             ),
         ),
     );
@@ -75,11 +80,12 @@ impl Message {
             Self::ProfileResult(_) => "profile",
             Self::Capability(_) => "capability",
             Self::ProfileRequest(_) => "profile_request",
+            Self::ProfileCancel(_) => "profile_cancel",
         }
     }
 
     /// Every kind name, in wire order.
-    pub const KINDS: [&'static str; 7] = [
+    pub const KINDS: [&'static str; 8] = [
         "hello",
         "sample",
         "request",
@@ -87,6 +93,7 @@ impl Message {
         "profile",
         "capability",
         "profile_request",
+        "profile_cancel",
     ];
 }
 

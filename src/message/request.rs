@@ -27,3 +27,16 @@ wire_struct! {
         pub iterations: u32,
     }
 }
+
+wire_struct! {
+    /// Asks the agent to stop a `ProfileRequest` it is running or has queued. The agent
+    /// stops before the next inference, sends the results measured so far, then a `Fault`
+    /// `profile <request_id>: cancelled …`. Admitted by the same rules as the request
+    /// (signed, newer, naming this agent run); an id it does not know changes nothing.
+    pub struct ProfileCancel {
+        /// The `ProfileRequest::request_id` to stop.
+        pub request_id: u32,
+        /// Boot id of the agent run asked (as in the request).
+        pub target_boot_id: [u8; 4],
+    }
+}

@@ -330,6 +330,12 @@ pub fn message() -> impl Strategy<Value = Message> {
         profile().prop_map(Message::ProfileResult),
         capability().prop_map(Message::Capability),
         profile_request().prop_map(Message::ProfileRequest),
+        (any::<u32>(), any::<[u8; 4]>()).prop_map(|(request_id, target_boot_id)| {
+            Message::ProfileCancel(ProfileCancel {
+                request_id,
+                target_boot_id,
+            })
+        }),
     ]
 }
 

@@ -8,6 +8,7 @@
 //! max_iterations = 10000              # timed runs per model
 //! max_warmup = 1000                   # untimed runs per model
 //! max_batch = 16                      # batch size
+//! max_memory_share = 0.5              # of MemAvailable a batch may add (measured at batch 1)
 //! max_seconds = 120                   # wall time of one request, all models together
 //! queue = 2                           # requests waiting behind the running one
 //! ```
@@ -28,6 +29,9 @@ pub const DEFAULT_MAX_WARMUP: u32 = 1_000;
 /// Default cap on the batch size: MiniLM at batch 4096 took 1.85 GB; at 16 it stays
 /// under 10 MB of inputs and activations.
 pub const DEFAULT_MAX_BATCH: u16 = 16;
+/// Default share of the memory available when a request arrives that one batch's
+/// profile may add: a batch is run only if its projection from one run at batch 1 fits.
+pub const DEFAULT_MAX_MEMORY_SHARE: f64 = 0.5;
 /// Default cap on one request's wall time, s: profiling stops there and the results say
 /// how many runs were timed.
 pub const DEFAULT_MAX_SECONDS: u32 = 120;
@@ -51,6 +55,8 @@ pub struct ControlSection {
     pub max_warmup: Option<u32>,
     /// Batch size.
     pub max_batch: Option<u16>,
+    /// Share of the available memory one batch may add, in (0, 1].
+    pub max_memory_share: Option<f64>,
     /// Wall time of one request, s.
     pub max_seconds: Option<u32>,
     /// Requests waiting behind the running one.
@@ -58,7 +64,7 @@ pub struct ControlSection {
 }
 
 /// What every profile request must stay within.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ProfileLimits {
     /// Timed runs per model.
     pub max_iterations: u32,
@@ -66,6 +72,8 @@ pub struct ProfileLimits {
     pub max_warmup: u32,
     /// Batch size.
     pub max_batch: u16,
+    /// Share of the memory available when a request arrives that one batch may add.
+    pub max_memory_share: f64,
     /// Wall time of one request, s.
     pub max_seconds: u32,
     /// Requests waiting behind the running one.
@@ -78,6 +86,7 @@ impl Default for ProfileLimits {
             max_iterations: DEFAULT_MAX_ITERATIONS,
             max_warmup: DEFAULT_MAX_WARMUP,
             max_batch: DEFAULT_MAX_BATCH,
+            max_memory_share: DEFAULT_MAX_MEMORY_SHARE,
             max_seconds: DEFAULT_MAX_SECONDS,
             queue: DEFAULT_QUEUE,
         }
@@ -129,6 +138,7 @@ impl ControlSection {
             max_iterations: self.max_iterations.unwrap_or(d.max_iterations),
             max_warmup: self.max_warmup.unwrap_or(d.max_warmup),
             max_batch: self.max_batch.unwrap_or(d.max_batch),
+            max_memory_share: self.max_memory_share.unwrap_or(d.max_memory_share),
             max_seconds: self.max_seconds.unwrap_or(d.max_seconds),
             queue: self.queue.unwrap_or(d.queue),
         };
@@ -151,6 +161,13 @@ impl ControlSection {
                     format!("at most {} runs, got {v}", crate::profile::MAX_RUNS),
                 ));
             }
+        }
+        let share = limits.max_memory_share;
+        if !(share > 0.0 && share <= 1.0) {
+            return Err(invalid(
+                "max_memory_share",
+                format!("must be in (0, 1] (a share of MemAvailable), got {share}"),
+            ));
         }
         if !(1..=16).contains(&limits.queue) {
             return Err(invalid(
@@ -237,6 +254,20 @@ mod tests {
                     ..Default::default()
                 },
                 "control.max_batch",
+            ),
+            (
+                ControlSection {
+                    max_memory_share: Some(1.5),
+                    ..Default::default()
+                },
+                "control.max_memory_share",
+            ),
+            (
+                ControlSection {
+                    max_memory_share: Some(f64::NAN),
+                    ..Default::default()
+                },
+                "control.max_memory_share",
             ),
             (
                 ControlSection {

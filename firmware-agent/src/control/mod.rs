@@ -6,36 +6,42 @@
 //! that cannot be served gets a `Fault` (code `model`) whose message starts
 //! `profile <id>:`, so the host stops waiting. Requests are served one at a time, in order,
 //! at background priority (Linux `SCHED_IDLE`: only on CPU time the request path leaves
-//! idle; every result says so), and each must stay within [`ProfileLimits`].
+//! idle; every result says so), and each must stay within [`ProfileLimits`]. A host's
+//! `ProfileCancel` ([`Cancels`]) stops a request before its next inference, or before it
+//! starts if it is still queued; the reply is then the results so far and a `Fault`
+//! `profile <id>: cancelled …`.
 
 mod auth;
+mod cancel;
 mod profiler;
 
 pub use auth::{ControlAuth, LinkKind, Refusal};
+pub use cancel::{Cancels, REMEMBERED};
 pub use profiler::DeviceProfiler;
 
 use crate::{
     clock::Clock,
     config::ProfileLimits,
-    telemetry::{Bus, Incoming},
+    telemetry::{Bus, Requests},
 };
 use log::{info, warn};
 use msao::message::{Capability, Fault, FaultCode, Message, ProfileRequest, ProfileResult};
 use std::{
     io,
-    sync::mpsc,
     thread::{self, JoinHandle},
 };
 
 /// What the control thread needs from the profiling side.
 pub trait ProfileService: Send {
     /// Measures what `request` selects, handing each result to `emit` as soon as it is
-    /// measured (fields `request_id`, `index`, `total` are set by the caller). Returns
-    /// the number of results, or why nothing could be measured.
+    /// measured (fields `request_id`, `index`, `total` are set by the caller), and
+    /// asking `cancelled` before every inference: once it is true the profile ends.
+    /// Returns the number of results, or why not all could be measured.
     fn profile(
         &mut self,
         request: &ProfileRequest,
         emit: &mut dyn FnMut(ProfileResult, u16),
+        cancelled: &dyn Fn() -> bool,
     ) -> Result<u16, String>;
 
     /// What this device is and runs.
@@ -48,7 +54,7 @@ pub trait ProfileService: Send {
 /// Starts the control thread; it ends when every request sender is gone (the sink
 /// threads stopped).
 pub fn spawn(
-    requests: mpsc::Receiver<Incoming>,
+    requests: Requests,
     mut service: Box<dyn ProfileService>,
     bus: Bus,
     clock: Clock,
@@ -58,15 +64,19 @@ pub fn spawn(
         .name("control".into())
         .spawn(move || {
             let background = lower_priority();
-            for incoming in requests {
-                serve(
-                    &incoming.request,
-                    service.as_mut(),
-                    &bus,
+            let cancels = requests.cancels;
+            for incoming in requests.rx {
+                let id = incoming.request.request_id;
+                let cancelled = || cancels.is_cancelled(id);
+                let context = Context {
+                    bus: &bus,
                     clock,
-                    &limits,
+                    limits: &limits,
                     background,
-                );
+                    cancelled: &cancelled,
+                };
+                serve(&incoming.request, service.as_mut(), &context);
+                cancels.forget(id);
             }
         })
 }
@@ -129,16 +139,39 @@ pub fn check_limits(request: &ProfileRequest, limits: &ProfileLimits) -> Result<
     }
 }
 
-/// Answers one request on `bus`.
-pub fn serve(
-    request: &ProfileRequest,
-    service: &mut dyn ProfileService,
-    bus: &Bus,
-    clock: Clock,
-    limits: &ProfileLimits,
-    background: bool,
-) {
+/// What serving one request needs besides the request and the service.
+pub struct Context<'a> {
+    /// Where results and faults go.
+    pub bus: &'a Bus,
+    /// The agent's clock.
+    pub clock: Clock,
+    /// What the request must stay within.
+    pub limits: &'a ProfileLimits,
+    /// The thread runs at background priority (recorded in every result).
+    pub background: bool,
+    /// Whether the host has cancelled this request (asked before every inference).
+    pub cancelled: &'a dyn Fn() -> bool,
+}
+
+/// Answers one request on `context.bus`.
+pub fn serve(request: &ProfileRequest, service: &mut dyn ProfileService, context: &Context<'_>) {
+    let Context {
+        bus,
+        clock,
+        limits,
+        background,
+        cancelled,
+    } = *context;
     let id = request.request_id;
+    if cancelled() {
+        info!("profile request {id}: cancelled by the host before it started");
+        let fault = Fault::new(
+            FaultCode::Model as u16,
+            &format!("profile {id}: cancelled by the host before it started"),
+        );
+        bus.publish(clock.now_us(), &Message::Fault(fault));
+        return;
+    }
     info!(
         "profile request {id}: model {}, batch {}, {} warm-up + {} timed iterations",
         request.model.as_deref().unwrap_or("all"),
@@ -159,7 +192,7 @@ pub fn serve(
             result.total = total;
             bus.publish(clock.now_us(), &Message::ProfileResult(result));
         };
-        service.profile(request, &mut emit)
+        service.profile(request, &mut emit, cancelled)
     });
     match outcome {
         Ok(n) => info!("profile request {id}: {n} results sent"),

@@ -10,7 +10,9 @@
 
 use super::ProfileService;
 use crate::{
-    profile::{ProfileRun, ProfileSpec, plan, profile_each_until},
+    profile::{
+        ProfileError, ProfileRun, ProfileSpec, memory::available_kib, plan, profile_each_until,
+    },
     runtime::{InferenceRuntime, ModelCatalog, OrtRuntime, RuntimeOptions, gpu, manifest},
     shutdown::Shutdown,
     system::{SysRoot, SystemReader, describe, open_reader},
@@ -33,6 +35,9 @@ pub struct DeviceProfiler {
     stop: Option<Arc<Shutdown>>,
     /// Wall time one request may take ([`crate::config::ProfileLimits::max_seconds`]).
     time_limit: Option<std::time::Duration>,
+    /// Share of the memory available when a request arrives that its profile may add
+    /// ([`crate::config::ProfileLimits::max_memory_share`]).
+    memory_share: Option<f64>,
 }
 
 impl DeviceProfiler {
@@ -59,7 +64,16 @@ impl DeviceProfiler {
             device_id: device_id.to_string(),
             stop: None,
             time_limit: None,
+            memory_share: None,
         }
+    }
+
+    /// Refuses a batch whose projected memory (measured at batch 1, see
+    /// [`crate::profile`]) is above `share` of the memory available (`MemAvailable`) when
+    /// the request arrives.
+    pub fn memory_share(mut self, share: f64) -> Self {
+        self.memory_share = Some(share);
+        self
     }
 
     /// Ends a request's profile before its next run once it has taken `limit`; the results
@@ -112,19 +126,39 @@ impl DeviceProfiler {
         progress: &mut dyn FnMut(u64, u64),
         each: &mut dyn FnMut(ProfileRun),
     ) -> Result<u16, String> {
+        self.run_until(spec, progress, each, &|| false)
+    }
+
+    /// [`DeviceProfiler::run`], ending before the next inference once `cancelled` is true
+    /// (a host's `ProfileCancel`), the agent stops, or the time limit is reached; the
+    /// error says which.
+    pub fn run_until(
+        &mut self,
+        spec: &ProfileSpec,
+        progress: &mut dyn FnMut(u64, u64),
+        each: &mut dyn FnMut(ProfileRun),
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<u16, String> {
         let stop = self.stop.clone();
         let until = self.time_limit.map(|d| std::time::Instant::now() + d);
         let late = move || until.is_some_and(|u| std::time::Instant::now() >= u);
-        let stopped = || stop.as_ref().is_some_and(|s| s.is_requested()) || late();
+        let stopped = || cancelled() || stop.as_ref().is_some_and(|s| s.is_requested()) || late();
         let limit = self.time_limit;
+        let mut spec = spec.clone();
+        if let Some(share) = self.memory_share {
+            spec.memory_budget_kib = available_kib().map(|kib| (kib as f64 * share) as u64);
+        }
         let (runtime, catalog, system) = self.ready()?;
-        profile_each_until(runtime, catalog, spec, system, progress, each, &stopped).map_err(
-            |e| match (e, limit) {
-                (crate::profile::ProfileError::Stopped { done }, Some(d)) if late() => format!(
+        profile_each_until(runtime, catalog, &spec, system, progress, each, &stopped).map_err(
+            |e| match e {
+                ProfileError::Stopped { done } if cancelled() => {
+                    format!("cancelled by the host after {done} runs")
+                }
+                ProfileError::Stopped { done } if late() => format!(
                     "stopped after {done} runs: the time limit of {} s was reached ([control] max_seconds)",
-                    d.as_secs()
+                    limit.map_or(0, |d| d.as_secs())
                 ),
-                (e, _) => e.to_string(),
+                e => e.to_string(),
             },
         )
     }
@@ -187,12 +221,14 @@ impl ProfileService for DeviceProfiler {
         &mut self,
         request: &ProfileRequest,
         emit: &mut dyn FnMut(ProfileResult, u16),
+        cancelled: &dyn Fn() -> bool,
     ) -> Result<u16, String> {
         let spec = ProfileSpec::from(request);
-        self.run(&spec, &mut |_, _| {}, &mut |run| {
+        let mut each = |run: ProfileRun| {
             let index = run.result.index;
             emit(run.result, index);
-        })
+        };
+        self.run_until(&spec, &mut |_, _| {}, &mut each, cancelled)
     }
 
     fn capability(&mut self) -> Capability {

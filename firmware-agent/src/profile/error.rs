@@ -54,6 +54,26 @@ pub enum ProfileError {
         /// Model name and precision.
         model: String,
     },
+    /// A batch projected to need more memory than the profile may use.
+    // Short: it travels in a 96-character `Fault` (the agent's log has every figure).
+    #[error(
+        "batch {batch} needs ~{} MiB for {model}, above {} MiB (max_memory_share)",
+        projected_kib.div_ceil(1024), budget_kib / 1024
+    )]
+    MemoryBudget {
+        /// Model name.
+        model: String,
+        /// Batch size asked for.
+        batch: u16,
+        /// Resident memory the loaded model added.
+        model_kib: u64,
+        /// Resident memory one run at batch 1 added.
+        per_item_kib: u64,
+        /// Projected for the batch.
+        projected_kib: u64,
+        /// What the profile may add.
+        budget_kib: u64,
+    },
     /// Bad numbers in the request.
     #[error("invalid profile request: {0}")]
     InvalidSpec(String),

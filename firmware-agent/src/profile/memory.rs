@@ -1,6 +1,8 @@
 //! Peak memory of this process: `VmHWM` (peak resident set) from `/proc/self/status`,
 //! reset before a timed run through `/proc/self/clear_refs` (Linux ≥ 4.0) so the peak
-//! belongs to that run. Always this process's own `/proc`, never a fixture root.
+//! belongs to that run; and the memory the kernel says is available (`MemAvailable` in
+//! `/proc/meminfo`), which bounds what a profile may add. Always this process's own
+//! `/proc`, never a fixture root.
 //!
 //! On Jetson the GPU shares system memory, but CUDA allocations are not all counted in the
 //! process's resident set: the figure is CPU-side peak memory.
@@ -31,6 +33,19 @@ pub fn rss_kib() -> Option<u64> {
     status_kib(Path::new("/proc/self/status"), "VmRSS:")
 }
 
+/// Memory available to new allocations without swapping (`MemAvailable`), KiB.
+pub fn available_kib() -> Option<u64> {
+    status_kib(Path::new("/proc/meminfo"), "MemAvailable:")
+}
+
+/// Resident memory a batch of `batch` is projected to add: the model's own memory
+/// (`model_kib`, after loading) plus `batch` times what one run at batch 1 added
+/// (`per_item_kib`: activations and inputs; an overestimate, since a batch shares the
+/// fixed part of a run's workspace).
+pub fn projected_kib(model_kib: u64, per_item_kib: u64, batch: u16) -> u64 {
+    model_kib.saturating_add(per_item_kib.saturating_mul(u64::from(batch)))
+}
+
 fn status_kib(path: &Path, key: &str) -> Option<u64> {
     parse_status_kib(&std::fs::read_to_string(path).ok()?, key)
 }
@@ -54,6 +69,14 @@ mod tests {
         assert_eq!(parse_status_kib(s, "VmRSS:"), Some(9000));
         assert_eq!(parse_status_kib(s, "VmSwap:"), None);
         assert_eq!(parse_status_kib("VmHWM:\t12 pages\n", "VmHWM:"), None);
+    }
+
+    #[test]
+    fn projection_scales_the_per_item_part_only() {
+        assert_eq!(projected_kib(30_000, 450, 1), 30_450);
+        assert_eq!(projected_kib(30_000, 450, 4096), 30_000 + 450 * 4096);
+        assert_eq!(projected_kib(u64::MAX, 1, 2), u64::MAX);
+        assert!(available_kib().is_some_and(|kib| kib > 0));
     }
 
     #[test]

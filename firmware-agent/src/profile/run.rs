@@ -5,11 +5,11 @@ use super::{
     PlanEntry, ProfileError, ProfileSpec,
     energy::{run_energy_uj, sample_power_during},
     inputs::synthetic_inputs,
-    memory::{PeakScope, peak_rss_kib, reset_peak},
+    memory::{PeakScope, peak_rss_kib, projected_kib, reset_peak, rss_kib},
     stats::LatencyNs,
 };
 use crate::{
-    runtime::{DType, InferenceRuntime, provider_name},
+    runtime::{DType, InferenceRuntime, LoadedModel, ModelManifest, provider_name},
     system::{SystemReader, hottest_cdeg},
 };
 use msao::message::{ProfileResult, truncated};
@@ -76,6 +76,47 @@ impl Progress<'_> {
     }
 }
 
+/// Runs `model` once at batch 1 and refuses `spec.batch` if what the model and `batch`
+/// such runs would add to the resident set ([`projected_kib`]) is above `budget` KiB.
+/// `before` is the resident set before the model was loaded. Without `/proc` readings
+/// nothing is checked.
+fn check_memory(
+    model: &mut dyn LoadedModel,
+    m: &ModelManifest,
+    spec: &ProfileSpec,
+    before: u64,
+    budget: u64,
+) -> Result<(), ProfileError> {
+    let one = synthetic_inputs(m, 1, &spec.dims, spec.seed)?;
+    let Some(loaded) = rss_kib() else {
+        return Ok(());
+    };
+    reset_peak();
+    model.run(&one)?;
+    let Some(peak) = peak_rss_kib() else {
+        return Ok(());
+    };
+    let model_kib = loaded.saturating_sub(before);
+    let per_item_kib = peak.saturating_sub(loaded).max(1);
+    let projected = projected_kib(model_kib, per_item_kib, spec.batch);
+    log::info!(
+        "model {}: batch {} projected at {projected} KiB ({model_kib} KiB loaded + {per_item_kib} KiB per item at batch 1); budget {budget} KiB",
+        m.label(),
+        spec.batch
+    );
+    if projected > budget {
+        return Err(ProfileError::MemoryBudget {
+            model: m.name.clone(),
+            batch: spec.batch,
+            model_kib,
+            per_item_kib,
+            projected_kib: projected,
+            budget_kib: budget,
+        });
+    }
+    Ok(())
+}
+
 pub(super) fn run_entry(
     runtime: &dyn InferenceRuntime,
     entry: PlanEntry<'_>,
@@ -85,6 +126,7 @@ pub(super) fn run_entry(
     (index, total): (u16, u16),
 ) -> Result<ProfileRun, ProfileError> {
     let m = entry.manifest;
+    let before_load = rss_kib();
     let load_start = Instant::now();
     let mut model = runtime.load(m, entry.provider)?;
     let load_time = load_start.elapsed();
@@ -94,6 +136,12 @@ pub(super) fn run_entry(
             requested: provider_name(entry.provider),
             actual: provider_name(model.provider()),
         });
+    }
+    if let (Some(budget), Some(before)) = (spec.memory_budget_kib, before_load)
+        && spec.batch > 1
+    {
+        progress.check()?;
+        check_memory(model.as_mut(), m, spec, before, budget)?;
     }
     let inputs = synthetic_inputs(m, usize::from(spec.batch), &spec.dims, spec.seed)?;
     for _ in 0..spec.warmup {

@@ -41,6 +41,9 @@ pub struct ProfileSpec {
     pub seed: u64,
     /// The measuring thread runs at background priority (recorded in every result).
     pub background: bool,
+    /// Most resident memory a batch may add, KiB; checked before each batch > 1 from one
+    /// run at batch 1 ([`super::memory::projected_kib`]). `None`: not checked.
+    pub memory_budget_kib: Option<u64>,
 }
 
 impl Default for ProfileSpec {
@@ -57,6 +60,7 @@ impl Default for ProfileSpec {
             power_interval: DEFAULT_POWER_INTERVAL,
             seed: DEFAULT_SEED,
             background: false,
+            memory_budget_kib: None,
         }
     }
 }

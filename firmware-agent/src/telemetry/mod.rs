@@ -23,5 +23,7 @@ pub use bus::Bus;
 pub use pipeline::{Control, FLUSH_TIMEOUT, Telemetry, TelemetryError};
 pub use queue::{Eviction, MAX_DEPTH, QueueError, Queued, TelemetryQueue};
 pub use reopen::{MAX_BACKOFF, MIN_BACKOFF, Reopening};
-pub use requests::{Inbox, InboxStats, Incoming, REQUEST_POLL, Replies};
+pub use requests::{
+    Inbox, InboxStats, Incoming, REQUEST_POLL, Replies, RequestSender, Requests, request_queue,
+};
 pub use worker::{FlushDeadline, RECOVER_AFTER, SinkWorker, WorkerReport};

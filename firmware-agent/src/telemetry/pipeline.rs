@@ -1,8 +1,8 @@
 //! Starting one queue and thread per sink, and stopping them with a bounded flush.
 
 use super::{
-    Bus, FlushDeadline, Inbox, Incoming, QueueError, Reopening, SinkWorker, TelemetryQueue,
-    WorkerReport, requests::Replies,
+    Bus, FlushDeadline, Inbox, QueueError, Reopening, Requests, SinkWorker, TelemetryQueue,
+    WorkerReport, request_queue, requests::Replies,
 };
 use crate::clock::Clock;
 use crate::control::{ControlAuth, LinkKind};
@@ -11,7 +11,7 @@ use msao::{
     transport::{Endpoint, FrameSink},
 };
 use std::{
-    sync::{Arc, mpsc},
+    sync::Arc,
     thread::JoinHandle,
     time::{Duration, Instant},
 };
@@ -63,7 +63,7 @@ pub struct Telemetry {
     bus: Bus,
     flush: Arc<FlushDeadline>,
     workers: Vec<JoinHandle<WorkerReport>>,
-    requests: Option<mpsc::Receiver<Incoming>>,
+    requests: Option<Requests>,
 }
 
 impl Telemetry {
@@ -97,7 +97,7 @@ impl Telemetry {
             .collect::<Result<Vec<_>, _>>()?;
         let bus = Bus::new(queues.clone());
         let flush = Arc::new(FlushDeadline::new());
-        let (tx, rx) = mpsc::sync_channel(control.queue);
+        let (tx, rx) = request_queue(control.queue);
         let mut telemetry = Self {
             bus: bus.clone(),
             flush: Arc::clone(&flush),
@@ -144,7 +144,7 @@ impl Telemetry {
     }
 
     /// Host requests read on any sink's link; `None` after the first call.
-    pub fn take_requests(&mut self) -> Option<mpsc::Receiver<Incoming>> {
+    pub fn take_requests(&mut self) -> Option<Requests> {
         self.requests.take()
     }
 

@@ -4,14 +4,16 @@
 //! The host answers on the same link the agent streams to (the TCP connection, the UDP
 //! peer, the serial line), so no extra port or listener is needed on the device. Each sink
 //! thread decodes what arrives with its own [`Decoder`] (checking signatures with the
-//! agent's key); only a `ProfileRequest` that [`ControlAuth`] admits is acted on, anything
-//! else is counted and logged once. Requests wait in a bounded queue; when it is full the
-//! host gets a `busy` fault at once instead of a silent wait.
+//! agent's key); only a `ProfileRequest` or `ProfileCancel` that [`ControlAuth`] admits is
+//! acted on, anything else is counted and logged once. Requests wait in a bounded queue;
+//! when it is full the host gets a `busy` fault at once instead of a silent wait. A cancel
+//! marks its request id in the queue's [`Cancels`], which the control thread asks before
+//! every inference.
 
 use super::Bus;
 use crate::clock::Clock;
-use crate::control::{ControlAuth, LinkKind};
-use log::{debug, warn};
+use crate::control::{Cancels, ControlAuth, LinkKind};
+use log::{debug, info, warn};
 use msao::{
     Decoder, DropCause, Event,
     message::{Fault, FaultCode, Message, ProfileRequest},
@@ -41,12 +43,57 @@ pub struct Incoming {
     pub request: ProfileRequest,
 }
 
+/// The sink threads' side of the control thread's queue: admitted requests, and the ids of
+/// those a host cancelled.
+#[derive(Debug, Clone)]
+pub struct RequestSender {
+    tx: mpsc::SyncSender<Incoming>,
+    cancels: Arc<Cancels>,
+}
+
+/// The control thread's side of the queue.
+#[derive(Debug)]
+pub struct Requests {
+    /// Admitted requests, in arrival order.
+    pub rx: mpsc::Receiver<Incoming>,
+    /// Request ids a host asked to stop.
+    pub cancels: Arc<Cancels>,
+}
+
+impl RequestSender {
+    /// Queues `incoming` unless `depth` requests already wait.
+    pub fn try_send(&self, incoming: Incoming) -> Result<(), mpsc::TrySendError<Incoming>> {
+        self.tx.try_send(incoming)
+    }
+
+    /// Asks the control thread to stop `request_id` (running or queued).
+    pub fn cancel(&self, request_id: u32) {
+        self.cancels.cancel(request_id);
+    }
+}
+
+/// A queue where at most `depth` requests wait behind the running one.
+pub fn request_queue(depth: usize) -> (RequestSender, Requests) {
+    let (tx, rx) = mpsc::sync_channel(depth);
+    let cancels = Arc::new(Cancels::new());
+    (
+        RequestSender {
+            tx,
+            cancels: Arc::clone(&cancels),
+        },
+        Requests { rx, cancels },
+    )
+}
+
 /// Counters of what arrived on one link.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct InboxStats {
     /// Requests forwarded to the control thread.
     pub requests: u64,
-    /// Requests refused ([`ControlAuth::admit`]: no key, unsigned, replayed, other agent).
+    /// Cancels admitted and passed on.
+    pub cancels: u64,
+    /// Requests and cancels refused ([`ControlAuth::admit`]: no key, unsigned, replayed,
+    /// other agent).
     pub refused: u64,
     /// Requests refused because the queue was full (`busy` fault sent).
     pub busy: u64,
@@ -70,7 +117,7 @@ pub struct Replies {
 /// One sink's reading side.
 pub struct Inbox {
     sink_index: usize,
-    tx: mpsc::SyncSender<Incoming>,
+    queue: RequestSender,
     auth: Arc<ControlAuth>,
     link: LinkKind,
     replies: Replies,
@@ -84,11 +131,11 @@ pub struct Inbox {
 }
 
 impl Inbox {
-    /// Forwards the requests `auth` admits, read on sink `sink_index` (a `link`), to `tx`;
-    /// a full `tx` is answered with a `busy` fault on `replies`.
+    /// Forwards the requests and cancels `auth` admits, read on sink `sink_index` (a
+    /// `link`), to `queue`; a full queue is answered with a `busy` fault on `replies`.
     pub fn new(
         sink_index: usize,
-        tx: mpsc::SyncSender<Incoming>,
+        queue: RequestSender,
         auth: Arc<ControlAuth>,
         link: LinkKind,
         replies: Replies,
@@ -99,7 +146,7 @@ impl Inbox {
         });
         Self {
             sink_index,
-            tx,
+            queue,
             auth,
             link,
             replies,
@@ -167,27 +214,28 @@ impl Inbox {
                     Message::ProfileRequest(request) => {
                         match self.auth.admit(&f, request.target_boot_id, self.link) {
                             Ok(()) => self.forward(request.clone(), sink),
-                            Err(r) => {
-                                self.stats.refused += 1;
-                                // Once per link at warn level: a flood is not a log flood.
-                                let line = format!(
-                                    "telemetry sink {}: profile request {} refused: {}",
-                                    sink.endpoint(),
-                                    request.request_id,
-                                    r.explain()
+                            Err(r) => self.refuse("request", request.request_id, r, sink),
+                        }
+                    }
+                    Message::ProfileCancel(c) => {
+                        match self.auth.admit(&f, c.target_boot_id, self.link) {
+                            Ok(()) => {
+                                self.stats.cancels += 1;
+                                info!(
+                                    "profile request {}: cancel from the host on {}",
+                                    c.request_id,
+                                    sink.endpoint()
                                 );
-                                match std::mem::replace(&mut self.warned_refusal, true) {
-                                    false => warn!("{line} (further refusals logged at debug)"),
-                                    true => debug!("{line}"),
-                                }
+                                self.queue.cancel(c.request_id);
                             }
+                            Err(r) => self.refuse("cancel", c.request_id, r, sink),
                         }
                     }
                     other => {
                         self.stats.unexpected += 1;
                         if self.stats.unexpected == 1 {
                             warn!(
-                                "telemetry sink {}: ignoring a `{}` frame from the host (only profile requests are accepted)",
+                                "telemetry sink {}: ignoring a `{}` frame from the host (only profile requests and cancels are accepted)",
                                 sink.endpoint(),
                                 other.kind()
                             );
@@ -217,6 +265,20 @@ impl Inbox {
 }
 
 impl Inbox {
+    fn refuse(&mut self, what: &str, id: u32, why: crate::control::Refusal, sink: &dyn FrameSink) {
+        self.stats.refused += 1;
+        // Once per link at warn level: a flood is not a log flood.
+        let line = format!(
+            "telemetry sink {}: profile {what} {id} refused: {}",
+            sink.endpoint(),
+            why.explain()
+        );
+        match std::mem::replace(&mut self.warned_refusal, true) {
+            false => warn!("{line} (further refusals logged at debug)"),
+            true => debug!("{line}"),
+        }
+    }
+
     fn forward(&mut self, request: ProfileRequest, sink: &dyn FrameSink) {
         let id = request.request_id;
         debug!("profile request {id} on {}", sink.endpoint());
@@ -224,7 +286,7 @@ impl Inbox {
             sink: self.sink_index,
             request,
         };
-        match self.tx.try_send(incoming) {
+        match self.queue.try_send(incoming) {
             Ok(()) => self.stats.requests += 1,
             Err(mpsc::TrySendError::Full(_)) => {
                 self.stats.busy += 1;

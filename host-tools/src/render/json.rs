@@ -61,6 +61,7 @@ pub fn message_data(msg: &Message, hello: Option<&Hello>) -> Value {
         Message::ProfileResult(m) => to_value(m),
         Message::Capability(m) => to_value(m),
         Message::ProfileRequest(m) => to_value(m),
+        Message::ProfileCancel(m) => to_value(m),
     };
     let Value::Object(map) = &mut v else { return v };
     match msg {
@@ -80,7 +81,10 @@ pub fn message_data(msg: &Message, hello: Option<&Hello>) -> Value {
                 (f64::from(p.throughput_milli) / 1000.0).into(),
             );
         }
-        Message::RequestTrace(_) | Message::Capability(_) | Message::ProfileRequest(_) => {}
+        Message::RequestTrace(_)
+        | Message::Capability(_)
+        | Message::ProfileRequest(_)
+        | Message::ProfileCancel(_) => {}
     }
     v
 }

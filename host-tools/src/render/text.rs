@@ -174,5 +174,6 @@ fn message_line(m: &Message, hello: Option<&Hello>) -> String {
             r.warmup,
             r.iterations
         ),
+        Message::ProfileCancel(c) => format!("profile cancel {}", c.request_id),
     }
 }

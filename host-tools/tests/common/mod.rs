@@ -205,6 +205,10 @@ pub fn every_kind(device: &str) -> Vec<Message> {
         profile(),
         capability(device),
         profile_request(),
+        Message::ProfileCancel(ProfileCancel {
+            request_id: 7,
+            target_boot_id: [1, 2, 3, 4],
+        }),
     ]
 }
 
