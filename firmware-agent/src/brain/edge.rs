@@ -4,8 +4,8 @@ use super::cloud::argmax;
 use super::region::{self, Region, RegionConfig};
 use super::{BrainError, TEMPERATURE_FILE, Temperature};
 use crate::encoders::{
-    AudioEncoder, ImageEncoder, InputLimits, TextEncoder, decode_image_within, open_image_within,
-    read_wav_within,
+    AudioEncoder, ImageEncoder, InputLimits, TextEncoder, decode_image_within, decode_wav_within,
+    open_image_within, read_wav_within,
 };
 use crate::mas::{self, AudioActivity, ImageMas, MasConfig, Relevance, TemporalTracker};
 use crate::runtime::{InferenceRuntime, ModelCatalog};
@@ -93,6 +93,13 @@ pub enum AudioInput<'a> {
     File(&'a Path),
     /// Mono samples in [-1, 1] at the probe's sample rate.
     Samples(&'a [f32]),
+    /// A mono WAV file's bytes at the probe's sample rate, named for errors.
+    Wav {
+        /// The bytes.
+        bytes: &'a [u8],
+        /// What they are, for errors.
+        name: &'a str,
+    },
 }
 
 /// One request.
@@ -430,6 +437,10 @@ impl EdgeBrain {
                 let samples = match input {
                     AudioInput::File(path) => {
                         owned = read_wav_within(path, audio.sample_rate(), &self.limits)?;
+                        &owned[..]
+                    }
+                    AudioInput::Wav { bytes, name } => {
+                        owned = decode_wav_within(bytes, name, audio.sample_rate(), &self.limits)?;
                         &owned[..]
                     }
                     AudioInput::Samples(s) => {

@@ -174,11 +174,39 @@ pub fn read_wav_within(
     limits: &InputLimits,
 ) -> Result<Vec<f32>, AudioEncoderError> {
     let name = path.display().to_string();
-    let err = |reason: String| AudioEncoderError::Read {
+    let reader = hound::WavReader::open(path).map_err(|e| AudioEncoderError::Read {
         source_name: name.clone(),
+        reason: e.to_string(),
+    })?;
+    read_samples(reader, &name, sample_rate, limits)
+}
+
+/// [`read_wav_within`] on a WAV file's bytes, named `name` in errors.
+pub fn decode_wav_within(
+    bytes: &[u8],
+    name: &str,
+    sample_rate: u32,
+    limits: &InputLimits,
+) -> Result<Vec<f32>, AudioEncoderError> {
+    let reader = hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(|e| {
+        AudioEncoderError::Read {
+            source_name: name.to_string(),
+            reason: e.to_string(),
+        }
+    })?;
+    read_samples(reader, name, sample_rate, limits)
+}
+
+fn read_samples<R: std::io::Read>(
+    mut reader: hound::WavReader<R>,
+    name: &str,
+    sample_rate: u32,
+    limits: &InputLimits,
+) -> Result<Vec<f32>, AudioEncoderError> {
+    let err = |reason: String| AudioEncoderError::Read {
+        source_name: name.to_string(),
         reason,
     };
-    let mut reader = hound::WavReader::open(path).map_err(|e| err(e.to_string()))?;
     let spec = reader.spec();
     if spec.channels != 1 || spec.sample_rate != sample_rate {
         return Err(err(format!(
@@ -190,7 +218,7 @@ pub fn read_wav_within(
     limits
         .check_audio(u64::from(declared), spec.sample_rate)
         .map_err(|limit| AudioEncoderError::Limit {
-            source_name: name.clone(),
+            source_name: name.to_string(),
             limit,
         })?;
     let declared = declared as usize;

@@ -18,7 +18,7 @@ mod image;
 mod limits;
 mod text;
 
-pub use audio::{AudioEncoder, VAD_MODEL_NAME, read_wav, read_wav_within};
+pub use audio::{AudioEncoder, VAD_MODEL_NAME, decode_wav_within, read_wav, read_wav_within};
 pub use cosine::cosine;
 pub use error::{AudioEncoderError, ImageEncoderError, TextEncoderError};
 pub use image::{

@@ -1,6 +1,6 @@
 //! Offload and speculative execution: per request, answer locally, offload the compact
-//! tensor to the cloud model, or speculate — and the pipeline that runs a workload
-//! through it with exactly one answer per request.
+//! tensor to the cloud model, or speculate — the pipeline that does it with exactly one
+//! answer per request, the queue every source submits to, and the workload replay.
 //!
 //! | file        | owns |
 //! |-------------|------|
@@ -8,14 +8,20 @@
 //! | `deadline`  | the request deadline from arrival: cloud calls get only what is left of it |
 //! | `estimator` | [`LinkEstimator`]: online cost of a cloud call from real transfers |
 //! | `policy`    | [`Policy`]: MSAO's decision rule and the baselines (incl. the UCB bandit) |
-//! | `run`       | [`run`]: the pipeline; [`AnswerRecord`], [`RunSummary`] |
+//! | `request`   | [`Request`], [`Answer`], [`Reply`]: what every source submits and gets back |
+//! | `queue`     | [`queue`]: the one bounded queue, its overflow policy per source |
+//! | `pipeline`  | [`Pipeline`]: serves the queue; [`AnswerSink`] sees every answer |
+//! | `replay`    | [`Replay`], [`run`]: a workload as a source, evaluated; [`AnswerRecord`], [`RunSummary`] |
 //! | `workload`  | [`Workload`]: the camera-size workload manifest |
 
 mod config;
 mod deadline;
 mod estimator;
+mod pipeline;
 mod policy;
-mod run;
+mod queue;
+mod replay;
+mod request;
 mod workload;
 
 pub use config::{
@@ -24,8 +30,11 @@ pub use config::{
 };
 pub use estimator::{LinkEstimator, LinkPrior};
 pub use policy::{BanditConfig, Policy, PolicyKind, REPLY_BYTES, RequestView};
-pub use run::{
-    AnswerRecord, CLOUD_ONLY_JPEG_QUALITY, Observer, PipelineError, RunOptions, RunSummary,
-    decision_name, run, source_name,
+pub use pipeline::{
+    AnswerSink, CLOUD_ONLY_JPEG_QUALITY, NoSink, Pipeline, PipelineError, Served, decision_name,
+    source_name,
 };
+pub use queue::{Queue, Refused, ReplyFn, Submission, Submitter, queue};
+pub use replay::{AnswerRecord, Observer, REPLAY_DEPTH, Replay, RunOptions, RunSummary, run};
+pub use request::{Answer, Arrival, Audio, Frame, Reply, Request};
 pub use workload::{Workload, WorkloadError, WorkloadFrame, WorkloadRequest};

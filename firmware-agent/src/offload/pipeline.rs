@@ -1,0 +1,818 @@
+//! The agent pipeline: requests from the [`Queue`] → encoders → MAS → policy → local /
+//! cloud → exactly one [`Answer`] per request it starts, each with its `RequestTrace`.
+//!
+//! Edge work runs on the serving thread, in queue order (one stream); cloud calls run on a
+//! small tokio runtime, at most `max_in_flight` requests at once, so the next frame is
+//! encoded while earlier uploads are in flight. A request's latency and deadline run from
+//! its [`Arrival`] to the commit of its answer.
+//!
+//! Speculation: the upload task is spawned first, then the local answer's confidence is
+//! checked; a confident local answer is committed and the upload aborted (the body bytes
+//! already handed to the connection counted as wasted); otherwise the cloud answer is
+//! awaited until the deadline. A cloud failure of any kind returns the local answer flagged
+//! as a fallback and is counted and reported as a fault. Nothing here panics; an input that
+//! cannot be read fails its own request (outcome `error`), never the pipeline.
+//!
+//! Shutdown is a parameter of [`Pipeline::serve`]: once requested, no new request starts,
+//! those still queued are answered [`Reply::NotStarted`], and those in flight finish, each
+//! within its deadline.
+
+use super::config::OffloadConfig;
+use super::deadline;
+use super::estimator::LinkEstimator;
+use super::policy::{BanditContext, Policy, PolicyKind, RequestView};
+use super::queue::{Queue, ReplyFn, Submission};
+use super::request::{Answer, Arrival, Audio, Frame, Reply, Request};
+use crate::brain::{ANSWERS, AudioInput, EdgeBrain, EdgeRequest, ImageInput, Region, softmax};
+use crate::cloud::{CloudClient, CloudError, CloudFaultKind, InferTensor, TensorData};
+use crate::encoders::{ImageEncoderError, open_image_within};
+use crate::shutdown::Shutdown;
+use image::RgbImage;
+use msao::compact;
+use msao::message::{
+    Decision, ExecProvider, Fault, FaultCode, Modality, ModalitySet, Outcome, RequestTrace,
+    StageTimings,
+};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, mpsc};
+
+/// JPEG quality of the cloud-only baseline's uploads (the `image` crate's encoder; 90 is
+/// the high end of what camera and VLM clients send).
+pub const CLOUD_ONLY_JPEG_QUALITY: u8 = 90;
+
+/// How often a serving pipeline waiting for work checks its stop signal.
+const STOP_POLL: Duration = Duration::from_millis(50);
+
+/// Receives every answer and fault, on the serving thread (telemetry, metrics).
+pub trait AnswerSink {
+    /// One request is committed (before its reply is delivered).
+    fn answered(&mut self, answer: &Answer);
+    /// A fault (cloud failure, unreadable input) happened.
+    fn fault(&mut self, fault: &Fault);
+}
+
+/// A sink that keeps nothing.
+pub struct NoSink;
+
+impl AnswerSink for NoSink {
+    fn answered(&mut self, _: &Answer) {}
+    fn fault(&mut self, _: &Fault) {}
+}
+
+/// The pipeline could not start (per-request problems never stop it).
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    /// A cloud client could not be built from the config.
+    #[error("cloud client: {0}")]
+    Cloud(#[from] CloudError),
+}
+
+/// What one serve did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Served {
+    /// Requests answered.
+    pub answered: usize,
+    /// Requests answered [`Reply::NotStarted`] at shutdown.
+    pub not_started: usize,
+}
+
+/// Cloud clients per model, and the time until which the cloud is considered down.
+struct Cloud {
+    compact: CloudClient,
+    full: CloudClient,
+    down_until: Mutex<Option<Instant>>,
+    retry_after: Duration,
+}
+
+impl Cloud {
+    fn is_down(&self) -> bool {
+        let g = self
+            .down_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        g.is_some_and(|t| Instant::now() < t)
+    }
+
+    fn mark(&self, kind: Option<CloudFaultKind>) {
+        let mut g = self
+            .down_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *g = match kind {
+            Some(CloudFaultKind::Unreachable) => Some(Instant::now() + self.retry_after),
+            _ => None,
+        };
+    }
+}
+
+/// The edge brain, the policy and the cloud clients of one serving pipeline.
+pub struct Pipeline<'b> {
+    brain: &'b mut EdgeBrain,
+    kind: PolicyKind,
+    threshold: f32,
+    deadline: Duration,
+    rt: tokio::runtime::Runtime,
+    cloud: Arc<Cloud>,
+    policy: Policy,
+    link: LinkEstimator,
+    slots: Arc<Semaphore>,
+    done_tx: mpsc::UnboundedSender<Done>,
+    done_rx: mpsc::UnboundedReceiver<Done>,
+    /// Cloud calls spawned and not yet absorbed.
+    in_flight: usize,
+}
+
+struct Job {
+    context: Option<BanditContext>,
+    request_id: u32,
+    decision: Decision,
+    local: Option<Local>,
+    upload: Option<Upload>,
+    region: Option<Region>,
+    trace: RequestTrace,
+    start: Instant,
+    /// Arrival + deadline: the whole offload (encode, upload, wait) ends by then.
+    due: Instant,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Local {
+    answer: usize,
+    confidence: f32,
+}
+
+struct Upload {
+    client: CloudClient,
+    inputs: Vec<InferTensor>,
+}
+
+struct Done {
+    context: Option<BanditContext>,
+    answer: Answer,
+    fault: Option<(CloudFaultKind, String)>,
+    observed: Option<(usize, f64)>,
+    /// Payload bytes of a call that timed out (fed to the link estimator pessimistically).
+    timed_out: Option<usize>,
+    /// Came back from a runtime worker (counted in `in_flight`).
+    spawned: bool,
+    reply: ReplyFn,
+}
+
+/// A request that failed before a decision.
+struct Failed {
+    message: String,
+    start: Instant,
+    limit: Option<&'static str>,
+}
+
+impl<'b> Pipeline<'b> {
+    /// A pipeline over `brain` under `config` (its `policy`) with commit threshold
+    /// `threshold`; negotiates with the cloud before the first request.
+    pub fn new(
+        brain: &'b mut EdgeBrain,
+        config: &OffloadConfig,
+        threshold: f32,
+    ) -> Result<Self, PipelineError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(PipelineError::Runtime)?;
+        let cloud = Arc::new(Cloud {
+            compact: CloudClient::new(&config.cloud)?,
+            full: CloudClient::new(&config.cloud_for(&config.full_model))?,
+            down_until: Mutex::new(None),
+            retry_after: Duration::from_millis(config.retry_after_ms),
+        });
+        let kind = config.policy;
+        // Negotiate with the cloud before the first request (server and model ready,
+        // metadata, tensor format: four control round trips plus the connection), so the
+        // first offload does not pay for them. Bounded by the connect timeout plus the
+        // deadline; a failure is quiet here: the first real call connects again and
+        // reports its fault as usual.
+        if kind != PolicyKind::EdgeOnly {
+            let client = match kind {
+                PolicyKind::CloudOnly => &cloud.full,
+                _ => &cloud.compact,
+            };
+            let bound = Duration::from_millis(
+                config
+                    .cloud
+                    .connect_timeout_ms
+                    .saturating_add(config.deadline_ms),
+            );
+            let _ = rt.block_on(async { tokio::time::timeout(bound, client.connect()).await });
+        }
+        let policy = Policy::new(
+            kind,
+            threshold,
+            config.deadline_ms as f64 / 1e3,
+            config.speculate_head_fraction,
+            config.bandit,
+        );
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        // Every pipeline starts cold (no previous frames, no cached questions), so runs of
+        // different policies pay the same encoder costs.
+        brain.reset_stream();
+        brain.clear_question_cache();
+        Ok(Self {
+            brain,
+            kind,
+            threshold,
+            deadline: Duration::from_millis(config.deadline_ms),
+            rt,
+            cloud,
+            policy,
+            link: LinkEstimator::new(&config.link),
+            slots: Arc::new(Semaphore::new(config.max_in_flight)),
+            done_tx,
+            done_rx,
+            in_flight: 0,
+        })
+    }
+
+    /// Serves `queue` until it closes (every submitter dropped) or `stop` is requested,
+    /// then answers what is in flight and returns.
+    pub fn serve(
+        &mut self,
+        mut queue: Queue,
+        stop: Option<&Shutdown>,
+        sink: &mut dyn AnswerSink,
+    ) -> Served {
+        let mut served = Served::default();
+        while let Some(submission) = self.next(&mut queue, stop, sink, &mut served) {
+            self.start(submission, sink, &mut served);
+        }
+        // Stopped or closed: nothing new starts.
+        queue.rx.close();
+        while let Ok(s) = queue.rx.try_recv() {
+            (s.reply)(Reply::NotStarted);
+            served.not_started += 1;
+        }
+        while self.in_flight > 0 {
+            match self.rt.block_on(self.done_rx.recv()) {
+                Some(done) => self.absorb(done, sink, &mut served),
+                None => break,
+            }
+        }
+        served
+    }
+
+    /// The next submission, absorbing finished requests while waiting; `None` once the
+    /// queue is closed and empty, or a stop is requested.
+    fn next(
+        &mut self,
+        queue: &mut Queue,
+        stop: Option<&Shutdown>,
+        sink: &mut dyn AnswerSink,
+        served: &mut Served,
+    ) -> Option<Submission> {
+        enum Next {
+            Done(Box<Done>),
+            Submission(Option<Submission>),
+            Tick,
+        }
+        loop {
+            while let Ok(done) = self.done_rx.try_recv() {
+                self.absorb(done, sink, served);
+            }
+            if stop.is_some_and(Shutdown::is_requested) {
+                return None;
+            }
+            let (rx, done_rx) = (&mut queue.rx, &mut self.done_rx);
+            let next = self.rt.block_on(async {
+                tokio::select! {
+                    biased;
+                    Some(done) = done_rx.recv() => Next::Done(Box::new(done)),
+                    s = rx.recv() => Next::Submission(s),
+                    () = tokio::time::sleep(STOP_POLL), if stop.is_some() => Next::Tick,
+                }
+            });
+            match next {
+                Next::Done(done) => self.absorb(*done, sink, served),
+                Next::Submission(s) => return s,
+                Next::Tick => {}
+            }
+        }
+    }
+
+    /// Starts one request: a slot, the edge work and the decision here, the cloud call on
+    /// the runtime.
+    fn start(&mut self, submission: Submission, sink: &mut dyn AnswerSink, served: &mut Served) {
+        let Submission { request, reply } = submission;
+        // With `Arrival::OnStart` the request's deadline runs from here: decoding and
+        // encoding the frame, waiting for a slot and building the upload all count.
+        let arrival = match request.arrival {
+            Arrival::At(t) => t,
+            Arrival::OnStart => Instant::now(),
+        };
+        self.link.tick();
+        let permit = loop {
+            while let Ok(done) = self.done_rx.try_recv() {
+                self.absorb(done, sink, served);
+            }
+            match Arc::clone(&self.slots).try_acquire_owned() {
+                Ok(p) => break p,
+                Err(_) => {
+                    if let Some(done) = self.rt.block_on(self.done_rx.recv()) {
+                        self.absorb(done, sink, served);
+                    }
+                }
+            }
+        };
+        let due = deadline::due(arrival, self.deadline);
+        let id = request.id;
+        let job = match self.prepare(request, due) {
+            Ok(job) => job,
+            Err(failed) => {
+                sink.fault(&Fault::new(FaultCode::Input as u16, &failed.message));
+                let done = Done {
+                    context: None,
+                    answer: error_answer(id, &failed),
+                    fault: None,
+                    observed: None,
+                    timed_out: None,
+                    spawned: false,
+                    reply,
+                };
+                drop(permit);
+                self.absorb(done, sink, served);
+                return;
+            }
+        };
+        let (deadline, threshold) = (self.deadline, self.threshold);
+        // A local answer needs nothing from the network: commit it here, on the serving
+        // thread, instead of handing it to a runtime worker first (a thread wake-up per
+        // request: edge-only p50 0.69 → 0.52 ms on the bench machine).
+        if job.upload.is_none() {
+            let done = self
+                .rt
+                .block_on(execute(job, deadline, threshold, &self.cloud, reply));
+            drop(permit);
+            self.absorb(done, sink, served);
+            return;
+        }
+        let tx = self.done_tx.clone();
+        let cloud = Arc::clone(&self.cloud);
+        self.in_flight += 1;
+        self.rt.spawn(async move {
+            let mut done = execute(job, deadline, threshold, &cloud, reply).await;
+            done.spawned = true;
+            // Free the slot before reporting, so the serving thread never waits for a
+            // result while this request still holds the last slot.
+            drop(permit);
+            // The receiver lives as long as the pipeline.
+            let _ = tx.send(done);
+        });
+    }
+
+    /// Feeds a committed request back (link, policy), reports it, then replies.
+    fn absorb(&mut self, done: Done, sink: &mut dyn AnswerSink, served: &mut Served) {
+        if done.spawned {
+            self.in_flight = self.in_flight.saturating_sub(1);
+        }
+        if let Some((bytes, secs)) = done.observed {
+            self.link.observe(bytes, secs);
+        }
+        if let Some(bytes) = done.timed_out {
+            self.link.observe_timeout(bytes, self.deadline.as_secs_f64());
+        }
+        if let Some((_, message)) = &done.fault {
+            sink.fault(&Fault::new(FaultCode::Cloud as u16, message));
+        }
+        let a = &done.answer;
+        if let Some(context) = done.context {
+            self.policy.feedback_in(
+                context,
+                a.trace.decision,
+                a.confidence.unwrap_or(0.0),
+                a.latency_us as f64 / 1e6,
+            );
+        }
+        served.answered += 1;
+        sink.answered(a);
+        (done.reply)(Reply::Answered(Box::new(done.answer)));
+    }
+
+    /// Edge work and the decision for one request, on the serving thread.
+    fn prepare(&mut self, request: Request, due: Instant) -> Result<Job, Failed> {
+        let Request {
+            id,
+            frame,
+            question,
+            audio,
+            arrival,
+        } = request;
+        let fail_on = |message: String, start: Instant, limit: Option<&'static str>| Failed {
+            message: format!("request {id}: {message}"),
+            start,
+            limit,
+        };
+        let received = match arrival {
+            Arrival::At(t) => t,
+            Arrival::OnStart => Instant::now(),
+        };
+        // Before anything is decoded: a question over the limit is never tokenised or
+        // uploaded.
+        if let Err(e) = self.brain.limits().check_question(&question) {
+            return Err(fail_on(e.to_string(), received, Some(e.key())));
+        }
+        let frame: RgbImage = match frame {
+            Frame::Decoded(f) => f,
+            Frame::File(path) => match open_image_within(&path, self.brain.limits()) {
+                Ok(f) => f,
+                Err(e) => {
+                    let limit = match &e {
+                        ImageEncoderError::Limit { limit, .. } => Some(limit.key()),
+                        _ => None,
+                    };
+                    // The frame's file, not its whole path, so the message survives the
+                    // 96-byte cut of a telemetry `Fault`.
+                    let message = e.to_string().replace(&parent_prefix(&path), "");
+                    return Err(fail_on(message, received, limit));
+                }
+            },
+        };
+        // A replay paced by the pipeline hands over a decoded frame as a camera would: its
+        // clock starts once the frame is in memory.
+        let start = match arrival {
+            Arrival::At(t) => t,
+            Arrival::OnStart => Instant::now(),
+        };
+        let fail = |message: String| fail_on(message, start, None);
+        if !self.kind.runs_edge() {
+            // What an application sends a vision-language server: the frame as a JPEG
+            // (quality [`CLOUD_ONLY_JPEG_QUALITY`]), encoded here and counted in the latency.
+            let mut jpeg = Vec::new();
+            let encoded = image::codecs::jpeg::JpegEncoder::new_with_quality(
+                &mut jpeg,
+                CLOUD_ONLY_JPEG_QUALITY,
+            )
+            .encode_image(&frame);
+            if let Err(e) = encoded {
+                return Err(fail(format!("JPEG encode: {e}")));
+            }
+            let inputs = vec![
+                InferTensor::bytes("image", vec![1], vec![jpeg]),
+                InferTensor::bytes("question", vec![1], vec![question.into_bytes()]),
+            ];
+            let mut trace = bare_trace(id);
+            trace.decision = Decision::Offload;
+            return Ok(Job {
+                context: None,
+                request_id: id,
+                decision: Decision::Offload,
+                local: None,
+                upload: Some(Upload {
+                    client: self.cloud.full.clone(),
+                    inputs,
+                }),
+                region: None,
+                trace,
+                start,
+                due,
+            });
+        }
+        let wav_name = format!("request {id} input_audio");
+        let audio = match &audio {
+            None => None,
+            Some(Audio::File(p)) => Some(AudioInput::File(p)),
+            Some(Audio::Wav(bytes)) => Some(AudioInput::Wav {
+                bytes,
+                name: &wav_name,
+            }),
+        };
+        let edge = self.brain.process(&EdgeRequest {
+            request_id: id,
+            image: ImageInput::Decoded(&frame),
+            question: &question,
+            audio,
+        });
+        let edge = match edge {
+            Ok(e) => e,
+            Err(e) => return Err(fail_on(e.to_string(), start, e.limit().map(|l| l.key()))),
+        };
+        let t = Instant::now();
+        let image_input = match self.kind {
+            // A disaggregated encoder ships its whole output, int8 with a scale
+            // (DistMLLM): every patch, no MAS selection.
+            PolicyKind::CloudFeatures => {
+                let keep = vec![true; edge.image.spatial.keep.len()];
+                let dim = edge.features.len() / keep.len().max(1);
+                let mut dense = vec![0u8; compact::encoded_len(keep.len(), dim, keep.len())];
+                match compact::encode_features(&mut dense, &edge.features, dim, &keep) {
+                    Ok(n) => dense.truncate(n),
+                    Err(e) => return Err(fail(format!("dense features: {e}"))),
+                }
+                InferTensor::u8("compact", vec![1, dense.len() as i64], dense)
+            }
+            _ => InferTensor::u8(
+                "compact",
+                vec![1, edge.compact.len() as i64],
+                edge.compact.clone(),
+            ),
+        };
+        let inputs = vec![
+            image_input,
+            InferTensor::f32(
+                "question",
+                vec![1, edge.question_embedding.len() as i64],
+                edge.question_embedding.clone(),
+            ),
+        ];
+        let view = RequestView {
+            confidence: edge.confidence,
+            kept: edge.image.spatial.kept,
+            upload_bytes: payload_bytes(&inputs),
+            head_seconds: edge.timings.image.as_secs_f64(),
+        };
+        let mut decision = self.policy.decide(&view, &self.link);
+        let context = self.policy.context(&view, &self.link);
+        // A cloud that was just unreachable is not asked again until `retry_after` (MSAO
+        // and the bandit answer locally meanwhile; fixed baselines keep trying and fall
+        // back).
+        if decision != Decision::Local
+            && matches!(self.kind, PolicyKind::Msao | PolicyKind::Bandit)
+            && self.cloud.is_down()
+        {
+            decision = Decision::Local;
+        }
+        let mut trace = edge.trace();
+        trace.decision = decision;
+        trace.timings.policy_us = Some(micros(t.elapsed()));
+        trace.timings.local_us = Some(micros(edge.timings.image));
+        Ok(Job {
+            context: Some(context),
+            request_id: id,
+            decision,
+            local: Some(Local {
+                answer: edge.answer,
+                confidence: edge.confidence,
+            }),
+            upload: (decision != Decision::Local).then(|| Upload {
+                client: self.cloud.compact.clone(),
+                inputs,
+            }),
+            region: edge.region,
+            trace,
+            start,
+            due,
+        })
+    }
+}
+
+/// `path`'s parent directories as they appear in a message (`/a/b/` for `/a/b/frames/0.png`:
+/// the message keeps `frames/0.png`).
+fn parent_prefix(path: &std::path::Path) -> String {
+    match path.parent().and_then(|p| p.parent()) {
+        Some(p) if !p.as_os_str().is_empty() => format!("{}/", p.display()),
+        _ => String::new(),
+    }
+}
+
+/// Payload bytes of a set of input tensors (what is counted when a call is cancelled).
+fn payload_bytes(inputs: &[InferTensor]) -> usize {
+    inputs
+        .iter()
+        .map(|t| match &t.data {
+            TensorData::Bytes(v) => v.iter().map(|b| b.len() + 4).sum(),
+            d => d.len() * d.datatype().element_size().unwrap_or(1),
+        })
+        .sum()
+}
+
+/// Runs a decision: local commit, offload, or speculation.
+async fn execute(
+    job: Job,
+    deadline: Duration,
+    threshold: f32,
+    cloud: &Cloud,
+    reply: ReplyFn,
+) -> Done {
+    let Job {
+        context,
+        request_id,
+        decision,
+        local,
+        upload,
+        region,
+        mut trace,
+        start,
+        due,
+    } = job;
+    let mut out = Outcome::LocalCommitted;
+    let mut answer: Option<(usize, f32)> = local.map(|l| (l.answer, l.confidence));
+    let (mut up, mut down, mut wasted) = (0u64, 0u64, 0u64);
+    let mut fault = None;
+    let mut observed = None;
+    let called = upload.is_some() && decision != Decision::Local;
+    let payload = upload.as_ref().map_or(0, |u| payload_bytes(&u.inputs));
+    let result = match (decision, upload) {
+        (Decision::Local, _) | (_, None) => None,
+        (Decision::Speculate, Some(u)) => {
+            let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let counter = Some(sent.clone());
+            let call = tokio::spawn(async move {
+                deadline::within(
+                    due,
+                    deadline,
+                    u.client.infer_counted(u.inputs, deadline, counter),
+                )
+                .await
+            });
+            // The local head's answer is known (fused graph): commit it if it is confident.
+            if local.is_some_and(|l| l.confidence >= threshold) {
+                call.abort();
+                // Only what was handed to the connection before the abort was wasted.
+                let _ = call.await;
+                wasted = sent.load(std::sync::atomic::Ordering::Relaxed);
+                None
+            } else {
+                Some(match call.await {
+                    Ok(r) => r,
+                    Err(e) => Err(CloudError::Malformed {
+                        detail: format!("cloud task failed: {e}"),
+                    }),
+                })
+            }
+        }
+        (_, Some(u)) => {
+            Some(deadline::within(due, deadline, u.client.infer(u.inputs, deadline)).await)
+        }
+    };
+    if let Some(result) = result {
+        match settle(result) {
+            Ok(s) => {
+                answer = Some((s.class, s.confidence));
+                out = Outcome::CloudAnswer;
+                (up, down) = (s.up, s.down);
+                trace.timings.cloud_us = Some(micros(s.elapsed));
+                observed = Some(((s.up + s.down) as usize, s.elapsed.as_secs_f64()));
+            }
+            Err(e) => {
+                out = Outcome::Fallback;
+                fault = Some((e.kind(), format!("{}: {e}", e.kind().name())));
+            }
+        }
+    }
+    if called && out != Outcome::LocalCommitted {
+        cloud.mark(fault.as_ref().map(|(k, _)| *k));
+    }
+    let timed_out = fault
+        .as_ref()
+        .is_some_and(|(k, _)| *k == CloudFaultKind::Timeout)
+        .then_some(payload);
+    if answer.is_none() {
+        out = Outcome::Error;
+    }
+    let latency = start.elapsed();
+    trace.outcome = out;
+    trace.answer = answer.and_then(|(a, _)| u16::try_from(a).ok());
+    trace.bytes_up = sat32(up);
+    trace.bytes_down = sat32(down);
+    trace.bytes_wasted = sat32(wasted);
+    trace.timings.total_us = Some(micros(latency));
+    let label = |class: usize| ANSWERS.get(class).map(|s| s.to_string());
+    Done {
+        context,
+        answer: Answer {
+            request_id,
+            class: answer.map(|(a, _)| a),
+            answer: answer.and_then(|(a, _)| label(a)),
+            source: source_name(out),
+            decision: decision_name(decision),
+            confidence: answer.map(|(_, c)| c),
+            local_confidence: local.map(|l| l.confidence),
+            local_answer: local.and_then(|l| label(l.answer)),
+            latency_us: latency.as_micros() as u64,
+            bytes_up: up,
+            bytes_down: down,
+            bytes_wasted: wasted,
+            fault: fault.as_ref().map(|(_, m)| m.clone()),
+            cloud_fault: fault.as_ref().map(|(k, _)| k.name()),
+            input_limit: None,
+            region,
+            trace,
+        },
+        fault,
+        observed,
+        timed_out,
+        spawned: false,
+        reply,
+    }
+}
+
+/// A cloud answer, read.
+struct Settled {
+    class: usize,
+    confidence: f32,
+    up: u64,
+    down: u64,
+    elapsed: Duration,
+}
+
+/// Reads a cloud result: the best class of its logits and its softmax probability.
+fn settle(result: Result<crate::cloud::InferReply, CloudError>) -> Result<Settled, CloudError> {
+    let reply = result?;
+    let logits = reply.f32("logits")?;
+    if logits.len() != ANSWERS.len() {
+        return Err(CloudError::Malformed {
+            detail: format!(
+                "logits has {} values, expected {}",
+                logits.len(),
+                ANSWERS.len()
+            ),
+        });
+    }
+    let p = softmax(logits);
+    let class = crate::brain::argmax(&p);
+    Ok(Settled {
+        class,
+        confidence: p.get(class).copied().unwrap_or(0.0),
+        up: reply.bytes_up as u64,
+        down: reply.bytes_down as u64,
+        elapsed: reply.elapsed,
+    })
+}
+
+fn error_answer(request_id: u32, failed: &Failed) -> Answer {
+    let mut trace = bare_trace(request_id);
+    trace.outcome = Outcome::Error;
+    Answer {
+        request_id,
+        class: None,
+        answer: None,
+        source: "error",
+        decision: "local",
+        confidence: None,
+        local_confidence: None,
+        local_answer: None,
+        latency_us: failed.start.elapsed().as_micros() as u64,
+        bytes_up: 0,
+        bytes_down: 0,
+        bytes_wasted: 0,
+        fault: Some(failed.message.clone()),
+        cloud_fault: None,
+        input_limit: failed.limit,
+        region: None,
+        trace,
+    }
+}
+
+fn bare_trace(request_id: u32) -> RequestTrace {
+    RequestTrace {
+        request_id,
+        modalities: ModalitySet::default()
+            .with(Modality::Image)
+            .with(Modality::Text),
+        mas: heapless::Vec::new(),
+        decision: Decision::Local,
+        local_confidence_pm: None,
+        answer: None,
+        bytes_up: 0,
+        bytes_down: 0,
+        bytes_wasted: 0,
+        timings: StageTimings {
+            encode_us: None,
+            mas_us: None,
+            policy_us: None,
+            local_us: None,
+            upload_us: None,
+            cloud_us: None,
+            total_us: None,
+        },
+        outcome: Outcome::Error,
+        provider: ExecProvider::Cpu,
+    }
+}
+
+/// Wire name of an outcome as an answer source.
+pub fn source_name(o: Outcome) -> &'static str {
+    match o {
+        Outcome::LocalCommitted => "local",
+        Outcome::CloudAnswer => "cloud",
+        Outcome::Fallback => "fallback",
+        Outcome::Error => "error",
+    }
+}
+
+/// Name of a decision.
+pub fn decision_name(d: Decision) -> &'static str {
+    match d {
+        Decision::Local => "local",
+        Decision::Offload => "offload",
+        Decision::Speculate => "speculate",
+    }
+}
+
+fn micros(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
+}
+
+fn sat32(v: u64) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
