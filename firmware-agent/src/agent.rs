@@ -63,10 +63,7 @@ pub fn run(settings: &Settings) -> Result<RunReport, AgentError> {
     let clock = Clock::start();
     let reader = open_system(settings)?;
     // Models load before telemetry starts: a missing model is the agent's error (exit 1).
-    let prepared = match &settings.workload {
-        Some(w) => Some(workload_run::prepare(settings, w)?),
-        None => None,
-    };
+    let prepared = workload_run::prepare(settings)?;
     let profiler = DeviceProfiler::open(
         &settings.runtime,
         &settings.sysfs_root,

@@ -52,6 +52,11 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
     pub duration: Option<Duration>,
 
+    /// Serve the OpenAI-compatible request API on ADDR (e.g. 127.0.0.1:8090) [default:
+    /// `[api] listen`, else off].
+    #[arg(long, value_name = "ADDR")]
+    pub api: Option<std::net::SocketAddr>,
+
     /// Run this camera-size workload (a `msao-host workload` directory) through the
     /// offload pipeline, one RequestTrace frame per request; the agent stops when it is
     /// done.

@@ -9,7 +9,9 @@
 //! | [`shutdown`]  | the stop signal shared by SIGINT/SIGTERM, `--duration` and the run loop |
 //! | [`system`]    | the [`system::SystemReader`] seam and its implementations (Jetson, x86, generic Linux), tegrastats parsing, capability facts |
 //! | [`telemetry`] | bounded per-sink queues, sink threads, drop counters |
+//! | [`http`]      | the HTTP layer of every service: accept loop, timeouts, connection cap, bearer token |
 //! | [`hello`]     | building the `Hello` message from settings and hardware facts |
+//! | [`api`]       | the OpenAI-compatible request API: chat completions, models, health |
 //! | [`agent`]     | the run loop: Hello and Sample schedule, faults, shutdown and flush |
 //! | [`control`]   | the control thread serving host requests; [`control::DeviceProfiler`] |
 //! | [`runtime`]   | the inference runtime seam, ONNX Runtime (CPU/CUDA/TensorRT), model manifests, GPU query |
@@ -32,6 +34,7 @@
 )]
 
 pub mod agent;
+pub mod api;
 pub mod brain;
 pub mod cli;
 pub mod clock;
@@ -40,6 +43,7 @@ pub mod config;
 pub mod control;
 pub mod encoders;
 pub mod hello;
+pub mod http;
 pub mod mas;
 pub mod offload;
 pub mod profile;

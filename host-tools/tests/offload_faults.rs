@@ -456,7 +456,7 @@ fn bad_cloud_answers_are_counted_by_kind_and_fall_back() {
 fn a_cloud_that_refuses_the_token_is_rejected_and_falls_back() {
     let mut brain = brain();
     let (_dir, w) = workload();
-    let auth = BearerAuth::new("the-right-token".into());
+    let auth = BearerAuth::new("the-right-token".into(), msao_host::cloud::error);
     let url = serve_on(background(), auth.protect(router(cloud_state())));
 
     let mut c = config(PolicyKind::OffloadAll, &url, GENEROUS_MS);

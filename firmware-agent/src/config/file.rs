@@ -19,10 +19,12 @@
 //! key_file = "/etc/msao/control.key"
 //! [limits]
 //! max_image_width = 4096
+//! [api]
+//! listen = "127.0.0.1:8090"
 //! ```
 
 use super::{
-    ConfigError, DeviceId, control::ControlSection, interval::serde_opt, runtime::RuntimeSection,
+    ConfigError, DeviceId, api::ApiSection, control::ControlSection, interval::serde_opt, runtime::RuntimeSection,
     workload::WorkloadSection,
 };
 use crate::encoders::InputLimits;
@@ -61,6 +63,9 @@ pub struct FileConfig {
     /// `[limits]`: caps on each request's frame, question and audio.
     #[serde(default)]
     pub limits: InputLimits,
+    /// `[api]`: the OpenAI-compatible request API.
+    #[serde(default)]
+    pub api: ApiSection,
 }
 
 /// `[telemetry]`: where frames go and how often.

@@ -14,6 +14,7 @@
 //! Precedence: flag > file > default. Every value is validated where it is parsed, so an
 //! error names the key (or flag) and, for files, the line and column.
 
+mod api;
 mod control;
 mod device_id;
 mod error;
@@ -23,6 +24,10 @@ mod runtime;
 mod settings;
 mod workload;
 
+pub use api::{
+    ApiSection, ApiSettings, DEFAULT_API_CONNECTIONS, DEFAULT_API_QUEUE, DEFAULT_MAX_BODY,
+    MAX_API_QUEUE,
+};
 pub use control::{ControlSection, ControlSettings, KEY_ENV, ProfileLimits, read_key};
 pub use device_id::{DeviceId, DeviceIdError, MAX_DEVICE_ID, hostname};
 pub use error::ConfigError;

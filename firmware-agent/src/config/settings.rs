@@ -62,6 +62,8 @@ pub struct Settings {
     pub offload: OffloadConfig,
     /// Host requests: the key, serial policy, profiling limits (`[control]`, $MSAO_CONTROL_KEY).
     pub control: super::ControlSettings,
+    /// The request API (`--api`, `[api]`), when it is on.
+    pub api: Option<super::ApiSettings>,
     /// Caps on each request's inputs (`[limits]`).
     pub limits: InputLimits,
 }
@@ -133,6 +135,9 @@ impl Settings {
                 origin: file_origin.clone(),
                 reason,
             })?;
+        let api = cfg
+            .api
+            .resolve(cli.api, &file_origin, |v| std::env::var(v).ok())?;
         let w = &cfg.workload;
         let workload = cli
             .workload
@@ -195,6 +200,7 @@ impl Settings {
             workload,
             offload,
             control,
+            api,
             limits: cfg.limits,
         })
     }

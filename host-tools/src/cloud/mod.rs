@@ -9,11 +9,10 @@
 //! | `pool`  | [`Pool`]: the sessions of one model, borrowed by one request at a time |
 //! | `decode`| `vqa-full`'s `image` tensor (JPEG or PNG bytes) decoded under size limits |
 //! | `tls`   | [`TlsListener`]: HTTPS (rustls) for [`serve`] |
-//! | `auth`  | [`BearerAuth`]: every route behind a bearer token |
+//! | (agent) | [`BearerAuth`] and the accept loop, from `msao_agent::http` (shared with the agent's API) |
 //! | `infer` | the infer route: body limits, admission ([`Gate`]), the model run, the answer |
 //! | `gate`  | [`Gate`]: the bounded wait for a session (`429` beyond it) |
 //! | `limits`| [`Limits`], [`BodyLimit`]: every timeout, cap and size, and why |
-//! | `serve` | the accept loop: hyper HTTP/1.1 under [`Limits`], graceful shutdown |
 //! | `counters` | [`Counters`], [`ModelStats`] |
 //!
 //! Bodies are encoded and decoded with the agent's own [`msao_agent::cloud::codec`], so the
@@ -21,18 +20,16 @@
 //! each borrows a session from its model's pool: up to `workers` requests run at once, up to
 //! `queue` more wait for a free session, and the rest are answered `429` with `Retry-After`.
 
-mod auth;
 mod counters;
 mod decode;
 mod gate;
 mod infer;
 mod limits;
 mod pool;
-mod serve;
 mod state;
 mod tls;
 
-pub use auth::BearerAuth;
+pub use msao_agent::http::BearerAuth;
 pub use decode::{MAX_IMAGE_BYTES, MAX_IMAGE_SIDE};
 pub use gate::{Gate, Pass};
 pub use limits::{
@@ -41,7 +38,7 @@ pub use limits::{
     REQUEST_TIMEOUT, RETRY_AFTER_S, SHUTDOWN_GRACE, TensorBound,
 };
 pub use pool::{Lease, Pool};
-pub use serve::REFUSAL_LOG_EVERY;
+pub use msao_agent::http::REFUSAL_LOG_EVERY;
 pub use state::{
     CloudState, Counters, ModelStats, QUESTION_DIM, RequestError, ServedModel, VERSION, VQA_CLOUD,
     VQA_CLOUD_DENSE, VQA_FULL, default_workers,
@@ -105,7 +102,16 @@ where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
 {
-    serve::run(listener, app, limits, shutdown).await
+    msao_agent::http::serve::run(
+        listener,
+        app,
+        limits,
+        "msao-host cloud",
+        |status, text| error(status, text),
+        shutdown,
+    )
+    .await?;
+    Ok(())
 }
 
 /// The routes.
@@ -130,7 +136,7 @@ pub fn router(state: Arc<CloudState>) -> Router {
         .with_state(state)
 }
 
-pub(crate) fn error(status: StatusCode, text: impl Into<String>) -> Response {
+pub fn error(status: StatusCode, text: impl Into<String>) -> Response {
     (status, axum::Json(ErrorBody { error: text.into() })).into_response()
 }
 

@@ -85,7 +85,7 @@ impl Cmd {
         let auth = match &self.token_env {
             None => None,
             Some(var) => match std::env::var(var) {
-                Ok(t) if !t.is_empty() => Some(BearerAuth::new(t)),
+                Ok(t) if !t.is_empty() => Some(BearerAuth::new(t, crate::cloud::error)),
                 Ok(_) => anyhow::bail!("--token-env {var}: the variable is empty"),
                 Err(_) => {
                     anyhow::bail!("--token-env {var}: the variable is not set (or not UTF-8)")

@@ -1,4 +1,4 @@
-//! The accept loop behind [`super::serve_with`]: each connection served by hyper's HTTP/1.1
+//! The accept loop: each connection served by hyper's HTTP/1.1
 //! server under [`Limits`] (header-read, idle and request timeouts, a connection cap), and
 //! a graceful shutdown bounded by [`Limits::shutdown_grace`].
 //!
@@ -9,7 +9,7 @@
 //! the listener is dropped first, every connection finishes its request in flight and
 //! closes, and whatever is left after the grace period is dropped.
 
-use super::Limits;
+use super::{ErrorBody, Limits};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -30,19 +30,22 @@ use tokio::task::JoinSet;
 /// Least time between two log lines about connections refused at the cap.
 pub const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 
-/// Serves `app` on `listener` under `limits` until `shutdown` completes.
-pub(crate) async fn run<L>(
+/// Serves `app` on `listener` under `limits` until `shutdown` completes; `name` starts its
+/// log lines, `errors` writes its `503` bodies in the service's own error shape.
+pub async fn run<L>(
     mut listener: L,
     app: Router,
     limits: Limits,
+    name: &'static str,
+    errors: ErrorBody,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()>
+) -> std::io::Result<()>
 where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
 {
     let app = app.layer(axum::middleware::from_fn_with_state(
-        limits.request_timeout,
+        (limits.request_timeout, errors),
         request_timeout,
     ));
     let service = TowerToHyperService::new(app);
@@ -58,7 +61,7 @@ where
             c = listener.accept() => c,
         };
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            refusals.refused(&peer, limits.max_connections);
+            refusals.refused(name, &peer, limits.max_connections);
             drop(io);
             continue;
         };
@@ -78,16 +81,16 @@ where
     })
     .await;
     if drained.is_err() {
-        eprintln!(
-            "msao-host cloud: {} connections still open after the {:?} grace period: closed",
+        log::warn!(
+            "{name}: {} connections still open after the {:?} grace period: closed",
             conns.len(),
             limits.shutdown_grace
         );
         conns.shutdown().await;
     }
     if refusals.total > 0 {
-        eprintln!(
-            "msao-host cloud: {} connections refused at the cap of {}",
+        log::warn!(
+            "{name}: {} connections refused at the cap of {}",
             refusals.total, limits.max_connections
         );
     }
@@ -103,12 +106,12 @@ struct Refusals {
 }
 
 impl Refusals {
-    fn refused(&mut self, peer: &dyn std::fmt::Debug, cap: usize) {
+    fn refused(&mut self, name: &str, peer: &dyn std::fmt::Debug, cap: usize) {
         self.total += 1;
         self.since_log += 1;
         if self.logged.is_none_or(|t| t.elapsed() >= REFUSAL_LOG_EVERY) {
-            eprintln!(
-                "msao-host cloud: {cap} connections open, the cap (--max-connections): closed \
+            log::warn!(
+                "{name}: {cap} connections open, the cap: closed \
                  {} new connection(s), the last from {peer:?} (at most one such line per {:?})",
                 self.since_log, REFUSAL_LOG_EVERY
             );
@@ -167,12 +170,16 @@ async fn connection<I>(
 }
 
 /// Answers `503` when the inner service takes longer than the request timeout.
-async fn request_timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+async fn request_timeout(
+    State((limit, errors)): State<(Duration, ErrorBody)>,
+    request: Request,
+    next: Next,
+) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(r) => r,
-        Err(_) => super::error(
+        Err(_) => errors(
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("no answer within the request timeout of {limit:?} (--request-timeout)"),
+            format!("no answer within the request timeout of {limit:?}"),
         ),
     }
 }

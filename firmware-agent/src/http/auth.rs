@@ -1,24 +1,25 @@
-//! [`BearerAuth`]: the reference endpoint behind a bearer token, as an authenticating
-//! gateway in front of Triton or KServe would put it.
+//! [`BearerAuth`]: a service behind a bearer token, as an authenticating gateway would put
+//! it.
 //!
-//! ```no_run
-//! # fn f(state: std::sync::Arc<msao_host::cloud::CloudState>) {
-//! use msao_host::cloud::{BearerAuth, router};
-//! let auth = BearerAuth::new("s3cret".into());
-//! let app = auth.protect(router(state));
+//! ```
+//! use msao_agent::http::BearerAuth;
+//! # fn body(s: axum::http::StatusCode, m: String) -> axum::response::Response {
+//! #     axum::response::IntoResponse::into_response((s, m))
 //! # }
+//! let auth = BearerAuth::new("s3cret".into(), body);
+//! let app = auth.protect(axum::Router::new());
 //! ```
 //!
 //! Every route needs `Authorization: Bearer <token>`; anything else is answered `401` with
-//! `WWW-Authenticate: Bearer` and an OIP error body (`{"error": "…"}`) saying what was
-//! wrong, and counted ([`BearerAuth::rejected`]). The token is compared in constant time.
+//! `WWW-Authenticate: Bearer` and the service's error body saying what was wrong, and
+//! counted ([`BearerAuth::rejected`]). The token is compared in constant time.
 
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use msao_agent::cloud::wire::ErrorBody;
+use axum::response::Response;
+use super::ErrorBody;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use subtle::ConstantTimeEq as _;
@@ -32,6 +33,7 @@ pub struct BearerAuth {
 struct Inner {
     token: String,
     rejected: AtomicU64,
+    errors: ErrorBody,
 }
 
 impl std::fmt::Debug for BearerAuth {
@@ -44,12 +46,13 @@ impl std::fmt::Debug for BearerAuth {
 }
 
 impl BearerAuth {
-    /// Requires `token` (non-empty; the caller checks).
-    pub fn new(token: String) -> Self {
+    /// Requires `token` (non-empty; the caller checks); refusals written by `errors`.
+    pub fn new(token: String, errors: ErrorBody) -> Self {
         Self {
             inner: Arc::new(Inner {
                 token,
                 rejected: AtomicU64::new(0),
+                errors,
             }),
         }
     }
@@ -85,11 +88,7 @@ async fn check(State(auth): State<BearerAuth>, request: Request, next: Next) -> 
         None => next.run(request).await,
         Some(why) => {
             auth.inner.rejected.fetch_add(1, Ordering::Relaxed);
-            let mut r = (
-                StatusCode::UNAUTHORIZED,
-                axum::Json(ErrorBody { error: why.into() }),
-            )
-                .into_response();
+            let mut r = (auth.inner.errors)(StatusCode::UNAUTHORIZED, why.into());
             r.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             r
@@ -103,7 +102,9 @@ mod tests {
 
     #[test]
     fn only_the_exact_bearer_token_passes() {
-        let auth = BearerAuth::new("s3cret".into());
+        let auth = BearerAuth::new("s3cret".into(), |s, m| {
+            axum::response::IntoResponse::into_response((s, m))
+        });
         let h = |s: &str| HeaderValue::from_str(s).unwrap();
         assert_eq!(auth.problem(Some(&h("Bearer s3cret"))), None);
         assert!(auth.problem(None).unwrap().contains("no Authorization"));

@@ -1,0 +1,226 @@
+//! The request API: OpenAI-compatible, because that is what applications already speak
+//! to vLLM, llama.cpp, Ollama and NIM.
+//!
+//! | route                       | answers |
+//! |-----------------------------|---------|
+//! | `POST /v1/chat/completions` | the pipeline's answer in `choices[0].message.content`, plain or as SSE (`stream: true`), with an `msao` object |
+//! | `GET /v1/models`            | the pipelines this agent serves |
+//! | `GET /health`               | `503` while loading, `200` once the pipeline serves |
+//!
+//! Every request becomes one [`Request`] on the pipeline's queue ([`Submitter::try_submit`]:
+//! a full queue is answered `429` with `Retry-After`, never waited on), and gets exactly
+//! one answer: the pipeline's (a cloud fault is a local answer flagged `fallback`), or
+//! `503` when the agent stops before it started. The connection limits and timeouts are
+//! [`crate::http`]'s; bodies over `[api] max_body_bytes` are refused `413` before they are
+//! read whole. Errors use OpenAI's envelope ([`error`]).
+//!
+//! | file      | owns |
+//! |-----------|------|
+//! | `content` | reading a chat request's content parts into question, image, audio |
+//! | `reply`   | the completion, the SSE chunks and the `msao` object |
+//! | `error`   | [`ApiError`]: OpenAI's error envelope and statuses |
+
+pub mod content;
+pub mod error;
+mod reply;
+
+pub use error::{ApiError, RETRY_AFTER_S};
+
+use crate::config::ApiSettings;
+use crate::encoders::InputLimits;
+use crate::http::BearerAuth;
+use crate::offload::{Arrival, Audio, Frame, Refused, Reply, Request, Submitter};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// The name the easy-VQA pipeline is served under (`model` in requests).
+pub const PIPELINE_NAME: &str = "easy-vqa";
+
+/// API request ids count from here, so they never meet a workload's (`RequestTrace`
+/// ids are unique per agent run).
+pub const FIRST_API_ID: u32 = 1 << 31;
+
+/// What the handlers share.
+pub struct ApiState {
+    submitter: Submitter,
+    ready: Arc<AtomicBool>,
+    limits: InputLimits,
+    max_body: usize,
+    next_id: AtomicU32,
+}
+
+impl ApiState {
+    /// Handlers over `submitter`; `ready` turns true once the pipeline serves.
+    pub fn new(
+        submitter: Submitter,
+        ready: Arc<AtomicBool>,
+        limits: InputLimits,
+        max_body: usize,
+    ) -> Self {
+        Self {
+            submitter,
+            ready,
+            limits,
+            max_body,
+            next_id: AtomicU32::new(FIRST_API_ID),
+        }
+    }
+}
+
+/// The routes, behind the bearer token when `token` is set.
+pub fn router(state: Arc<ApiState>, token: Option<String>) -> Router {
+    let app = Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/models", get(models))
+        .route("/health", get(health))
+        .fallback(not_found)
+        .with_state(state);
+    match token {
+        Some(t) => BearerAuth::new(t, error::error_body).protect(app),
+        None => app,
+    }
+}
+
+/// Serves the API on `listener` under `settings`' limits until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<ApiState>,
+    settings: &ApiSettings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state, settings.token.clone());
+    crate::http::serve::run(
+        listener,
+        app,
+        settings.limits,
+        "msao-agent api",
+        error::error_body,
+        shutdown,
+    )
+    .await
+}
+
+async fn health(State(state): State<Arc<ApiState>>) -> Response {
+    if state.ready.load(Ordering::Acquire) {
+        (StatusCode::OK, axum::Json(json!({"status": "ok"}))).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"status": "loading"})),
+        )
+            .into_response()
+    }
+}
+
+async fn models() -> Response {
+    axum::Json(json!({
+        "object": "list",
+        "data": [{"id": PIPELINE_NAME, "object": "model", "created": 0, "owned_by": "msao"}],
+    }))
+    .into_response()
+}
+
+async fn not_found() -> Response {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        kind: "invalid_request_error",
+        code: Some("not_found"),
+        message: "no such endpoint (POST /v1/chat/completions, GET /v1/models, GET /health)"
+            .into(),
+    }
+    .into_response()
+}
+
+async fn chat(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: Body) -> Response {
+    match answer(&state, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn answer(state: &ApiState, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let received = Instant::now();
+    if !state.ready.load(Ordering::Acquire) {
+        return Err(ApiError::unavailable("the pipeline is still loading"));
+    }
+    // Refused at once when the client says it is too large; cut off when it is not honest.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.max_body as u64) {
+        return Err(ApiError::too_large(state.max_body));
+    }
+    let bytes = axum::body::to_bytes(body, state.max_body)
+        .await
+        .map_err(|_| ApiError::too_large(state.max_body))?;
+    let request: content::ChatRequest = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::invalid("invalid_json", format!("the request body: {e}")))?;
+    if request.model != PIPELINE_NAME {
+        return Err(ApiError::unknown_model(
+            &request.model,
+            &format!("`{PIPELINE_NAME}`"),
+        ));
+    }
+    let inputs = content::read(&request, &state.limits)?;
+    drop(bytes);
+    let limits = state.limits;
+    let image = inputs.image;
+    let frame = tokio::task::spawn_blocking(move || content::decode_image(&image, &limits))
+        .await
+        .map_err(|e| ApiError::unavailable(format!("the image decoder failed: {e}")))??;
+    let id = state.next_id.fetch_add(1, Ordering::Relaxed);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let submitted = state.submitter.try_submit(
+        Request {
+            id,
+            frame: Frame::Decoded(frame),
+            question: inputs.question,
+            audio: inputs.audio.map(Audio::Wav),
+            arrival: Arrival::At(received),
+        },
+        Box::new(move |reply| {
+            let _ = tx.send(reply);
+        }),
+    );
+    match submitted {
+        Ok(()) => {}
+        Err(Refused::Full(n)) => {
+            return Err(ApiError::busy(format!(
+                "the pipeline's queue is full ({n} waiting); retry after {RETRY_AFTER_S} s"
+            )));
+        }
+        Err(Refused::Closed) => return Err(ApiError::unavailable("the agent is stopping")),
+    }
+    let answer = match rx.await {
+        Ok(Reply::Answered(a)) => a,
+        Ok(Reply::NotStarted) | Err(_) => {
+            return Err(ApiError::unavailable(
+                "the agent stopped before this request started",
+            ));
+        }
+    };
+    if answer.input_failed() {
+        return Err(ApiError::invalid(
+            "invalid_input",
+            answer.fault.clone().unwrap_or_default(),
+        ));
+    }
+    let created = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Ok(if request.stream {
+        reply::stream(&answer, &request.model, created)
+    } else {
+        reply::completion(&answer, &request.model, created)
+    })
+}
