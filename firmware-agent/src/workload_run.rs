@@ -14,8 +14,8 @@
 use crate::{
     brain::{BrainError, BrainOptions, EdgeBrain},
     clock::Clock,
-    config::Settings,
     config::ApiSettings,
+    config::Settings,
     offload::{
         Answer, AnswerRecord, AnswerSink, Observer, OffloadConfig, OffloadConfigError, Pipeline,
         PipelineError, REPLAY_DEPTH, Replay, RunOptions, RunSummary, Submitter, Workload,
@@ -235,9 +235,9 @@ impl WorkloadJob {
     /// Runtime sessions are gone before the agent returns. The workload's result, or
     /// `None` when there was none or the agent was stopped before it was done.
     pub fn finish(self) -> Option<Result<RunSummary, WorkloadRunError>> {
-        let panicked = |what: &str| WorkloadRunError::Thread(std::io::Error::other(format!(
-            "the {what} thread panicked"
-        )));
+        let panicked = |what: &str| {
+            WorkloadRunError::Thread(std::io::Error::other(format!("the {what} thread panicked")))
+        };
         if let Some(api) = self.api
             && api.join().is_err()
         {
@@ -300,7 +300,10 @@ pub fn spawn(
                 let mut sink = Publish { bus, clock };
                 let served = pipeline.serve(queue, Some(&stop), &mut sink);
                 if served.not_started > 0 {
-                    info!("{} queued requests not started: stopping", served.not_started);
+                    info!(
+                        "{} queued requests not started: stopping",
+                        served.not_started
+                    );
                 }
                 Ok(())
             })();
@@ -390,7 +393,11 @@ fn spawn_api(
                 info!(
                     "request API on http://{addr}/v1 (OpenAI-compatible; model `{}`{})",
                     crate::api::PIPELINE_NAME,
-                    if settings.token.is_some() { ", bearer token required" } else { "" }
+                    if settings.token.is_some() {
+                        ", bearer token required"
+                    } else {
+                        ""
+                    }
                 );
                 crate::api::serve(listener, state, &settings, stopped).await
             });
@@ -441,7 +448,8 @@ fn replay_workload(
         answers: r.answers.take(),
         write_error: None,
     };
-    let summary = Replay::new(&r.workload, policy, threshold, &r.options).run(submitter, &mut observer);
+    let summary =
+        Replay::new(&r.workload, policy, threshold, &r.options).run(submitter, &mut observer);
     if let Some((path, mut w)) = observer.answers.take()
         && let Err(error) = w.flush()
     {

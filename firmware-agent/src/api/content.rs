@@ -147,11 +147,16 @@ fn image_url(value: Option<&Value>, at: &str) -> Result<Vec<u8>, ApiError> {
     if url.starts_with("http://") || url.starts_with("https://") {
         return Err(ApiError::invalid(
             "remote_image_refused",
-            format!("{at}: remote image URLs are refused (the agent fetches nothing); send a data URL"),
+            format!(
+                "{at}: remote image URLs are refused (the agent fetches nothing); send a data URL"
+            ),
         ));
     }
     let Some(rest) = url.strip_prefix("data:") else {
-        return Err(bad_part(at, "image_url must be a data URL (data:image/jpeg;base64,…)"));
+        return Err(bad_part(
+            at,
+            "image_url must be a data URL (data:image/jpeg;base64,…)",
+        ));
     };
     let Some((meta, data)) = rest.split_once(',') else {
         return Err(bad_part(at, "a data URL needs a `,` before its data"));
@@ -159,10 +164,15 @@ fn image_url(value: Option<&Value>, at: &str) -> Result<Vec<u8>, ApiError> {
     let Some(mime) = meta.strip_suffix(";base64") else {
         return Err(bad_part(at, "the data URL must be base64 (`;base64,`)"));
     };
-    if !matches!(mime, "image/jpeg" | "image/jpg" | "image/png" | "image/webp") {
+    if !matches!(
+        mime,
+        "image/jpeg" | "image/jpg" | "image/png" | "image/webp"
+    ) {
         return Err(ApiError::invalid(
             "unsupported_image_type",
-            format!("{at}: image type `{mime}` is not supported (image/jpeg, image/png, image/webp)"),
+            format!(
+                "{at}: image type `{mime}` is not supported (image/jpeg, image/png, image/webp)"
+            ),
         ));
     }
     decode_base64(data, at)

@@ -76,18 +76,22 @@ impl ApiState {
     }
 }
 
-/// The routes, behind the bearer token when `token` is set.
+/// The routes; every one but `/health` (for probes, it says nothing but ready or not)
+/// behind the bearer token when `token` is set.
 pub fn router(state: Arc<ApiState>, token: Option<String>) -> Router {
-    let app = Router::new()
+    let api = Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/v1/models", get(models))
-        .route("/health", get(health))
         .fallback(not_found)
-        .with_state(state);
-    match token {
-        Some(t) => BearerAuth::new(t, error::error_body).protect(app),
-        None => app,
-    }
+        .with_state(Arc::clone(&state));
+    let api = match token {
+        Some(t) => BearerAuth::new(t, error::error_body).protect(api),
+        None => api,
+    };
+    Router::new()
+        .route("/health", get(health))
+        .with_state(state)
+        .merge(api)
 }
 
 /// Serves the API on `listener` under `settings`' limits until `shutdown` completes.
@@ -134,8 +138,7 @@ async fn not_found() -> Response {
         status: StatusCode::NOT_FOUND,
         kind: "invalid_request_error",
         code: Some("not_found"),
-        message: "no such endpoint (POST /v1/chat/completions, GET /v1/models, GET /health)"
-            .into(),
+        message: "no such endpoint (POST /v1/chat/completions, GET /v1/models, GET /health)".into(),
     }
     .into_response()
 }
@@ -214,6 +217,18 @@ async fn answer(state: &ApiState, headers: &HeaderMap, body: Body) -> Result<Res
             "invalid_input",
             answer.fault.clone().unwrap_or_default(),
         ));
+    }
+    if answer.answer.is_none() {
+        // A cloud fault where the policy ran no local head (cloud-only).
+        return Err(ApiError {
+            status: StatusCode::BAD_GATEWAY,
+            kind: "server_error",
+            code: Some("cloud_failed"),
+            message: format!(
+                "the cloud failed and this policy has no local answer: {}",
+                answer.fault.clone().unwrap_or_default()
+            ),
+        });
     }
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)

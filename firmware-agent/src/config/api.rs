@@ -116,7 +116,10 @@ impl ApiSection {
         };
         let queue = self.queue.unwrap_or(DEFAULT_API_QUEUE);
         if !(1..=MAX_API_QUEUE).contains(&queue) {
-            return Err(invalid("queue", format!("{queue} is outside 1..={MAX_API_QUEUE}")));
+            return Err(invalid(
+                "queue",
+                format!("{queue} is outside 1..={MAX_API_QUEUE}"),
+            ));
         }
         let max_body_bytes = self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY);
         if max_body_bytes < 1024 {
@@ -160,7 +163,10 @@ mod tests {
     #[test]
     fn off_unless_an_address_is_given_and_the_flag_wins() {
         let none = |_: &str| None;
-        assert_eq!(ApiSection::default().resolve(None, "t", none).unwrap(), None);
+        assert_eq!(
+            ApiSection::default().resolve(None, "t", none).unwrap(),
+            None
+        );
         let s = section("listen = \"127.0.0.1:8090\"");
         let flag = "127.0.0.1:9000".parse().ok();
         let r = s.resolve(flag, "t", none).unwrap().unwrap();
@@ -174,8 +180,14 @@ mod tests {
     fn a_named_token_variable_must_be_set_and_is_never_printed() {
         let s = section("listen = \"127.0.0.1:8090\"\ntoken_env = \"T\"");
         let e = s.resolve(None, "f.toml", |_| None).unwrap_err().to_string();
-        assert!(e.contains("api.token_env") && e.contains("T is unset"), "{e}");
-        let r = s.resolve(None, "t", |_| Some("s3cret".into())).unwrap().unwrap();
+        assert!(
+            e.contains("api.token_env") && e.contains("T is unset"),
+            "{e}"
+        );
+        let r = s
+            .resolve(None, "t", |_| Some("s3cret".into()))
+            .unwrap()
+            .unwrap();
         assert_eq!(r.token.as_deref(), Some("s3cret"));
         assert!(!format!("{r:?}").contains("s3cret"));
     }

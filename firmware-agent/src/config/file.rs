@@ -24,8 +24,8 @@
 //! ```
 
 use super::{
-    ConfigError, DeviceId, api::ApiSection, control::ControlSection, interval::serde_opt, runtime::RuntimeSection,
-    workload::WorkloadSection,
+    ConfigError, DeviceId, api::ApiSection, control::ControlSection, interval::serde_opt,
+    runtime::RuntimeSection, workload::WorkloadSection,
 };
 use crate::encoders::InputLimits;
 use crate::offload::OffloadConfig;

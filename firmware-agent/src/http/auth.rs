@@ -14,12 +14,12 @@
 //! `WWW-Authenticate: Bearer` and the service's error body saying what was wrong, and
 //! counted ([`BearerAuth::rejected`]). The token is compared in constant time.
 
+use super::ErrorBody;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use super::ErrorBody;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use subtle::ConstantTimeEq as _;

@@ -91,7 +91,8 @@ where
     if refusals.total > 0 {
         log::warn!(
             "{name}: {} connections refused at the cap of {}",
-            refusals.total, limits.max_connections
+            refusals.total,
+            limits.max_connections
         );
     }
     Ok(())
@@ -113,7 +114,8 @@ impl Refusals {
             log::warn!(
                 "{name}: {cap} connections open, the cap: closed \
                  {} new connection(s), the last from {peer:?} (at most one such line per {:?})",
-                self.since_log, REFUSAL_LOG_EVERY
+                self.since_log,
+                REFUSAL_LOG_EVERY
             );
             self.since_log = 0;
             self.logged = Some(Instant::now());

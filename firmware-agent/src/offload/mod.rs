@@ -29,11 +29,11 @@ pub use config::{
     read_threshold,
 };
 pub use estimator::{LinkEstimator, LinkPrior};
-pub use policy::{BanditConfig, Policy, PolicyKind, REPLY_BYTES, RequestView};
 pub use pipeline::{
     AnswerSink, CLOUD_ONLY_JPEG_QUALITY, NoSink, Pipeline, PipelineError, Served, decision_name,
     source_name,
 };
+pub use policy::{BanditConfig, Policy, PolicyKind, REPLY_BYTES, RequestView};
 pub use queue::{Queue, Refused, ReplyFn, Submission, Submitter, queue};
 pub use replay::{AnswerRecord, Observer, REPLAY_DEPTH, Replay, RunOptions, RunSummary, run};
 pub use request::{Answer, Arrival, Audio, Frame, Reply, Request};

@@ -379,7 +379,8 @@ impl<'b> Pipeline<'b> {
             self.link.observe(bytes, secs);
         }
         if let Some(bytes) = done.timed_out {
-            self.link.observe_timeout(bytes, self.deadline.as_secs_f64());
+            self.link
+                .observe_timeout(bytes, self.deadline.as_secs_f64());
         }
         if let Some((_, message)) = &done.fault {
             sink.fault(&Fault::new(FaultCode::Cloud as u16, message));

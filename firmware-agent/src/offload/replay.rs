@@ -163,7 +163,9 @@ pub fn run(
     let summary = std::thread::scope(|s| {
         let server = std::thread::Builder::new()
             .name("pipeline".into())
-            .spawn_scoped(s, move || pipeline.serve(queue, stop.as_deref(), &mut NoSink));
+            .spawn_scoped(s, move || {
+                pipeline.serve(queue, stop.as_deref(), &mut NoSink)
+            });
         let Ok(server) = server else {
             return Err(PipelineError::Runtime(std::io::Error::other(
                 "cannot start the pipeline thread",
@@ -195,12 +197,15 @@ impl<'w> Replay<'w> {
             .requests
             .iter()
             .map(|r| {
-                let bbox = workload.frame(r).and_then(|f| f.bbox).map(|[x, y, w, h]| Region {
-                    x,
-                    y,
-                    width: w,
-                    height: h,
-                });
+                let bbox = workload
+                    .frame(r)
+                    .and_then(|f| f.bbox)
+                    .map(|[x, y, w, h]| Region {
+                        x,
+                        y,
+                        width: w,
+                        height: h,
+                    });
                 (r.request_id, (r.answer.clone(), bbox))
             })
             .collect();

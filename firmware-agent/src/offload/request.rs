@@ -91,9 +91,9 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// True when the request's input could not be read (outcome `error`).
+    /// True when the request's input could not be read (outcome `error`, no cloud fault).
     pub fn input_failed(&self) -> bool {
-        self.source == "error"
+        self.source == "error" && self.cloud_fault.is_none()
     }
 }
 

@@ -6,7 +6,6 @@
 //! [`Limits::request_timeout`] `503`, a connection beyond [`Limits::max_connections`] is
 //! closed as soon as it is accepted (counted; the log line is rate-limited).
 
-
 // The connection limits are the agent's HTTP layer's, shared with its request API.
 pub use msao_agent::http::{
     HEADER_READ_TIMEOUT, IDLE_TIMEOUT, Limits, MAX_CONNECTIONS, REQUEST_TIMEOUT, SHUTDOWN_GRACE,

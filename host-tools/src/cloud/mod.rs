@@ -29,7 +29,6 @@ mod pool;
 mod state;
 mod tls;
 
-pub use msao_agent::http::BearerAuth;
 pub use decode::{MAX_IMAGE_BYTES, MAX_IMAGE_SIDE};
 pub use gate::{Gate, Pass};
 pub use limits::{
@@ -37,8 +36,9 @@ pub use limits::{
     JSON_OVERHEAD, Limits, MAX_BODY, MAX_CONNECTIONS, MAX_QUESTION_BYTES, QUEUE_PER_WORKER,
     REQUEST_TIMEOUT, RETRY_AFTER_S, SHUTDOWN_GRACE, TensorBound,
 };
-pub use pool::{Lease, Pool};
+pub use msao_agent::http::BearerAuth;
 pub use msao_agent::http::REFUSAL_LOG_EVERY;
+pub use pool::{Lease, Pool};
 pub use state::{
     CloudState, Counters, ModelStats, QUESTION_DIM, RequestError, ServedModel, VERSION, VQA_CLOUD,
     VQA_CLOUD_DENSE, VQA_FULL, default_workers,
@@ -107,7 +107,7 @@ where
         app,
         limits,
         "msao-host cloud",
-        |status, text| error(status, text),
+        error,
         shutdown,
     )
     .await?;
