@@ -102,15 +102,7 @@ where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
 {
-    msao_agent::http::serve::run(
-        listener,
-        app,
-        limits,
-        "msao-host cloud",
-        error,
-        shutdown,
-    )
-    .await?;
+    msao_agent::http::serve::run(listener, app, limits, "msao-host cloud", error, shutdown).await?;
     Ok(())
 }
 
