@@ -1,7 +1,8 @@
 //! The answer as OpenAI's `chat.completion` (or `chat.completion.chunk` events ending in
 //! `data: [DONE]`), with one extra top-level object, `msao`: the request id its
 //! `RequestTrace` carries, the decision, the answer's source and confidence, bytes up and
-//! down, and per-stage milliseconds.
+//! down, where the region step found the subject (`[x, y, w, h]`), and per-stage
+//! milliseconds.
 //!
 //! `usage` counts tokens generated and read by a language model: a classification head
 //! generates none, so both counts are 0 (a generative head will fill them).
@@ -30,6 +31,7 @@ pub fn msao(a: &Answer) -> Value {
         "bytes_down": a.bytes_down,
         "bytes_wasted": a.bytes_wasted,
         "latency_ms": a.latency_us as f64 / 1e3,
+        "region": a.region.map(|r| [r.x, r.y, r.width, r.height]),
         "stages_ms": {
             "encode": ms(t.encode_us),
             "mas": ms(t.mas_us),

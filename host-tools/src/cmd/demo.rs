@@ -1,14 +1,18 @@
 //! `msao-host demo`: the product end to end on this machine. Finds (or generates) the demo
 //! workload, starts the reference cloud in-process, runs the `msao-agent` found next to
-//! this executable on the workload with telemetry to a loopback UDP listener, shows a
-//! progress bar of the `RequestTrace` frames arriving, then prints the result table
-//! (accuracy, latency, throughput, uplink bytes, decision split, faults, telemetry).
+//! this executable with its request API on loopback and telemetry to a loopback UDP
+//! listener, sends the workload through the API as an application would (JPEG data URLs
+//! in OpenAI chat completions), shows a progress bar of the `RequestTrace` frames arriving,
+//! then prints the result table (accuracy, latency, throughput, uplink bytes, decision
+//! split, faults, telemetry).
 //!
 //! | file     | owns |
 //! |----------|------|
 //! | `demo`   | the run: workload, cloud, agent, listener, progress |
+//! | `client` | the application: requests through the API, answers evaluated |
 //! | `report` | [`report::Report`]: answers + summary + telemetry → table or JSON |
 
+mod client;
 mod report;
 
 use crate::{
@@ -72,7 +76,7 @@ pub struct Cmd {
     /// Run this workload directory (`msao-host workload`) instead of the demo workload.
     #[arg(long, value_name = "DIR")]
     pub workload: Option<PathBuf>,
-    /// Keep the agent's answers (JSON lines) in FILE [default: a temporary file].
+    /// Write the answers, as the application received and evaluated them, to FILE (JSON lines).
     #[arg(long, value_name = "FILE")]
     pub answers: Option<PathBuf>,
     /// Camera frame rate [default: as fast as the agent goes].
@@ -341,32 +345,6 @@ fn device_line(m: &Monitor) -> String {
     line
 }
 
-/// Where the agent writes its answers and summary; removed on drop unless kept.
-struct Outputs {
-    dir: PathBuf,
-    answers: PathBuf,
-    summary: PathBuf,
-}
-
-impl Outputs {
-    fn new(keep_answers: Option<PathBuf>) -> anyhow::Result<Self> {
-        let dir = std::env::temp_dir().join(format!("msao-demo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        Ok(Self {
-            answers: keep_answers.unwrap_or_else(|| dir.join("answers.jsonl")),
-            summary: dir.join("summary.json"),
-            dir,
-        })
-    }
-}
-
-impl Drop for Outputs {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 impl Cmd {
     /// Runs the demo and prints its result.
     pub fn run(self, out: &mut impl Write, env: &mut Env) -> anyhow::Result<()> {
@@ -380,7 +358,6 @@ impl Cmd {
             .with_context(|| format!("cannot use the workload in {}", workload.display()))?;
         let total = manifest.requests.len();
         let mut cloud = CloudServer::start(&self.model_args)?;
-        let outputs = Outputs::new(self.answers.clone())?;
 
         let listen: Endpoint = "udp://127.0.0.1:0".parse()?;
         let receiver =
@@ -391,10 +368,14 @@ impl Cmd {
             .first()
             .context("no bound endpoint")?
             .to_string();
+        let api = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .context("cannot find a free loopback port for the agent's API")?;
+        let api_base = format!("http://{api}");
         if !self.json {
             writeln!(
                 out,
-                "cloud on {} · agent telemetry to {url} · {total} requests from {}",
+                "cloud on {} · agent API on {api_base}/v1 · telemetry to {url} · {total} requests from {}",
                 cloud.url,
                 workload.display()
             )?;
@@ -412,16 +393,9 @@ impl Cmd {
                 &cloud.url,
                 "--policy",
                 &self.policy,
-            ])
-            .arg("--workload")
-            .arg(&workload)
-            .arg("--answers")
-            .arg(&outputs.answers)
-            .arg("--summary")
-            .arg(&outputs.summary);
-        if let Some(fps) = self.fps {
-            command.args(["--fps", &fps.to_string()]);
-        }
+                "--api",
+                &api.to_string(),
+            ]);
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -439,6 +413,20 @@ impl Cmd {
                 }
                 Vec::from(tail)
             })
+        });
+        // The application: the workload through the API, then SIGTERM to the agent (whose
+        // exit ends the telemetry loop below).
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+        let (app_manifest, fps) = (manifest.clone(), self.fps);
+        let application = thread::spawn(move || {
+            let run = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(client::run(&api_base, &app_manifest, fps)));
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            run
         });
 
         let bar = env.count_bar(total as u64);
@@ -464,11 +452,21 @@ impl Cmd {
         monitor.finish();
 
         let agent_ok = !killed && status.is_some_and(|s| s.success());
-        let answers = if outputs.answers.is_file() {
-            crate::agent::read_answers(&outputs.answers)?
-        } else {
-            Vec::new()
+        let app = application
+            .join()
+            .map_err(|_| anyhow::anyhow!("the demo application thread panicked"))?;
+        let (answers, app_error, app_run) = match app {
+            Ok(mut run) => (std::mem::take(&mut run.answers), None, Some(run)),
+            Err(e) => (Vec::new(), Some(format!("{e:#}")), None),
         };
+        if let Some(path) = &self.answers {
+            let lines: Vec<String> = answers
+                .iter()
+                .filter_map(|a| serde_json::to_string(a).ok())
+                .collect();
+            std::fs::write(path, lines.join("\n") + "\n")
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
         if !agent_ok || answers.is_empty() {
             let what = if killed {
                 format!(
@@ -482,6 +480,8 @@ impl Cmd {
                 )
             } else if reason == StopReason::Interrupted {
                 "interrupted".to_string()
+            } else if let Some(e) = &app_error {
+                format!("the demo application failed: {e}")
             } else {
                 "the agent answered no request".to_string()
             };
@@ -492,9 +492,16 @@ impl Cmd {
             };
             anyhow::bail!("{what}; its stderr ended with:\n  {tail}");
         }
-        let summary = std::fs::read_to_string(&outputs.summary)
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+        let app_run = app_run.unwrap_or_default();
+        for refused in app_run.refused.iter().take(5) {
+            env.warn(&format!("the API refused {refused}"));
+        }
+        let summary = serde_json::json!({
+            "wall_s": app_run.wall_s,
+            "policy": self.policy,
+            "region_iou": app_run.region_iou,
+        });
+        let summary = Some(summary);
         let totals = monitor.totals();
         let traces = totals.kind("request");
         let telemetry = report::Telemetry {
@@ -525,8 +532,8 @@ impl Cmd {
             writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?;
         } else {
             r.write_text(out)?;
-            if self.answers.is_some() {
-                writeln!(out, "  {:<15} {}", "answers", outputs.answers.display())?;
+            if let Some(path) = &self.answers {
+                writeln!(out, "  {:<15} {}", "answers", path.display())?;
             }
         }
         Ok(())
