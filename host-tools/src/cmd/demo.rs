@@ -13,6 +13,7 @@
 //! | `report` | [`report::Report`]: answers + summary + telemetry → table or JSON |
 
 mod client;
+pub(crate) use client::wait_ready;
 mod report;
 
 use crate::{
@@ -133,7 +134,11 @@ fn is_demo_workload(dir: &Path) -> bool {
 
 /// The demo workload: found in `.cache/workload-demo`, or generated there from the
 /// easy-VQA test split (speech tracks when espeak-ng runs, else no audio).
-fn demo_workload(out: &mut impl Write, env: &mut Env, json: bool) -> anyhow::Result<PathBuf> {
+pub(crate) fn demo_workload(
+    out: &mut impl Write,
+    env: &mut Env,
+    json: bool,
+) -> anyhow::Result<PathBuf> {
     let roots = search_roots();
     if let Some(dir) = roots
         .iter()

@@ -4,6 +4,7 @@
 //! Exit codes: 0 success (drops in the data are results, not failures), 1 errors (I/O, bad
 //! capture, bind failures), 2 usage errors (clap).
 pub mod bench;
+pub mod bench_api;
 pub mod cloud;
 pub mod decode;
 pub mod demo;
@@ -40,8 +41,8 @@ pub enum Command {
     Replay(replay::Cmd),
     /// Decode a capture file or a raw byte dump and summarise drops.
     Decode(decode::Cmd),
-    /// The main job: reference cloud, agent and listener on loopback run the camera-size
-    /// workload end to end, then a table (accuracy, latency, throughput, uplink, decisions).
+    /// The main job: reference cloud, agent (with its request API) and listener on loopback
+    /// run the camera-size workload end to end, sent as an application would, then a table (accuracy, latency, throughput, uplink, decisions).
     Demo(demo::Cmd),
     /// Measure model latency/throughput here or on an agent; write or compare capability
     /// documents.
@@ -55,6 +56,9 @@ pub enum Command {
     /// Live benchmark: every policy and the oracle over emulated links (tc tbf in a network
     /// namespace, RTT in user space); markdown, JSON and SVG plots.
     Bench(bench::Cmd),
+    /// The request API on the local path: its overhead over the in-process pipeline (640×480
+    /// JPEG in) and its throughput with 1, 4 and 16 concurrent clients.
+    BenchApi(bench_api::Cmd),
     /// Tune the local-commit confidence threshold on the calibration split.
     Tune(tune::Cmd),
     /// Generate the camera-size workload (easy-VQA shapes in 640×480 frames) from a seed.
@@ -75,6 +79,7 @@ impl Command {
             Self::Workload(c) => c.run(out, env),
             Self::Tune(c) => c.run(out, env),
             Self::Bench(c) => c.run(out, env),
+            Self::BenchApi(c) => c.run(out, env),
             Self::Cloud(c) => c.run(out, env),
         }
     }
