@@ -205,10 +205,13 @@ fn energy_power_mode_and_temperatures_come_from_the_reader() {
     );
     assert_eq!(r.energy_uj, Some((total / 2000) as u32));
     assert!(run.power_readings >= 2, "start and end at least");
+    // Every reading taken is integrated, except at most one the sampler took while the
+    // run was finishing (stamped after its end, left out by design: `run_energy_uj`).
     let reads = reader.reads.load(Ordering::SeqCst) as usize;
-    assert_eq!(
-        reads, run.power_readings,
-        "every reading taken is integrated"
+    assert!(
+        reads == run.power_readings || reads == run.power_readings + 1,
+        "{reads} readings taken, {} integrated",
+        run.power_readings
     );
     // Temperatures: the hottest sensor of the fixture (static, so start = end).
     let mut fixture = Powered::new(None);
