@@ -481,10 +481,14 @@ async fn the_client_stops_an_endless_answer_at_its_cap_and_reports_the_fault() {
     }
 }
 
+/// A 429 is a `busy` fault, and its `Retry-After: 1` opens the client's breaker for about
+/// that second (the agent's retry time is set to a minute here, so only the header can
+/// explain a breaker closed again after a second and a half).
 #[tokio::test]
-async fn a_429_is_a_busy_fault() {
+async fn a_429_is_a_busy_fault_and_its_retry_after_is_honoured() {
     let addr = fake_server(Infer::Busy, Arc::new(AtomicU64::new(0))).await;
-    let client = fake_client(addr);
+    let client = fake_client(addr).retry_after(Duration::from_secs(60));
+    assert!(!client.is_open());
     let question = InferTensor::f32("question", vec![1, 4], vec![0.0; 4]);
     let e = client
         .infer(vec![question], Duration::from_secs(10))
@@ -493,4 +497,7 @@ async fn a_429_is_a_busy_fault() {
     assert_eq!(e.kind(), CloudFaultKind::Busy, "{e}");
     assert_eq!(e.kind().name(), "busy");
     assert!(e.to_string().contains("429"), "{e}");
+    assert!(client.is_open(), "the server asked for a second's rest");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!client.is_open(), "Retry-After: 1, not the 60 s retry time");
 }

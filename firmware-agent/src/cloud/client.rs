@@ -4,6 +4,7 @@
 //! and reused. Every call is cancel-safe: dropping its future drops the HTTP request, which
 //! is how a speculative offload is called off.
 
+use super::breaker::{Breaker, parse_retry_after};
 use super::codec;
 use super::limit::{self, MAX_CONTROL_RESPONSE};
 use super::tensor::{self, InferReply, InferTensor, ModelMetadata, Negotiated};
@@ -19,6 +20,9 @@ use std::time::{Duration, Instant};
 /// quiet minute does not meet a connection the server has just closed (reqwest's default,
 /// 90 s, counted such a request as `unreachable`).
 pub const POOL_IDLE: Duration = Duration::from_secs(30);
+
+/// How long the breaker stays open after an unreachable server, by default.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// A client for one model on one OIP v2 server. Cheap to clone.
 #[derive(Clone)]
@@ -36,6 +40,7 @@ struct Inner {
     auth: Option<HeaderValue>,
     metadata: Mutex<Option<ModelMetadata>>,
     negotiated: Mutex<Option<Negotiated>>,
+    breaker: Breaker,
 }
 
 impl std::fmt::Debug for CloudClient {
@@ -125,8 +130,26 @@ impl CloudClient {
                 auth,
                 metadata: Mutex::new(None),
                 negotiated: Mutex::new(None),
+                breaker: Breaker::new(DEFAULT_RETRY_AFTER),
             }),
         })
+    }
+
+    /// This client with its [`Breaker`] open for `after` after an unreachable server
+    /// (default [`DEFAULT_RETRY_AFTER`]). Call right after [`Self::new`]: clones made
+    /// before keep the old setting.
+    pub fn retry_after(mut self, after: Duration) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.breaker = Breaker::new(after);
+        }
+        self
+    }
+
+    /// True while the breaker is open: the last completed inference found the server
+    /// unreachable or busy, within the retry time. Calls still work; callers that can
+    /// answer without the cloud do.
+    pub fn is_open(&self) -> bool {
+        self.inner.breaker.is_open()
     }
 
     /// The config it was built from.
@@ -339,11 +362,17 @@ impl CloudClient {
         deadline: Duration,
         sent: Option<Arc<AtomicU64>>,
     ) -> Result<InferReply, CloudError> {
-        tokio::time::timeout(deadline, self.infer_unbounded(inputs, sent))
+        let result = tokio::time::timeout(deadline, self.infer_unbounded(inputs, sent))
             .await
-            .map_err(|_| CloudError::Timeout {
-                after_ms: millis(deadline),
-            })?
+            .unwrap_or_else(|_| {
+                Err(CloudError::Timeout {
+                    after_ms: millis(deadline),
+                })
+            });
+        self.inner
+            .breaker
+            .record(result.as_ref().err().map(CloudError::kind));
+        result
     }
 
     async fn infer_unbounded(
@@ -375,6 +404,13 @@ impl CloudClient {
         let cap = limit::infer_response_cap(&n.metadata);
         let (status, headers, reply) = self.send(&url, req, cap, "an infer answer").await?;
         if !(200..300).contains(&status) {
+            if let Some(after) = headers
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after)
+            {
+                self.inner.breaker.hint(after);
+            }
             return Err(CloudError::status(status, &reply));
         }
         let header_len = match headers.get(binary::HEADER_LENGTH) {

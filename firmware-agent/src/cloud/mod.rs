@@ -39,6 +39,7 @@
 //! ([`limit`]): a larger one is aborted as [`CloudError::TooLarge`]. See `docs/cloud.md`.
 
 pub mod binary;
+mod breaker;
 mod client;
 pub mod codec;
 mod config;
@@ -47,6 +48,7 @@ pub mod limit;
 pub mod tensor;
 pub mod wire;
 
+pub use breaker::{Breaker, MAX_RETRY_AFTER};
 pub use client::CloudClient;
 pub use config::{CloudConfig, DEFAULT_MODEL, DEFAULT_URL, TensorFormat};
 pub use error::{CloudError, CloudFaultKind};

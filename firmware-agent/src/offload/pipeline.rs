@@ -33,7 +33,7 @@ use msao::message::{
     Decision, ExecProvider, Fault, FaultCode, Modality, ModalitySet, Outcome, RequestTrace,
     StageTimings,
 };
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
 
@@ -80,33 +80,10 @@ pub struct Served {
     pub not_started: usize,
 }
 
-/// Cloud clients per model, and the time until which the cloud is considered down.
+/// Cloud clients per model (each with its own circuit breaker).
 struct Cloud {
     compact: CloudClient,
     full: CloudClient,
-    down_until: Mutex<Option<Instant>>,
-    retry_after: Duration,
-}
-
-impl Cloud {
-    fn is_down(&self) -> bool {
-        let g = self
-            .down_until
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        g.is_some_and(|t| Instant::now() < t)
-    }
-
-    fn mark(&self, kind: Option<CloudFaultKind>) {
-        let mut g = self
-            .down_until
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        *g = match kind {
-            Some(CloudFaultKind::Unreachable) => Some(Instant::now() + self.retry_after),
-            _ => None,
-        };
-    }
 }
 
 /// The edge brain, the policy and the cloud clients of one serving pipeline.
@@ -116,7 +93,7 @@ pub struct Pipeline<'b> {
     threshold: f32,
     deadline: Duration,
     rt: tokio::runtime::Runtime,
-    cloud: Arc<Cloud>,
+    cloud: Cloud,
     policy: Policy,
     link: LinkEstimator,
     slots: Arc<Semaphore>,
@@ -182,12 +159,11 @@ impl<'b> Pipeline<'b> {
             .enable_all()
             .build()
             .map_err(PipelineError::Runtime)?;
-        let cloud = Arc::new(Cloud {
-            compact: CloudClient::new(&config.cloud)?,
-            full: CloudClient::new(&config.cloud_for(&config.full_model))?,
-            down_until: Mutex::new(None),
-            retry_after: Duration::from_millis(config.retry_after_ms),
-        });
+        let retry_after = Duration::from_millis(config.retry_after_ms);
+        let cloud = Cloud {
+            compact: CloudClient::new(&config.cloud)?.retry_after(retry_after),
+            full: CloudClient::new(&config.cloud_for(&config.full_model))?.retry_after(retry_after),
+        };
         let kind = config.policy;
         // Negotiate with the cloud before the first request (server and model ready,
         // metadata, tensor format: four control round trips plus the connection), so the
@@ -349,18 +325,15 @@ impl<'b> Pipeline<'b> {
         // thread, instead of handing it to a runtime worker first (a thread wake-up per
         // request: edge-only p50 0.69 → 0.52 ms on the bench machine).
         if job.upload.is_none() {
-            let done = self
-                .rt
-                .block_on(execute(job, deadline, threshold, &self.cloud, reply));
+            let done = self.rt.block_on(execute(job, deadline, threshold, reply));
             drop(permit);
             self.absorb(done, sink, served);
             return;
         }
         let tx = self.done_tx.clone();
-        let cloud = Arc::clone(&self.cloud);
         self.in_flight += 1;
         self.rt.spawn(async move {
-            let mut done = execute(job, deadline, threshold, &cloud, reply).await;
+            let mut done = execute(job, deadline, threshold, reply).await;
             done.spawned = true;
             // Free the slot before reporting, so the serving thread never waits for a
             // result while this request still holds the last slot.
@@ -533,12 +506,12 @@ impl<'b> Pipeline<'b> {
         };
         let mut decision = self.policy.decide(&view, &self.link);
         let context = self.policy.context(&view, &self.link);
-        // A cloud that was just unreachable is not asked again until `retry_after` (MSAO
-        // and the bandit answer locally meanwhile; fixed baselines keep trying and fall
-        // back).
+        // While the cloud client's breaker is open (the cloud was just unreachable or
+        // busy) MSAO and the bandit answer locally; fixed baselines keep trying and fall
+        // back.
         if decision != Decision::Local
             && matches!(self.kind, PolicyKind::Msao | PolicyKind::Bandit)
-            && self.cloud.is_down()
+            && self.cloud.compact.is_open()
         {
             decision = Decision::Local;
         }
@@ -587,13 +560,7 @@ fn payload_bytes(inputs: &[InferTensor]) -> usize {
 }
 
 /// Runs a decision: local commit, offload, or speculation.
-async fn execute(
-    job: Job,
-    deadline: Duration,
-    threshold: f32,
-    cloud: &Cloud,
-    reply: ReplyFn,
-) -> Done {
+async fn execute(job: Job, deadline: Duration, threshold: f32, reply: ReplyFn) -> Done {
     let Job {
         context,
         request_id,
@@ -610,7 +577,6 @@ async fn execute(
     let (mut up, mut down, mut wasted) = (0u64, 0u64, 0u64);
     let mut fault = None;
     let mut observed = None;
-    let called = upload.is_some() && decision != Decision::Local;
     let payload = upload.as_ref().map_or(0, |u| payload_bytes(&u.inputs));
     let result = match (decision, upload) {
         (Decision::Local, _) | (_, None) => None,
@@ -659,9 +625,6 @@ async fn execute(
                 fault = Some((e.kind(), format!("{}: {e}", e.kind().name())));
             }
         }
-    }
-    if called && out != Outcome::LocalCommitted {
-        cloud.mark(fault.as_ref().map(|(k, _)| *k));
     }
     let timed_out = fault
         .as_ref()
