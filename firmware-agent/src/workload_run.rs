@@ -399,10 +399,11 @@ fn spawn_api(
                         ""
                     }
                 );
-                crate::api::serve(listener, state, &settings, stopped).await
+                crate::api::serve(listener, Arc::clone(&state), &settings, stopped).await
             });
-            if let Err(e) = served {
-                warn!("request API on {addr}: {e}");
+            match served {
+                Ok(()) => info!("request API stopped: {}", state.summary()),
+                Err(e) => warn!("request API on {addr}: {e} ({})", state.summary()),
             }
         })
         .map_err(WorkloadRunError::Thread)

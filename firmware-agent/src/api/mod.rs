@@ -39,7 +39,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// The name the easy-VQA pipeline is served under (`model` in requests).
@@ -56,6 +56,8 @@ pub struct ApiState {
     limits: InputLimits,
     max_body: usize,
     next_id: AtomicU32,
+    answered: AtomicU64,
+    refused: AtomicU64,
 }
 
 impl ApiState {
@@ -72,7 +74,19 @@ impl ApiState {
             limits,
             max_body,
             next_id: AtomicU32::new(FIRST_API_ID),
+            answered: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
         }
+    }
+
+    /// `N answered, M refused (K at the full queue)`, for the log at shutdown.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} answered, {} refused ({} at the full queue)",
+            self.answered.load(Ordering::Relaxed),
+            self.refused.load(Ordering::Relaxed),
+            self.submitter.refused()
+        )
     }
 }
 
@@ -145,8 +159,14 @@ async fn not_found() -> Response {
 
 async fn chat(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: Body) -> Response {
     match answer(&state, &headers, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
+        Ok(r) => {
+            state.answered.fetch_add(1, Ordering::Relaxed);
+            r
+        }
+        Err(e) => {
+            state.refused.fetch_add(1, Ordering::Relaxed);
+            e.into_response()
+        }
     }
 }
 
