@@ -318,14 +318,17 @@ pub fn spawn(
         .map_err(WorkloadRunError::Thread)?;
     let completed = Arc::new(AtomicBool::new(false));
     let api = match api {
-        Some((settings, listener)) => Some(spawn_api(
-            settings,
-            listener,
-            submitter.clone(),
-            Arc::clone(&ready),
-            limits,
-            Arc::clone(&shutdown),
-        )?),
+        Some((settings, listener)) => Some(
+            crate::api::spawn(
+                settings,
+                listener,
+                submitter.clone(),
+                Arc::clone(&ready),
+                limits,
+                Arc::clone(&shutdown),
+            )
+            .map_err(WorkloadRunError::Thread)?,
+        ),
         None => None,
     };
     let replay = match replay {
@@ -356,57 +359,6 @@ pub fn spawn(
         api,
         completed,
     })
-}
-
-/// Runs the API's server on its own thread and runtime until `shutdown`.
-fn spawn_api(
-    settings: ApiSettings,
-    listener: std::net::TcpListener,
-    submitter: Submitter,
-    ready: Arc<AtomicBool>,
-    limits: crate::encoders::InputLimits,
-    shutdown: Arc<Shutdown>,
-) -> Result<JoinHandle<()>, WorkloadRunError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("api")
-        .enable_all()
-        .build()
-        .map_err(WorkloadRunError::Thread)?;
-    let addr = settings.listen;
-    std::thread::Builder::new()
-        .name("api".into())
-        .spawn(move || {
-            let state = Arc::new(crate::api::ApiState::new(
-                submitter,
-                ready,
-                limits,
-                settings.max_body_bytes,
-            ));
-            let stopped = async move {
-                while !shutdown.is_requested() {
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            };
-            let served = rt.block_on(async {
-                let listener = tokio::net::TcpListener::from_std(listener)?;
-                info!(
-                    "request API on http://{addr}/v1 (OpenAI-compatible; model `{}`{})",
-                    crate::api::PIPELINE_NAME,
-                    if settings.token.is_some() {
-                        ", bearer token required"
-                    } else {
-                        ""
-                    }
-                );
-                crate::api::serve(listener, Arc::clone(&state), &settings, stopped).await
-            });
-            match served {
-                Ok(()) => info!("request API stopped: {}", state.summary()),
-                Err(e) => warn!("request API on {addr}: {e} ({})", state.summary()),
-            }
-        })
-        .map_err(WorkloadRunError::Thread)
 }
 
 /// Edge-only requests through their own pipeline, unrecorded.

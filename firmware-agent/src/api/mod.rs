@@ -258,3 +258,52 @@ async fn answer(state: &ApiState, headers: &HeaderMap, body: Body) -> Result<Res
         reply::completion(&answer, &request.model, created)
     })
 }
+
+/// Runs the API's server on its own thread and runtime until `shutdown`.
+pub fn spawn(
+    settings: ApiSettings,
+    listener: std::net::TcpListener,
+    submitter: Submitter,
+    ready: Arc<AtomicBool>,
+    limits: InputLimits,
+    shutdown: Arc<crate::shutdown::Shutdown>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("api")
+        .enable_all()
+        .build()?;
+    let addr = settings.listen;
+    std::thread::Builder::new()
+        .name("api".into())
+        .spawn(move || {
+            let state = Arc::new(ApiState::new(
+                submitter,
+                ready,
+                limits,
+                settings.max_body_bytes,
+            ));
+            let stopped = async move {
+                while !shutdown.is_requested() {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            };
+            let served = rt.block_on(async {
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                log::info!(
+                    "request API on http://{addr}/v1 (OpenAI-compatible; model `{}`{})",
+                    PIPELINE_NAME,
+                    if settings.token.is_some() {
+                        ", bearer token required"
+                    } else {
+                        ""
+                    }
+                );
+                serve(listener, Arc::clone(&state), &settings, stopped).await
+            });
+            match served {
+                Ok(()) => log::info!("request API stopped: {}", state.summary()),
+                Err(e) => log::warn!("request API on {addr}: {e} ({})", state.summary()),
+            }
+        })
+}

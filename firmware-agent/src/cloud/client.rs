@@ -136,7 +136,7 @@ impl CloudClient {
     }
 
     /// This client with its [`Breaker`] open for `after` after an unreachable server
-    /// (default [`DEFAULT_RETRY_AFTER`]). Call right after [`Self::new`]: clones made
+    /// (default [`super::DEFAULT_RETRY_AFTER`]). Call right after [`Self::new`]: clones made
     /// before keep the old setting.
     pub fn retry_after(mut self, after: Duration) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {

@@ -49,7 +49,7 @@ pub mod tensor;
 pub mod wire;
 
 pub use breaker::{Breaker, MAX_RETRY_AFTER};
-pub use client::CloudClient;
+pub use client::{CloudClient, DEFAULT_RETRY_AFTER};
 pub use config::{CloudConfig, DEFAULT_MODEL, DEFAULT_URL, TensorFormat};
 pub use error::{CloudError, CloudFaultKind};
 pub use tensor::{

@@ -10,13 +10,15 @@
 //! | `policy`    | [`Policy`]: MSAO's decision rule and the baselines (incl. the UCB bandit) |
 //! | `request`   | [`Request`], [`Answer`], [`Reply`]: what every source submits and gets back |
 //! | `queue`     | [`queue`]: the one bounded queue, its overflow policy per source |
-//! | `pipeline`  | [`Pipeline`]: serves the queue; [`AnswerSink`] sees every answer |
+//! | `pipeline`  | [`Pipeline`]: serves the queue, edge work and the decision; [`AnswerSink`] sees every answer |
+//! | `execute`   | one decision carried out (local, offload, speculation) into its [`Answer`] |
 //! | `replay`    | [`Replay`], [`run`]: a workload as a source, evaluated; [`AnswerRecord`], [`RunSummary`] |
 //! | `workload`  | [`Workload`]: the camera-size workload manifest |
 
 mod config;
 mod deadline;
 mod estimator;
+mod execute;
 mod pipeline;
 mod policy;
 mod queue;
@@ -29,10 +31,8 @@ pub use config::{
     read_threshold,
 };
 pub use estimator::{LinkEstimator, LinkPrior};
-pub use pipeline::{
-    AnswerSink, CLOUD_ONLY_JPEG_QUALITY, NoSink, Pipeline, PipelineError, Served, decision_name,
-    source_name,
-};
+pub use execute::{decision_name, source_name};
+pub use pipeline::{AnswerSink, CLOUD_ONLY_JPEG_QUALITY, NoSink, Pipeline, PipelineError, Served};
 pub use policy::{BanditConfig, Policy, PolicyKind, REPLY_BYTES, RequestView};
 pub use queue::{Queue, Refused, ReplyFn, Submission, Submitter, queue};
 pub use replay::{AnswerRecord, Observer, REPLAY_DEPTH, Replay, RunOptions, RunSummary, run};
