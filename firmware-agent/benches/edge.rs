@@ -27,10 +27,9 @@ use image::{Rgb, RgbImage};
 use msao::compact;
 use msao::message::{ExecProvider, Precision};
 use msao_agent::brain::{BrainOptions, CloudHead, EdgeBrain, EdgeRequest, ImageInput};
-use msao_agent::encoders::{
-    AudioEncoder, EdgeOutput, ImageEncoder, TextEncoder, VAD_MODEL_NAME, open_image,
-};
+use msao_agent::encoders::{AudioEncoder, EdgeOutput, ImageEncoder, TextEncoder, open_image};
 use msao_agent::mas::{self, ImageMas, MasConfig, TemporalTracker};
+use msao_agent::pipelines::PipelineSpec;
 use msao_agent::runtime::manifest::find_models_dir;
 use msao_agent::runtime::{
     InferenceRuntime, ModelCatalog, NamedTensor, OrtRuntime, RuntimeOptions, Tensor,
@@ -139,10 +138,11 @@ fn bench_raw_vad(
     g: &mut BenchmarkGroup<'_, WallTime>,
     runtime: &OrtRuntime,
     catalog: &ModelCatalog,
+    vad_model: &str,
     precision: Precision,
     tag: &str,
 ) {
-    let Some(manifest) = catalog.find(VAD_MODEL_NAME, precision) else {
+    let Some(manifest) = catalog.find(vad_model, precision) else {
         eprintln!("edge bench: silero-vad {tag} not in the catalog — skipped");
         return;
     };
@@ -241,8 +241,12 @@ fn edge(c: &mut Criterion) {
     ) else {
         return;
     };
+    let Some(pipeline) = or_skip("pipeline", PipelineSpec::load_default(&dir)) else {
+        return;
+    };
+    let vad_model = pipeline.audio.as_ref().map_or("silero-vad", |a| &a.model);
     let cpu = ExecProvider::Cpu;
-    let config = MasConfig::default();
+    let config = pipeline.mas.clone();
     let (frames, real) = frames(SIZE_SAMPLE);
 
     let mut g = c.benchmark_group("model");
@@ -257,7 +261,7 @@ fn edge(c: &mut Criterion) {
     for (precision, tag) in [(Precision::Fp32, "fp32"), (Precision::Int8, "int8")] {
         let Some(mut text) = or_skip(
             &format!("minilm-l6 {tag}"),
-            TextEncoder::from_catalog(&runtime, &catalog, precision, cpu),
+            TextEncoder::from_catalog(&runtime, &catalog, &pipeline.text, precision, cpu),
         ) else {
             continue;
         };
@@ -281,7 +285,7 @@ fn edge(c: &mut Criterion) {
     for (precision, tag) in [(Precision::Fp32, "fp32"), (Precision::Int8, "int8")] {
         if let Some(enc) = or_skip(
             &format!("vqa-edge {tag}"),
-            ImageEncoder::from_catalog(&runtime, &catalog, precision, cpu),
+            ImageEncoder::from_catalog(&runtime, &catalog, &pipeline, precision, cpu),
         ) {
             edge_runs.push((tag, enc));
         }
@@ -307,7 +311,7 @@ fn edge(c: &mut Criterion) {
     // ---- Silero VAD: one 512-sample chunk ----
     let mut fp16_raw = false;
     for (precision, tag) in [(Precision::Fp32, "fp32"), (Precision::Fp16, "fp16")] {
-        match AudioEncoder::from_catalog(&runtime, &catalog, precision, cpu) {
+        match AudioEncoder::from_catalog(&runtime, &catalog, vad_model, precision, cpu) {
             Ok(mut vad) => {
                 let chunk = tone(vad.chunk(), vad.sample_rate());
                 g.bench_function(format!("silero-vad/{tag}"), |b| {
@@ -321,13 +325,20 @@ fn edge(c: &mut Criterion) {
                     "edge bench: silero-vad {tag} through AudioEncoder: {e} — timing the raw graph instead"
                 );
                 fp16_raw |= precision == Precision::Fp16;
-                bench_raw_vad(&mut g, &runtime, &catalog, precision, tag);
+                bench_raw_vad(&mut g, &runtime, &catalog, vad_model, precision, tag);
             }
         }
     }
     if fp16_raw {
         // Same raw path for FP32, so the two precisions compare like for like.
-        bench_raw_vad(&mut g, &runtime, &catalog, Precision::Fp32, "fp32-raw");
+        bench_raw_vad(
+            &mut g,
+            &runtime,
+            &catalog,
+            vad_model,
+            Precision::Fp32,
+            "fp32-raw",
+        );
     }
 
     // The INT8 edge run (the device default) gives the real probes and compact tensors.
@@ -369,7 +380,7 @@ fn edge(c: &mut Criterion) {
     // ---- vqa-cloud on a compact tensor ----
     if let Some(mut cloud) = or_skip(
         "vqa-cloud fp32",
-        CloudHead::from_catalog(&runtime, &catalog, cpu),
+        CloudHead::from_catalog(&runtime, &catalog, &pipeline, cpu),
     ) {
         let bytes = &scored[0].1;
         g.bench_function("vqa-cloud/fp32", |b| {
@@ -417,7 +428,7 @@ fn edge(c: &mut Criterion) {
     };
     if let Some(mut brain) = or_skip(
         "EdgeBrain (int8)",
-        EdgeBrain::load(&runtime, &catalog, &options),
+        EdgeBrain::load(&runtime, &catalog, &pipeline, &options),
     ) {
         let mut g = c.benchmark_group("brain");
         g.sampling_mode(SamplingMode::Flat);

@@ -43,6 +43,7 @@ fn main() -> Result<()> {
         ..RuntimeOptions::default()
     };
     let runtime = OrtRuntime::new(&options)?;
+    let bindings = msao_agent::pipelines::PipelineSpec::load_default(&args.dir.join(".."))?.text;
     let mut embeddings = Vec::new();
     println!("text: {:?}", args.text);
     for (precision, file) in [
@@ -51,7 +52,7 @@ fn main() -> Result<()> {
     ] {
         let manifest = ModelManifest::load(&args.dir.join(file))
             .with_context(|| format!("run models/minilm/build.sh ({precision:?})"))?;
-        let mut enc = TextEncoder::load(&runtime, &manifest, ExecProvider::Cpu)?;
+        let mut enc = TextEncoder::load(&runtime, &manifest, &bindings, ExecProvider::Cpu)?;
         let tokens = enc.token_ids(&args.text)?.len();
         for _ in 0..args.warmup {
             enc.embed(&args.text)?;

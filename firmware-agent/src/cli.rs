@@ -52,6 +52,12 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
     pub duration: Option<Duration>,
 
+    /// The pipeline file: which models, tensors, labels and cloud models the request path
+    /// uses [default: `[runtime] pipeline`, else `pipelines/easy-vqa.toml` in the models
+    /// directory].
+    #[arg(long, value_name = "FILE")]
+    pub pipeline: Option<PathBuf>,
+
     /// Serve the OpenAI-compatible request API on ADDR (e.g. 127.0.0.1:8090) [default:
     /// `[api] listen`, else off].
     #[arg(long, value_name = "ADDR")]

@@ -15,6 +15,7 @@
 //! | [`agent`]     | the run loop: Hello and Sample schedule, faults, shutdown and flush |
 //! | [`control`]   | the control thread serving host requests; [`control::DeviceProfiler`] |
 //! | [`runtime`]   | the inference runtime seam, ONNX Runtime (CPU/CUDA/TensorRT), model manifests, GPU query |
+//! | [`pipelines`] | pipelines as data: the TOML file naming each role's model, tensors, labels, calibration, cloud models |
 //! | [`encoders`]  | text (MiniLM-L6), image (easy-VQA edge CNN) and audio (Silero VAD) encoders, `cosine` |
 //! | [`brain`]     | one request through encoders, MAS, local head and compact tensor; the cloud head on a compact tensor |
 //! | [`offload`]   | offload and speculation: policy, link estimator, the workload pipeline with one answer per request |
@@ -46,6 +47,7 @@ pub mod hello;
 pub mod http;
 pub mod mas;
 pub mod offload;
+pub mod pipelines;
 pub mod profile;
 pub mod runtime;
 pub mod shutdown;

@@ -21,6 +21,7 @@ use crate::{
         PipelineError, REPLAY_DEPTH, Replay, RunOptions, RunSummary, Submitter, Workload,
         WorkloadError, calibration_dir, queue, run,
     },
+    pipelines::PipelineSpec,
     runtime::{ManifestError, ModelCatalog, OrtRuntime, RuntimeError, manifest::find_models_dir},
     shutdown::Shutdown,
     telemetry::Bus,
@@ -53,6 +54,9 @@ pub enum WorkloadRunError {
     /// The model manifests could not be read.
     #[error("cannot read the model manifests: {0}")]
     Catalog(ManifestError),
+    /// The pipeline file is unusable.
+    #[error("{0}")]
+    PipelineFile(crate::pipelines::PipelineError),
     /// The edge brain could not load (a model missing: run scripts/setup.sh).
     #[error("cannot load the edge brain (run scripts/setup.sh?): {0}")]
     Brain(BrainError),
@@ -158,9 +162,15 @@ pub fn prepare(settings: &Settings) -> Result<Option<Prepared>, WorkloadRunError
         || workload
             .as_ref()
             .is_some_and(|(_, w)| w.requests.iter().any(|r| r.audio.is_some()));
+    let spec = match &settings.pipeline {
+        Some(p) => PipelineSpec::load(p),
+        None => PipelineSpec::load_default(&models_dir),
+    }
+    .map_err(WorkloadRunError::PipelineFile)?;
     let brain = EdgeBrain::load(
         &runtime,
         &catalog,
+        &spec,
         &BrainOptions {
             provider: settings.runtime.provider,
             audio,
@@ -276,6 +286,7 @@ pub fn spawn(
         _runtime,
     } = prepared;
     let depth = api.as_ref().map_or(REPLAY_DEPTH, |(a, _)| a.queue);
+    let brain_model = crate::api::ApiModel::of(brain.pipeline());
     let (submitter, queue) = queue(depth);
     let ready = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
@@ -320,6 +331,7 @@ pub fn spawn(
     let api = match api {
         Some((settings, listener)) => Some(
             crate::api::spawn(
+                brain_model,
                 settings,
                 listener,
                 submitter.clone(),

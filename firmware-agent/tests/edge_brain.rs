@@ -14,7 +14,7 @@ use msao_agent::brain::{
     AudioInput, BrainError, BrainOptions, CloudHead, EdgeBrain, EdgeRequest, EdgeResult, ImageInput,
 };
 use msao_agent::encoders::{AudioEncoderError, ImageEncoder, ImageEncoderError, TextEncoderError};
-use msao_agent::mas::{self, MasConfig};
+use msao_agent::mas;
 use msao_agent::runtime::{ModelCatalog, OrtRuntime, RuntimeOptions};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -49,18 +49,21 @@ fn catalog() -> ModelCatalog {
     ModelCatalog::load_dir(&models_dir()).unwrap_or_else(|e| panic!("{e}"))
 }
 
+fn pipeline() -> msao_agent::pipelines::PipelineSpec {
+    msao_agent::pipelines::PipelineSpec::load_default(&models_dir())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn brain_with(options: &BrainOptions) -> EdgeBrain {
     let rt = runtime();
-    EdgeBrain::load(&rt, &catalog(), options).unwrap_or_else(|e| {
+    EdgeBrain::load(&rt, &catalog(), &pipeline(), options).unwrap_or_else(|e| {
         panic!("{e}\n(EdgeBrain needs the MiniLM ONNX files: run scripts/setup.sh)")
     })
 }
 
-/// The device configuration: INT8 image and text models, MAS defaults.
+/// The device configuration: INT8 image and text models, MAS as the pipeline gives it.
 fn brain() -> EdgeBrain {
-    let options = BrainOptions::default();
-    assert_eq!(options.mas, MasConfig::default());
-    brain_with(&options)
+    brain_with(&BrainOptions::default())
 }
 
 fn ask<'a>(image: ImageInput<'a>, audio: Option<AudioInput<'a>>) -> EdgeRequest<'a> {
@@ -125,7 +128,7 @@ fn blank_frames_keep_no_patches() {
         );
         // The gate closed it: its energy spread is below mas.spatial.gate.
         assert!(
-            s.spread < MasConfig::default().spatial.gate,
+            s.spread < pipeline().mas.spatial.gate,
             "{name}: spread {}",
             s.spread
         );
@@ -318,8 +321,14 @@ fn probe_outside_a_shapes_reach_equals_the_blank_frames() {
     // The INT8 graph is static QDQ (fixed scales), so each probe cell is a function of its
     // 7×7 pixel window only; 1e-6 relative allows for kernel summation order.
     let rt = runtime();
-    let mut enc = ImageEncoder::from_catalog(&rt, &catalog(), Precision::Int8, ExecProvider::Cpu)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut enc = ImageEncoder::from_catalog(
+        &rt,
+        &catalog(),
+        &pipeline(),
+        Precision::Int8,
+        ExecProvider::Cpu,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let g = golden();
     let question: Vec<f32> = g["question_embeddings"][IMAGE_QUESTION]
         .as_array()
@@ -556,7 +565,7 @@ fn second_view_averages_the_mirrored_frame_only_when_unsure() {
     // A graph without the output (the FP32 edge model): the calibrated probability of the
     // answer is the signal.
     let mut fp32 = brain_with(&BrainOptions {
-        image_precision: Precision::Fp32,
+        image_precision: Some(Precision::Fp32),
         second_view_below: Some(1.01),
         ..BrainOptions::default()
     });
@@ -574,11 +583,11 @@ fn compact_tensor_reaches_the_cloud_reference_answer() {
     // FP32 text so the brain's question embedding is the reference one (checked below); the
     // image model stays INT8, as on the device and in make_golden.py's cloud cases.
     let mut brain = brain_with(&BrainOptions {
-        text_precision: Precision::Fp32,
+        text_precision: Some(Precision::Fp32),
         ..BrainOptions::default()
     });
     let rt = runtime();
-    let mut cloud = CloudHead::from_catalog(&rt, &catalog(), ExecProvider::Cpu)
+    let mut cloud = CloudHead::from_catalog(&rt, &catalog(), &pipeline(), ExecProvider::Cpu)
         .unwrap_or_else(|e| panic!("{e}"));
     for img in g["images"].as_array().unwrap() {
         let file = img["file"].as_str().unwrap();

@@ -48,6 +48,11 @@ fn catalog() -> ModelCatalog {
     ModelCatalog::load_dir(&models_dir()).unwrap_or_else(|e| panic!("{e}"))
 }
 
+fn pipeline() -> msao_agent::pipelines::PipelineSpec {
+    msao_agent::pipelines::PipelineSpec::load_default(&models_dir())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn floats(v: &Value) -> Vec<f32> {
     v.as_array()
         .unwrap_or_else(|| panic!("not an array: {v}"))
@@ -150,8 +155,9 @@ fn image_preprocessing_matches_the_reference_exactly() {
     let g = golden();
     let rt = runtime();
     let cat = catalog();
-    let enc = ImageEncoder::from_catalog(&rt, &cat, Precision::Fp32, ExecProvider::Cpu)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let enc =
+        ImageEncoder::from_catalog(&rt, &cat, &pipeline(), Precision::Fp32, ExecProvider::Cpu)
+            .unwrap_or_else(|e| panic!("{e}"));
     for img in g["images"].as_array().unwrap() {
         let file = img["file"].as_str().unwrap();
         let frame = open_image(&golden_dir().join(file)).unwrap();
@@ -192,7 +198,7 @@ fn check_edge(precision: Precision, key: &str, logit_tol: f32, value_tol: f32, s
     let g = golden();
     let rt = runtime();
     let cat = catalog();
-    let mut enc = ImageEncoder::from_catalog(&rt, &cat, precision, ExecProvider::Cpu)
+    let mut enc = ImageEncoder::from_catalog(&rt, &cat, &pipeline(), precision, ExecProvider::Cpu)
         .unwrap_or_else(|e| panic!("{e}"));
     let layout = enc.probe_layout();
     assert_eq!(layout, ProbeLayout::VQA_EDGE);
@@ -318,8 +324,8 @@ fn vqa_cloud_matches_onnxruntime_python_on_fixed_compact_tensors() {
     let g = golden();
     let rt = runtime();
     let cat = catalog();
-    let mut cloud =
-        CloudHead::from_catalog(&rt, &cat, ExecProvider::Cpu).unwrap_or_else(|e| panic!("{e}"));
+    let mut cloud = CloudHead::from_catalog(&rt, &cat, &pipeline(), ExecProvider::Cpu)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((cloud.patches(), cloud.dim()), (16, 32));
     for img in g["images"].as_array().unwrap() {
         let file = img["file"].as_str().unwrap();
@@ -398,16 +404,14 @@ fn minilm_embeddings_match_onnxruntime_python() {
         (Precision::Fp32, "fp32", 1e-5),
         (Precision::Int8, "int8", 1e-4),
     ] {
-        if cat
-            .find(msao_agent::encoders::MODEL_NAME, precision)
-            .is_none()
-        {
+        let text = pipeline().text;
+        if cat.find(&text.model, precision).is_none() {
             eprintln!(
                 "SKIP minilm-l6 {key}: not in the catalog (models/minilm/minilm-l6-{key}.onnx is built by scripts/setup.sh)"
             );
             continue;
         }
-        let mut enc = TextEncoder::from_catalog(&rt, &cat, precision, ExecProvider::Cpu)
+        let mut enc = TextEncoder::from_catalog(&rt, &cat, &text, precision, ExecProvider::Cpu)
             .unwrap_or_else(|e| panic!("{e}"));
         let want = g["minilm"][key].as_array().unwrap();
         for (s, w) in sentences.iter().zip(want) {
@@ -451,8 +455,17 @@ fn synthetic_track() -> Vec<i16> {
 
 fn vad() -> AudioEncoder {
     let rt = runtime();
-    AudioEncoder::from_catalog(&rt, &catalog(), Precision::Fp32, ExecProvider::Cpu)
-        .unwrap_or_else(|e| panic!("{e}"))
+    let audio = pipeline()
+        .audio
+        .expect("the shipped pipeline has an audio model");
+    AudioEncoder::from_catalog(
+        &rt,
+        &catalog(),
+        &audio.model,
+        Precision::Fp32,
+        ExecProvider::Cpu,
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 // Silero FP32 probabilities lie in [0, 1]; the recurrent state is carried over 39–40 chunks,

@@ -203,7 +203,9 @@ fn bad_image_values_name_the_key() {
             "preprocess.resize",
         ),
         ("layout = \"nchw\"", "layout = \"chw\"", "preprocess.layout"),
-        ("color = \"rgb\"", "color = \"gray\"", "preprocess.color"),
+        ("color = \"rgb\"", "color = \"cmyk\"", "preprocess.color"),
+        // One channel takes one mean and one std.
+        ("color = \"rgb\"", "color = \"gray\"", "preprocess.mean"),
         (
             "scale = 0.00392156862745098",
             "scale = 0.0",

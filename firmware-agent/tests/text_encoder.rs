@@ -8,7 +8,8 @@
 //! the first embedding values) and the published all-MiniLM-L6-v2 behaviour (0.7553).
 
 use msao::message::{ExecProvider, Precision};
-use msao_agent::encoders::{EMBEDDING_DIM, MAX_TOKENS, TextEncoder, TextEncoderError, cosine};
+use msao_agent::encoders::{MAX_TOKENS, TextEncoder, TextEncoderError, cosine};
+use msao_agent::pipelines::{PipelineSpec, TextSection};
 use msao_agent::runtime::{ModelManifest, OrtRuntime, RuntimeOptions};
 use std::path::{Path, PathBuf};
 
@@ -17,6 +18,16 @@ const REFERENCE: (&str, &str) = ("A man is eating food.", "A man is eating a pie
 fn minilm_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/minilm")
 }
+
+/// The shipped pipeline's text bindings.
+fn bindings() -> TextSection {
+    PipelineSpec::load_default(&minilm_dir().join(".."))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text
+}
+
+/// MiniLM-L6's sentence embedding width.
+const EMBEDDING_DIM: usize = 384;
 
 fn runtime() -> OrtRuntime {
     OrtRuntime::new(&RuntimeOptions::default())
@@ -36,7 +47,8 @@ fn encoder(rt: &OrtRuntime, precision: Precision) -> TextEncoder {
     }
     let manifest = ModelManifest::load(&toml)
         .unwrap_or_else(|e| panic!("{e}\n(run models/minilm/build.sh to rebuild the model)"));
-    TextEncoder::load(rt, &manifest, ExecProvider::Cpu).unwrap_or_else(|e| panic!("{e}"))
+    TextEncoder::load(rt, &manifest, &bindings(), ExecProvider::Cpu)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn pairs() -> Vec<(String, String)> {
@@ -78,6 +90,11 @@ fn fp32_matches_the_reference() {
     // First values of the numpy reference's embedding.
     let q = enc.embed("What color is the triangle?").unwrap();
     assert_eq!(q.len(), EMBEDDING_DIM);
+    assert_eq!(
+        enc.dim(),
+        EMBEDDING_DIM,
+        "the width is read from the manifest"
+    );
     for (got, want) in q.iter().zip([0.009106f32, 0.110233, -0.109347, 0.015354]) {
         assert!((got - want).abs() < 1e-5, "{got} vs {want}");
     }
@@ -170,7 +187,7 @@ fn missing_tokenizer_and_wrong_modality_are_errors_naming_the_model() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(minilm_dir().join("minilm-l6-fp32.toml")).unwrap();
     let manifest = ModelManifest::from_toml(&text, &dir.path().join("m.toml")).unwrap();
-    let err = TextEncoder::load(&rt, &manifest, ExecProvider::Cpu)
+    let err = TextEncoder::load(&rt, &manifest, &bindings(), ExecProvider::Cpu)
         .err()
         .unwrap();
     assert!(
@@ -183,7 +200,7 @@ fn missing_tokenizer_and_wrong_modality_are_errors_naming_the_model() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/silero-vad/silero-vad-fp32.toml");
     let text = std::fs::read_to_string(&silero).unwrap();
     let manifest = ModelManifest::from_toml(&text, &silero).unwrap();
-    let err = TextEncoder::load(&rt, &manifest, ExecProvider::Cpu)
+    let err = TextEncoder::load(&rt, &manifest, &bindings(), ExecProvider::Cpu)
         .err()
         .unwrap();
     assert!(

@@ -114,11 +114,12 @@ fn compact_inputs(bytes: &[u8], question: &[f32]) -> Vec<InferTensor> {
     ]
 }
 
+fn pipeline() -> msao_agent::pipelines::PipelineSpec {
+    msao_agent::pipelines::PipelineSpec::load_default(&models_dir()).unwrap()
+}
+
 fn answer_index(answer: &str) -> usize {
-    msao_host::cmd::eval::ANSWERS
-        .iter()
-        .position(|a| *a == answer)
-        .unwrap()
+    pipeline().head.labels.class_of(answer).unwrap()
 }
 
 fn argmax(v: &[f32]) -> usize {
@@ -214,7 +215,8 @@ async fn vqa_cloud_binary_and_json_match_the_cloud_head() {
 
     let runtime = OrtRuntime::new(&RuntimeOptions::default()).unwrap();
     let catalog = ModelCatalog::load_dir(&models_dir()).unwrap();
-    let mut head = CloudHead::from_catalog(&runtime, &catalog, ExecProvider::Cpu).unwrap();
+    let mut head =
+        CloudHead::from_catalog(&runtime, &catalog, &pipeline(), ExecProvider::Cpu).unwrap();
     let direct = head.run(&bytes, &question).unwrap();
     let served = binary.f32("logits").unwrap();
     assert_eq!(direct.logits.len(), served.len());
@@ -558,35 +560,44 @@ async fn server_answers_in_the_form_asked_for() {
 
 #[test]
 fn config_validation_and_fault_kinds() {
-    assert!(CloudConfig::default().validate().is_ok());
+    // The model has no default (the agent takes it from its pipeline): without one only
+    // the endpoint validates.
+    let e = CloudConfig::default().validate().unwrap_err();
+    assert!(e.to_string().contains("model is empty"), "{e}");
+    CloudConfig::default().validate_endpoint().unwrap();
+    let named = || CloudConfig {
+        model: "vqa-cloud".into(),
+        ..CloudConfig::default()
+    };
+    assert!(named().validate().is_ok());
     let bad = [
         CloudConfig {
             url: "ftp://x".into(),
-            ..CloudConfig::default()
+            ..named()
         },
         CloudConfig {
             url: "not a url".into(),
-            ..CloudConfig::default()
+            ..named()
         },
         CloudConfig {
             model: String::new(),
-            ..CloudConfig::default()
+            ..named()
         },
         CloudConfig {
             model: "a/b".into(),
-            ..CloudConfig::default()
+            ..named()
         },
         CloudConfig {
             deadline_ms: 0,
-            ..CloudConfig::default()
+            ..named()
         },
         CloudConfig {
             ca_file: Some("/no/such/ca.pem".into()),
-            ..CloudConfig::default()
+            ..named()
         },
         CloudConfig {
             bearer_token_env: Some("MSAO_TEST_TOKEN_VARIABLE_THAT_IS_NOT_SET".into()),
-            ..CloudConfig::default()
+            ..named()
         },
     ];
     for c in bad {
@@ -596,7 +607,7 @@ fn config_validation_and_fault_kinds() {
     let cfg: CloudConfig =
         toml_like(r#"{"url":"https://cloud.example:8443","tensor_format":"binary"}"#);
     assert_eq!(cfg.tensor_format, TensorFormat::Binary);
-    assert_eq!(cfg.model, "vqa-cloud");
+    assert_eq!(cfg.model, "", "no model unless given");
     assert_eq!(cfg.deadline_ms, 250);
     assert!(serde_json::from_str::<CloudConfig>(r#"{"urll":"x"}"#).is_err());
     let names: Vec<&str> = CloudFaultKind::ALL.iter().map(|k| k.name()).collect();

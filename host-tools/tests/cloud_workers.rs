@@ -37,7 +37,13 @@ async fn start(workers: usize) -> (String, Arc<CloudState>) {
 /// [`start`] with `queue` requests allowed to wait for a session.
 async fn start_queue(workers: usize, queue: usize) -> (String, Arc<CloudState>) {
     let state = tokio::task::spawn_blocking(move || {
-        CloudState::load_workers(&models_dir(), &RuntimeOptions::default(), workers)
+        let pipeline = msao_agent::pipelines::PipelineSpec::load_default(&models_dir())?;
+        CloudState::load_workers(
+            &models_dir(),
+            &pipeline,
+            &RuntimeOptions::default(),
+            workers,
+        )
     })
     .await
     .unwrap()

@@ -108,7 +108,9 @@ fn brain() -> MutexGuard<'static, EdgeBrain> {
                 audio: false,
                 ..BrainOptions::default()
             };
-            Mutex::new(EdgeBrain::load(&runtime, &catalog, &options).unwrap())
+            let pipeline =
+                msao_agent::pipelines::PipelineSpec::load_default(&models_dir()).unwrap();
+            Mutex::new(EdgeBrain::load(&runtime, &catalog, &pipeline, &options).unwrap())
         })
         .lock()
         .unwrap_or_else(PoisonError::into_inner)

@@ -1,4 +1,4 @@
-"""Writes the three manifests (models/README.md format) with the ONNX files' current sha256."""
+"""Writes the three manifests (models/README.md format) with the ONNX files' current sha256, and labels.txt."""
 
 from __future__ import annotations
 
@@ -130,6 +130,10 @@ shape = ["batch", 13]
 '''
 
 
+LABELS_HEADER = ("# easy-VQA answer labels, in the logit order of vqa-edge and vqa-cloud "
+                 "(easy-vqa 1.0 get_answers(); models/vqa/MODEL.md).\n")
+
+
 def main():
     import jax
     specs = [
@@ -157,6 +161,11 @@ def main():
         with open(path, "w") as f:
             f.write(text)
         print(f"wrote {path} (sha256 {sha})")
+    # The heads' labels, in logit order (the pipeline file names this file).
+    path = os.path.join(C.HERE, "labels.txt")
+    with open(path, "w") as f:
+        f.write(LABELS_HEADER + "".join(f"{a}\n" for a in C.answers()))
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

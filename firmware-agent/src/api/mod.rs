@@ -42,15 +42,33 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// The name the easy-VQA pipeline is served under (`model` in requests).
-pub const PIPELINE_NAME: &str = "easy-vqa";
-
 /// API request ids count from here, so they never meet a workload's (`RequestTrace`
 /// ids are unique per agent run).
 pub const FIRST_API_ID: u32 = 1 << 31;
 
+/// The pipeline the API serves, as requests see it.
+#[derive(Debug, Clone)]
+pub struct ApiModel {
+    /// The `model` requests name (the pipeline file's `name`).
+    pub id: String,
+    /// Whether the pipeline has an audio model (else `input_audio` is refused).
+    pub takes_audio: bool,
+}
+
+impl ApiModel {
+    /// The API's view of a pipeline.
+    pub fn of(pipeline: &crate::pipelines::PipelineSpec) -> Self {
+        Self {
+            id: pipeline.name.clone(),
+            takes_audio: pipeline.audio.is_some(),
+        }
+    }
+}
+
 /// What the handlers share.
 pub struct ApiState {
+    /// The pipeline served.
+    model: ApiModel,
     submitter: Submitter,
     ready: Arc<AtomicBool>,
     limits: InputLimits,
@@ -61,14 +79,17 @@ pub struct ApiState {
 }
 
 impl ApiState {
-    /// Handlers over `submitter`; `ready` turns true once the pipeline serves.
+    /// Handlers for pipeline `model` over `submitter`; `ready` turns true once the
+    /// pipeline serves.
     pub fn new(
+        model: ApiModel,
         submitter: Submitter,
         ready: Arc<AtomicBool>,
         limits: InputLimits,
         max_body: usize,
     ) -> Self {
         Self {
+            model,
             submitter,
             ready,
             limits,
@@ -139,10 +160,10 @@ async fn health(State(state): State<Arc<ApiState>>) -> Response {
     }
 }
 
-async fn models() -> Response {
+async fn models(State(state): State<Arc<ApiState>>) -> Response {
     axum::Json(json!({
         "object": "list",
-        "data": [{"id": PIPELINE_NAME, "object": "model", "created": 0, "owned_by": "msao"}],
+        "data": [{"id": state.model.id, "object": "model", "created": 0, "owned_by": "msao"}],
     }))
     .into_response()
 }
@@ -188,13 +209,22 @@ async fn answer(state: &ApiState, headers: &HeaderMap, body: Body) -> Result<Res
         .map_err(|_| ApiError::too_large(state.max_body))?;
     let request: content::ChatRequest = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::invalid("invalid_json", format!("the request body: {e}")))?;
-    if request.model != PIPELINE_NAME {
+    if request.model != state.model.id {
         return Err(ApiError::unknown_model(
             &request.model,
-            &format!("`{PIPELINE_NAME}`"),
+            &format!("`{}`", state.model.id),
         ));
     }
     let inputs = content::read(&request, &state.limits)?;
+    if inputs.audio.is_some() && !state.model.takes_audio {
+        return Err(ApiError::invalid(
+            "unsupported_content_part",
+            format!(
+                "pipeline `{}` takes no audio (its file has no [audio] model); leave out the input_audio part",
+                state.model.id
+            ),
+        ));
+    }
     drop(bytes);
     // Decoded here, on the connection's worker: about a millisecond for a 640×480 JPEG,
     // CPU-bound on the same cores a blocking pool would use, and each hand-off to another
@@ -259,8 +289,10 @@ async fn answer(state: &ApiState, headers: &HeaderMap, body: Body) -> Result<Res
     })
 }
 
-/// Runs the API's server on its own thread and runtime until `shutdown`.
+/// Runs the API's server for pipeline `model` on its own thread and runtime until
+/// `shutdown`.
 pub fn spawn(
+    model: ApiModel,
     settings: ApiSettings,
     listener: std::net::TcpListener,
     submitter: Submitter,
@@ -277,7 +309,9 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("api".into())
         .spawn(move || {
+            let log_model = model.id.clone();
             let state = Arc::new(ApiState::new(
+                model,
                 submitter,
                 ready,
                 limits,
@@ -292,7 +326,7 @@ pub fn spawn(
                 let listener = tokio::net::TcpListener::from_std(listener)?;
                 log::info!(
                     "request API on http://{addr}/v1 (OpenAI-compatible; model `{}`{})",
-                    PIPELINE_NAME,
+                    log_model,
                     if settings.token.is_some() {
                         ", bearer token required"
                     } else {

@@ -1,14 +1,12 @@
 //! The local head's confidence calibration: temperature scaling fitted offline on a
-//! held-out split (`calibration/vqa-edge-temperature.json`, see `calibration/REPORT.md`).
+//! held-out split (the pipeline's `[head] calibration`; for easy-VQA
+//! `calibration/vqa-edge-temperature.json`, see `calibration/REPORT.md`).
 
 use super::BrainError;
 use crate::runtime::ModelManifest;
 use msao::message::Precision;
 use serde::Deserialize;
 use std::path::Path;
-
-/// File name of the edge temperature, in the `calibration/` directory.
-pub const TEMPERATURE_FILE: &str = "vqa-edge-temperature.json";
 
 #[derive(Debug, Deserialize)]
 struct TemperatureFile {

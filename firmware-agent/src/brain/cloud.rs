@@ -4,14 +4,12 @@
 //! scattered into the dense `patches` / `patch_mask` inputs.
 
 use super::BrainError;
+use crate::pipelines::PipelineSpec;
 use crate::runtime::{
     InferenceRuntime, LoadedModel, ModelCatalog, NamedTensor, Tensor, TensorData,
 };
 use msao::compact;
 use msao::message::{ExecProvider, Precision};
-
-/// Catalog name of the cloud model.
-pub const CLOUD_MODEL_NAME: &str = "vqa-cloud";
 
 /// One cloud answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,23 +26,43 @@ pub struct CloudHead {
     patches: usize,
     dim: usize,
     question_dim: usize,
+    logits: String,
     label: String,
 }
 
 impl CloudHead {
-    /// Loads [`CLOUD_MODEL_NAME`] (FP32) from a catalog.
+    /// Loads the pipeline's cloud model (`[cloud] model`, FP32) from a catalog. Its graph
+    /// takes the compact tensor scattered into the dense inputs of a `compact-tensor`
+    /// manifest (`patches`, `scale`, `patch_mask`) and the question embedding, and gives the
+    /// pipeline's `[cloud] logits`, one value per cloud label.
     pub fn from_catalog(
         runtime: &dyn InferenceRuntime,
         catalog: &ModelCatalog,
+        pipeline: &PipelineSpec,
         provider: ExecProvider,
     ) -> Result<Self, BrainError> {
-        let manifest = catalog
-            .find(CLOUD_MODEL_NAME, Precision::Fp32)
+        let name = &pipeline.cloud.model;
+        let manifest = catalog.find(name, Precision::Fp32).ok_or_else(|| {
+            BrainError::Cloud(format!("`{name}` (fp32) is not in the model catalog"))
+        })?;
+        let logits = pipeline.cloud.logits.clone();
+        let classes = manifest
+            .output(&logits)
+            .and_then(|t| match t.shape.last() {
+                Some(crate::runtime::manifest::Dim::Fixed(n)) => Some(*n),
+                _ => None,
+            })
             .ok_or_else(|| {
                 BrainError::Cloud(format!(
-                    "`{CLOUD_MODEL_NAME}` (fp32) is not in the model catalog"
+                    "{}: manifest has no output `{logits}` [batch, classes]",
+                    manifest.label()
                 ))
             })?;
+        pipeline
+            .cloud
+            .labels
+            .check_outputs(&format!("{} output `{logits}`", manifest.label()), classes)
+            .map_err(|e| BrainError::Cloud(e.to_string()))?;
         let label = manifest.label();
         let fixed = |name: &str| -> Result<Vec<usize>, BrainError> {
             manifest
@@ -81,6 +99,7 @@ impl CloudHead {
             patches,
             dim,
             question_dim,
+            logits,
             label,
         })
     }
@@ -155,10 +174,12 @@ impl CloudHead {
             .map_err(|e| BrainError::Cloud(e.to_string()))?;
         let logits = out
             .iter()
-            .find(|o| o.name == "logits")
+            .find(|o| o.name == self.logits)
             .and_then(|o| o.tensor.as_f32())
             .map(<[f32]>::to_vec)
-            .ok_or_else(|| BrainError::Cloud(format!("{}: no f32 `logits` output", self.label)))?;
+            .ok_or_else(|| {
+                BrainError::Cloud(format!("{}: no f32 `{}` output", self.label, self.logits))
+            })?;
         Ok(CloudOutput {
             answer: argmax(&logits),
             logits,

@@ -2,12 +2,13 @@
 
 use super::cloud::argmax;
 use super::region::{self, Region, RegionConfig};
-use super::{BrainError, TEMPERATURE_FILE, Temperature};
+use super::{BrainError, Temperature};
 use crate::encoders::{
     AudioEncoder, ImageEncoder, InputLimits, TextEncoder, decode_image_within, decode_wav_within,
     open_image_within, read_wav_within,
 };
 use crate::mas::{self, AudioActivity, ImageMas, MasConfig, Relevance, TemporalTracker};
+use crate::pipelines::{PipelineSpec, RegionKind};
 use crate::runtime::{InferenceRuntime, ModelCatalog};
 use image::RgbImage;
 use msao::compact;
@@ -16,7 +17,7 @@ use msao::message::{
     StageTimings,
 };
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Question embeddings remembered (questions repeat; the cache is cleared when full).
@@ -25,19 +26,15 @@ const QUESTION_CACHE: usize = 1024;
 /// What to load and how to score.
 #[derive(Debug, Clone)]
 pub struct BrainOptions {
-    /// Precision of the edge image model (`int8` on the device).
-    pub image_precision: Precision,
-    /// Precision of the text encoder.
-    pub text_precision: Precision,
+    /// Precision of the image model; `None`: the pipeline's (`[image] precision`).
+    pub image_precision: Option<Precision>,
+    /// Precision of the text encoder; `None`: the pipeline's.
+    pub text_precision: Option<Precision>,
     /// Execution provider asked for (the one that runs is reported).
     pub provider: ExecProvider,
-    /// MAS parameters.
-    pub mas: MasConfig,
-    /// Directory holding [`TEMPERATURE_FILE`]; `None`: `<models>/../calibration`.
-    pub calibration_dir: Option<PathBuf>,
-    /// Load the audio probe (Silero VAD FP32).
+    /// Load the pipeline's audio model (FP32), when it has one.
     pub audio: bool,
-    /// The region step for frames larger than the model input.
+    /// Parameters of the card rule, when the pipeline's `[region] kind` is `cards`.
     pub region: RegionConfig,
     /// Second view: when the first view's calibrated confidence is below this, the frame is
     /// encoded again mirrored left–right and the two views' probabilities are averaged
@@ -57,11 +54,9 @@ pub const SECOND_VIEW_BELOW: f32 = 0.95;
 impl Default for BrainOptions {
     fn default() -> Self {
         Self {
-            image_precision: Precision::Int8,
-            text_precision: Precision::Int8,
+            image_precision: None,
+            text_precision: None,
             provider: ExecProvider::Cpu,
-            mas: MasConfig::default(),
-            calibration_dir: None,
             audio: true,
             region: RegionConfig::default(),
             second_view_below: Some(SECOND_VIEW_BELOW),
@@ -248,6 +243,7 @@ pub struct EdgeBrain {
     audio_prompts: Vec<Vec<f32>>,
     temporal: TemporalTracker,
     temperature: Temperature,
+    pipeline: PipelineSpec,
     questions: HashMap<String, Question>,
     region: RegionConfig,
     second_view_below: Option<f32>,
@@ -264,60 +260,83 @@ struct Question {
 }
 
 impl EdgeBrain {
-    /// Loads the encoders from a catalog and embeds the MAS relevance prompts.
+    /// Loads the pipeline's encoders from a catalog, reads its head calibration and embeds
+    /// the MAS relevance prompts.
     pub fn load(
         runtime: &dyn InferenceRuntime,
         catalog: &ModelCatalog,
+        pipeline: &PipelineSpec,
         options: &BrainOptions,
     ) -> Result<Self, BrainError> {
-        options.mas.validate()?;
-        let mut text =
-            TextEncoder::from_catalog(runtime, catalog, options.text_precision, options.provider)?;
+        let mas_config = &pipeline.mas;
+        let image_precision = options.image_precision.unwrap_or(pipeline.image.precision);
+        mas_config.validate()?;
+        let mut text = TextEncoder::from_catalog(
+            runtime,
+            catalog,
+            &pipeline.text,
+            options.text_precision.unwrap_or(pipeline.text.precision),
+            options.provider,
+        )?;
         let image = ImageEncoder::from_catalog(
             runtime,
             catalog,
-            options.image_precision,
+            pipeline,
+            image_precision,
             options.provider,
         )?;
-        let audio = if options.audio {
-            Some(AudioEncoder::from_catalog(
+        if image.question_dim() != text.dim() {
+            return Err(BrainError::Pipeline {
+                path: pipeline.path.display().to_string(),
+                reason: format!(
+                    "{} takes a {}-value question but {} embeds {} values",
+                    image.label(),
+                    image.question_dim(),
+                    text.label(),
+                    text.dim()
+                ),
+            });
+        }
+        let audio = match (&pipeline.audio, options.audio) {
+            (Some(a), true) => Some(AudioEncoder::from_catalog(
                 runtime,
                 catalog,
+                &a.model,
                 Precision::Fp32,
                 options.provider,
-            )?)
-        } else {
-            None
+            )?),
+            _ => None,
         };
-        let dir = options
-            .calibration_dir
-            .clone()
-            .unwrap_or_else(|| catalog.dir().join("..").join("calibration"));
         let manifest = catalog
-            .find(crate::encoders::IMAGE_MODEL_NAME, options.image_precision)
+            .find(&pipeline.image.model, image_precision)
             .ok_or_else(|| BrainError::Calibration {
-                path: dir.display().to_string(),
+                path: pipeline.head.calibration.display().to_string(),
                 reason: "image model missing from the catalog".into(),
             })?;
-        let temperature = Temperature::load(&dir.join(TEMPERATURE_FILE), manifest)?;
+        let temperature = Temperature::load(&pipeline.head.calibration, manifest)?;
+        let region = RegionConfig {
+            enabled: options.region.enabled && pipeline.region == RegionKind::Cards,
+            ..options.region
+        };
         let embed_all =
             |text: &mut TextEncoder, prompts: &[String]| -> Result<Vec<Vec<f32>>, BrainError> {
                 let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
                 Ok(text.embed_batch(&refs)?)
             };
-        let image_prompts = embed_all(&mut text, &options.mas.modal.image_prompts)?;
-        let audio_prompts = embed_all(&mut text, &options.mas.modal.audio_prompts)?;
+        let image_prompts = embed_all(&mut text, &mas_config.modal.image_prompts)?;
+        let audio_prompts = embed_all(&mut text, &mas_config.modal.audio_prompts)?;
         Ok(Self {
             text,
             image,
             audio,
-            temporal: TemporalTracker::new(options.mas.temporal),
-            mas: options.mas.clone(),
+            temporal: TemporalTracker::new(mas_config.temporal),
+            mas: mas_config.clone(),
             image_prompts,
             audio_prompts,
             temperature,
+            pipeline: pipeline.clone(),
             questions: HashMap::new(),
-            region: options.region,
+            region,
             second_view_below: options.second_view_below,
             limits: options.limits,
         })
@@ -326,6 +345,11 @@ impl EdgeBrain {
     /// The caps on each request's inputs.
     pub fn limits(&self) -> &InputLimits {
         &self.limits
+    }
+
+    /// The pipeline the brain was loaded from (labels, cloud models and tensor names).
+    pub fn pipeline(&self) -> &PipelineSpec {
+        &self.pipeline
     }
 
     /// The image encoder (for its labels and layout).

@@ -26,8 +26,16 @@ pub enum BrainError {
     #[error("compact tensor: {0}")]
     Compact(#[from] CompactError),
     /// The request asks for audio but no audio model is loaded.
-    #[error("request has audio but no audio model is loaded (silero-vad missing from the catalog)")]
+    #[error("request has audio but the pipeline has no audio model loaded")]
     NoAudioModel,
+    /// The pipeline's models do not fit together.
+    #[error("pipeline {path}: {reason}")]
+    Pipeline {
+        /// The pipeline file.
+        path: String,
+        /// What does not fit.
+        reason: String,
+    },
     /// The calibration file is unusable.
     #[error("calibration {path}: {reason}")]
     Calibration {

@@ -18,29 +18,13 @@ mod edge;
 mod error;
 mod region;
 
-pub use calibration::{TEMPERATURE_FILE, Temperature, softmax};
+pub use calibration::{Temperature, softmax};
 pub(crate) use cloud::argmax;
-pub use cloud::{CLOUD_MODEL_NAME, CloudHead, CloudOutput};
+pub use cloud::{CloudHead, CloudOutput};
 pub use edge::{
     AudioInput, AudioMas, BrainOptions, EdgeBrain, EdgeRequest, EdgeResult, EdgeTimings,
     ImageInput, SECOND_VIEW_BELOW,
 };
 pub use error::BrainError;
 
-/// Answer classes of the easy-VQA models, in logit order (models/vqa/MODEL.md).
-pub const ANSWERS: [&str; 13] = [
-    "circle",
-    "green",
-    "red",
-    "gray",
-    "yes",
-    "teal",
-    "black",
-    "rectangle",
-    "yellow",
-    "triangle",
-    "brown",
-    "blue",
-    "no",
-];
 pub use region::{Region, RegionConfig, locate};

@@ -55,14 +55,13 @@ pub struct CloudConfig {
 
 /// Default [`CloudConfig::url`].
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8000";
-/// Default [`CloudConfig::model`].
-pub const DEFAULT_MODEL: &str = "vqa-cloud";
 
 impl Default for CloudConfig {
     fn default() -> Self {
         Self {
             url: DEFAULT_URL.into(),
-            model: DEFAULT_MODEL.into(),
+            // No default: the agent takes it from its pipeline's `[cloud] model`.
+            model: String::new(),
             model_version: None,
             tensor_format: TensorFormat::Auto,
             deadline_ms: 250,
@@ -79,6 +78,13 @@ impl CloudConfig {
     /// the model (and version, when given) is a non-empty path segment, the deadlines are
     /// positive, at most one token source is given, and the CA file exists.
     pub fn validate(&self) -> Result<(), CloudError> {
+        check_segment("model", &self.model)?;
+        self.validate_endpoint()
+    }
+
+    /// [`Self::validate`] without the model name (for a config whose model is still to be
+    /// taken from the pipeline).
+    pub fn validate_endpoint(&self) -> Result<(), CloudError> {
         let url = reqwest::Url::parse(&self.url)
             .map_err(|e| CloudError::config(format!("url `{}`: {e}", self.url)))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -100,7 +106,6 @@ impl CloudConfig {
                 self.url
             )));
         }
-        check_segment("model", &self.model)?;
         if let Some(v) = &self.model_version {
             check_segment("model_version", v)?;
         }

@@ -50,7 +50,7 @@ pub mod wire;
 
 pub use breaker::{Breaker, MAX_RETRY_AFTER};
 pub use client::{CloudClient, DEFAULT_RETRY_AFTER};
-pub use config::{CloudConfig, DEFAULT_MODEL, DEFAULT_URL, TensorFormat};
+pub use config::{CloudConfig, DEFAULT_URL, TensorFormat};
 pub use error::{CloudError, CloudFaultKind};
 pub use tensor::{
     DataType, InferReply, InferTensor, ModelMetadata, Negotiated, TensorData, TensorSpec,

@@ -122,21 +122,26 @@ fn queue_depth<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Erro
     }
 }
 
+/// Parses TOML text into `T`; an error comes with the path of the offending key
+/// (`telemetry.sinks[1]`, from serde_path_to_error: the TOML error alone shows it only as
+/// a source line), `None` when the text is not TOML at all.
+pub(crate) fn from_toml_keyed<T: serde::de::DeserializeOwned>(
+    text: &str,
+) -> Result<T, (Option<String>, toml::de::Error)> {
+    let de = toml::Deserializer::parse(text).map_err(|e| (None, e))?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        ((key != ".").then_some(key), e.into_inner())
+    })
+}
+
 impl FileConfig {
     /// Parses TOML text; `path` is only used in errors.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let parse_error = |key: Option<String>, source| ConfigError::Parse {
+        from_toml_keyed(text).map_err(|(key, source)| ConfigError::Parse {
             path: path.to_path_buf(),
             key,
             source: Box::new(source),
-        };
-        let de = toml::Deserializer::parse(text).map_err(|e| parse_error(None, e))?;
-        // serde_path_to_error adds the key path (`telemetry.sinks[1]`), which the TOML
-        // error alone shows only as a source line.
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            let key = e.path().to_string();
-            let key = (key != ".").then_some(key);
-            parse_error(key, e.into_inner())
         })
     }
 

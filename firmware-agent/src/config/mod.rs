@@ -31,6 +31,7 @@ pub use api::{
 pub use control::{ControlSection, ControlSettings, KEY_ENV, ProfileLimits, read_key};
 pub use device_id::{DeviceId, DeviceIdError, MAX_DEVICE_ID, hostname};
 pub use error::ConfigError;
+pub(crate) use file::from_toml_keyed;
 pub use file::{FileConfig, SystemSection, SystemSource, TelemetrySection};
 pub use interval::{IntervalError, parse_interval};
 pub use runtime::{MAX_INTRA_THREADS, RuntimeSection};

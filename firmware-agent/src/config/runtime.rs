@@ -5,6 +5,7 @@
 //! [runtime]
 //! onnxruntime = "/opt/onnxruntime/lib/libonnxruntime.so"  # default: search (MSAO_ORT_LIB, .cache/)
 //! models_dir = "/opt/msao/models"                         # default: search (MSAO_MODELS_DIR, models/)
+//! pipeline = "/opt/msao/models/pipelines/easy-vqa.toml"   # default: pipelines/easy-vqa.toml in models_dir
 //! provider = "tensorrt"                                   # cpu (default) | cuda | tensorrt
 //! intra_threads = 4                                       # default: ONNX Runtime's choice
 //! spin_wait = false                                       # intra-op threads spin between runs
@@ -29,6 +30,9 @@ pub struct RuntimeSection {
     pub onnxruntime: Option<PathBuf>,
     /// Directory of the model manifests.
     pub models_dir: Option<PathBuf>,
+    /// The pipeline file (default: [`crate::pipelines::DEFAULT_PIPELINE`] in the models
+    /// directory).
+    pub pipeline: Option<PathBuf>,
     /// Execution provider: `cpu`, `cuda` or `tensorrt`.
     #[serde(default, deserialize_with = "provider")]
     pub provider: Option<ExecProvider>,

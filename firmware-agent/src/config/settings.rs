@@ -56,6 +56,9 @@ pub struct Settings {
     pub duration: Option<Duration>,
     /// Inference runtime (`[runtime]`; no flags yet).
     pub runtime: RuntimeOptions,
+    /// The pipeline file (`--pipeline`, `[runtime] pipeline`); `None`: the models
+    /// directory's [`crate::pipelines::DEFAULT_PIPELINE`].
+    pub pipeline: Option<PathBuf>,
     /// The workload to run through the offload pipeline (`--workload`, `[workload]`).
     pub workload: Option<WorkloadSettings>,
     /// Offload policy and cloud endpoint (`[offload]`, `--policy`, `--cloud-url`).
@@ -197,6 +200,10 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from("tegrastats")),
             duration: cli.duration,
             runtime: cfg.runtime.to_options(),
+            pipeline: cli
+                .pipeline
+                .clone()
+                .or_else(|| cfg.runtime.pipeline.clone()),
             workload,
             offload,
             control,

@@ -16,8 +16,6 @@ use crate::runtime::{
 use msao::message::{ExecProvider, Modality, Precision};
 use std::path::Path;
 
-/// Catalog name of the VAD model.
-pub const VAD_MODEL_NAME: &str = "silero-vad";
 const INPUT: &str = "input";
 const STATE: &str = "state";
 const SR: &str = "sr";
@@ -35,19 +33,22 @@ pub struct AudioEncoder {
 }
 
 impl AudioEncoder {
-    /// Loads [`VAD_MODEL_NAME`] at `precision` from a catalog.
+    /// Loads the VAD model `name` (a pipeline's `[audio] model`) at `precision` from a
+    /// catalog.
     pub fn from_catalog(
         runtime: &dyn InferenceRuntime,
         catalog: &ModelCatalog,
+        name: &str,
         precision: Precision,
         provider: ExecProvider,
     ) -> Result<Self, AudioEncoderError> {
-        let manifest = catalog.find(VAD_MODEL_NAME, precision).ok_or_else(|| {
-            AudioEncoderError::NotInCatalog {
-                name: VAD_MODEL_NAME.into(),
-                precision: format!("{precision:?}").to_lowercase(),
-            }
-        })?;
+        let manifest =
+            catalog
+                .find(name, precision)
+                .ok_or_else(|| AudioEncoderError::NotInCatalog {
+                    name: name.into(),
+                    precision: format!("{precision:?}").to_lowercase(),
+                })?;
         Self::load(runtime, manifest, provider)
     }
 

@@ -34,7 +34,7 @@ pub enum TextEncoderError {
         /// `input` or `output`.
         kind: &'static str,
         /// Tensor name.
-        tensor: &'static str,
+        tensor: String,
     },
     /// The tokenizer file is missing or unreadable.
     #[error("model `{model}`: cannot load tokenizer {}: {reason}", path.display())]
@@ -72,7 +72,7 @@ pub enum TextEncoderError {
         /// Model label.
         model: String,
         /// Output name.
-        tensor: &'static str,
+        tensor: String,
         /// Shape returned.
         shape: Vec<usize>,
         /// Batch size sent.

@@ -12,6 +12,7 @@
 use super::error::ImageEncoderError;
 use super::limits::InputLimits;
 use crate::mas::ProbeLayout;
+use crate::pipelines::PipelineSpec;
 use crate::runtime::manifest::{ColorOrder, ImagePreprocess, Interpolation, Layout};
 use crate::runtime::{
     InferenceRuntime, LoadedModel, ModelCatalog, ModelManifest, NamedTensor, Tensor,
@@ -19,23 +20,6 @@ use crate::runtime::{
 use image::{RgbImage, imageops::FilterType};
 use msao::message::{ExecProvider, Modality, Precision};
 use std::path::Path;
-
-/// Catalog name of the edge model.
-pub const MODEL_NAME: &str = "vqa-edge";
-/// Input: the preprocessed frame.
-pub const IMAGE: &str = "image";
-/// Input: the question embedding.
-pub const QUESTION: &str = "question";
-/// Output: patch features `[batch, dim, rows, cols]`.
-pub const FEATURES: &str = "features";
-/// Output: pooled image embedding.
-pub const IMAGE_EMBEDDING: &str = "image_embedding";
-/// Output: answer logits.
-pub const LOGITS: &str = "logits";
-/// Optional output `[batch, 1]`: learned probability that the local answer is right (a
-/// failure predictor over the graph's own activations; `models/vqa/gate.py`). When the
-/// manifest declares it, the offload gate uses it instead of the softmax confidence.
-pub const CONFIDENCE: &str = "confidence";
 
 /// What one run of the edge graph gives (batch 1, row-major).
 #[derive(Debug, Clone, PartialEq)]
@@ -48,7 +32,7 @@ pub struct EdgeOutput {
     pub image_embedding: Vec<f32>,
     /// Answer logits (uncalibrated).
     pub logits: Vec<f32>,
-    /// Learned confidence in the answer, when the graph has a `confidence` output.
+    /// Learned confidence in the answer, when the graph has the pipeline's confidence output.
     pub confidence: Option<f32>,
 }
 
@@ -62,36 +46,60 @@ pub struct ImageEncoder {
     question_dim: usize,
     answers: usize,
     has_confidence: bool,
+    names: Bindings,
     label: String,
 }
 
+/// The graph's tensor names, from the pipeline's `[image]` and `[head]`.
+#[derive(Debug, Clone)]
+struct Bindings {
+    input: String,
+    question: String,
+    features: String,
+    embedding: String,
+    logits: String,
+    confidence: Option<String>,
+}
+
 impl ImageEncoder {
-    /// Loads [`MODEL_NAME`] at `precision` from a catalog.
+    /// Loads the pipeline's image model at `precision` from a catalog.
     pub fn from_catalog(
         runtime: &dyn InferenceRuntime,
         catalog: &ModelCatalog,
+        pipeline: &PipelineSpec,
         precision: Precision,
         provider: ExecProvider,
     ) -> Result<Self, ImageEncoderError> {
+        let name = &pipeline.image.model;
         let manifest =
             catalog
-                .find(MODEL_NAME, precision)
+                .find(name, precision)
                 .ok_or_else(|| ImageEncoderError::NotInCatalog {
-                    name: MODEL_NAME.into(),
+                    name: name.clone(),
                     precision: format!("{precision:?}").to_lowercase(),
                 })?;
-        Self::load(runtime, manifest, provider)
+        Self::load(runtime, manifest, pipeline, provider)
     }
 
-    /// Loads the model an image manifest describes. The manifest must name a probe output
-    /// of shape `[batch, C, H, W]` and give `features` `[batch, D, R, K]`; MAS splits the
+    /// Loads the model an image manifest describes, with the pipeline's tensor names
+    /// (`[image]`, and `[head]` for the fused head). The manifest must name a probe output
+    /// of shape `[batch, C, H, W]` and give the features `[batch, D, R, K]`; MAS splits the
     /// probe into the same R × K patches.
     pub fn load(
         runtime: &dyn InferenceRuntime,
         manifest: &ModelManifest,
+        pipeline: &PipelineSpec,
         provider: ExecProvider,
     ) -> Result<Self, ImageEncoderError> {
         let label = manifest.label();
+        let names = Bindings {
+            input: pipeline.image.input.clone(),
+            question: pipeline.head.question.clone(),
+            features: pipeline.image.features.clone(),
+            embedding: pipeline.image.embedding.clone(),
+            logits: pipeline.head.logits.clone(),
+            confidence: pipeline.head.confidence.clone(),
+        };
         let bad = |reason: String| ImageEncoderError::Manifest {
             model: label.clone(),
             reason,
@@ -137,25 +145,44 @@ impl ImageEncoder {
                     ))),
                 }
             };
-        let image = fixed("input", IMAGE, 3)?;
+        let image = fixed("input", &names.input, 3)?;
+        let ch = pre.color.channels();
         let expected = match pre.layout {
-            Layout::Nchw => [3, pre.height as usize, pre.width as usize],
-            Layout::Nhwc => [pre.height as usize, pre.width as usize, 3],
+            Layout::Nchw => [ch, pre.height as usize, pre.width as usize],
+            Layout::Nhwc => [pre.height as usize, pre.width as usize, ch],
         };
         if image != expected {
             return Err(bad(format!(
-                "input `{IMAGE}` is {image:?} but [preprocess] makes {expected:?}"
+                "input `{}` is {image:?} but [preprocess] makes {expected:?}",
+                names.input
             )));
         }
-        let question_dim = fixed("input", QUESTION, 1)?[0];
+        let question_dim = fixed("input", &names.question, 1)?[0];
         let p = fixed("output", &probe_name, 3)?;
-        let f = fixed("output", FEATURES, 3)?;
-        fixed("output", IMAGE_EMBEDDING, 1)?;
-        let answers = fixed("output", LOGITS, 1)?[0];
-        let has_confidence = manifest.output(CONFIDENCE).is_some();
-        if has_confidence && fixed("output", CONFIDENCE, 1)? != [1] {
-            return Err(bad(format!("output `{CONFIDENCE}` must be [batch, 1]")));
+        let f = fixed("output", &names.features, 3)?;
+        fixed("output", &names.embedding, 1)?;
+        let answers = fixed("output", &names.logits, 1)?[0];
+        pipeline
+            .head
+            .labels
+            .check_outputs(&format!("{label} output `{}`", names.logits), answers)
+            .map_err(|e| bad(e.to_string()))?;
+        // The pipeline may name a confidence output that only some precisions have (the
+        // int8 graph carries the learned gate): absent from this manifest, it is not used.
+        let confidence = names
+            .confidence
+            .clone()
+            .filter(|c| manifest.output(c).is_some());
+        if let Some(c) = &confidence
+            && fixed("output", c, 1)? != [1]
+        {
+            return Err(bad(format!("output `{c}` must be [batch, 1]")));
         }
+        let has_confidence = confidence.is_some();
+        let names = Bindings {
+            confidence,
+            ..names
+        };
         let probe = ProbeLayout {
             channels: p[0],
             height: p[1],
@@ -183,6 +210,7 @@ impl ImageEncoder {
             question_dim,
             answers,
             has_confidence,
+            names,
             label,
         })
     }
@@ -192,7 +220,7 @@ impl ImageEncoder {
         &self.label
     }
 
-    /// Whether the graph gives a learned confidence (output `confidence`).
+    /// Whether the graph gives a learned confidence (the pipeline's `head.confidence`).
     pub fn has_confidence(&self) -> bool {
         self.has_confidence
     }
@@ -252,9 +280,14 @@ impl ImageEncoder {
                 expected: self.question_dim,
             });
         }
+        let (h, w, ch) = (
+            self.pre.height as usize,
+            self.pre.width as usize,
+            self.pre.color.channels(),
+        );
         let shape = match self.pre.layout {
-            Layout::Nchw => vec![1, 3, self.pre.height as usize, self.pre.width as usize],
-            Layout::Nhwc => vec![1, self.pre.height as usize, self.pre.width as usize, 3],
+            Layout::Nchw => vec![1, ch, h, w],
+            Layout::Nhwc => vec![1, h, w, ch],
         };
         let image = Tensor::f32(shape, pixels).map_err(|e| ImageEncoderError::Manifest {
             model: self.label.clone(),
@@ -267,8 +300,8 @@ impl ImageEncoder {
             }
         })?;
         let outputs = self.model.run(&[
-            NamedTensor::new(IMAGE, image),
-            NamedTensor::new(QUESTION, question),
+            NamedTensor::new(&self.names.input, image),
+            NamedTensor::new(&self.names.question, question),
         ])?;
         let take = |name: &str, len: usize| -> Result<Vec<f32>, ImageEncoderError> {
             let t = outputs.iter().find(|o| o.name == name).ok_or_else(|| {
@@ -290,12 +323,12 @@ impl ImageEncoder {
         let patches = self.probe.patches();
         Ok(EdgeOutput {
             probe: take(&self.probe_name, self.probe.len())?,
-            features: take(FEATURES, self.feature_dim * patches)?,
-            image_embedding: take(IMAGE_EMBEDDING, self.feature_dim)?,
-            logits: take(LOGITS, self.answers)?,
-            confidence: match self.has_confidence {
-                true => Some(take(CONFIDENCE, 1)?[0]),
-                false => None,
+            features: take(&self.names.features, self.feature_dim * patches)?,
+            image_embedding: take(&self.names.embedding, self.feature_dim)?,
+            logits: take(&self.names.logits, self.answers)?,
+            confidence: match &self.names.confidence {
+                Some(c) => Some(take(c, 1)?[0]),
+                None => None,
             },
         })
     }
@@ -315,19 +348,23 @@ impl ImageEncoder {
 /// Mirrors preprocessed model input left–right in place, in the manifest's layout. Values
 /// whose length is not `3 × width × height` are left alone.
 pub fn mirror_horizontal(pixels: &mut [f32], pre: &ImagePreprocess) {
-    let (w, h) = (pre.width as usize, pre.height as usize);
-    if w == 0 || pixels.len() != 3 * w * h {
+    let (w, h, ch) = (
+        pre.width as usize,
+        pre.height as usize,
+        pre.color.channels(),
+    );
+    if w == 0 || pixels.len() != ch * w * h {
         return;
     }
     match pre.layout {
         // Planes of rows: reverse each row of each plane.
         Layout::Nchw => pixels.chunks_exact_mut(w).for_each(<[f32]>::reverse),
-        // Rows of RGB triples: reverse the triples' order, keep each triple.
+        // Rows of pixels of `ch` values: reverse the pixels' order, keep each pixel.
         Layout::Nhwc => {
-            for row in pixels.chunks_exact_mut(3 * w) {
+            for row in pixels.chunks_exact_mut(ch * w) {
                 for x in 0..w / 2 {
-                    let (a, b) = (3 * x, 3 * (w - 1 - x));
-                    for c in 0..3 {
+                    let (a, b) = (ch * x, ch * (w - 1 - x));
+                    for c in 0..ch {
                         row.swap(a + c, b + c);
                     }
                 }
@@ -434,11 +471,16 @@ pub fn preprocess(frame: &RgbImage, pre: &ImagePreprocess) -> Vec<f32> {
         resized = image::imageops::resize(frame, pre.width, pre.height, filter(pre.interpolation));
         &resized
     };
-    let (w, h) = (pre.width as usize, pre.height as usize);
-    let mut out = vec![0.0f32; 3 * w * h];
-    let order: [usize; 3] = match pre.color {
-        ColorOrder::Rgb => [0, 1, 2],
-        ColorOrder::Bgr => [2, 1, 0],
+    let (w, h, ch) = (
+        pre.width as usize,
+        pre.height as usize,
+        pre.color.channels(),
+    );
+    let mut out = vec![0.0f32; ch * w * h];
+    let order: &[usize] = match pre.color {
+        ColorOrder::Rgb => &[0, 1, 2],
+        ColorOrder::Bgr => &[2, 1, 0],
+        ColorOrder::Gray => &[0],
     };
     // `scale = 1/255` cannot be held exactly in f32, and `pixel · fl(1/255)` differs from the
     // reference `pixel / 255` in the last bit for half the byte values: divide by the
@@ -449,14 +491,18 @@ pub fn preprocess(frame: &RgbImage, pre: &ImagePreprocess) -> Vec<f32> {
     for (x, y, px) in img.enumerate_pixels() {
         let (x, y) = (x as usize, y as usize);
         for (c, &src) in order.iter().enumerate() {
+            let value = match pre.color {
+                ColorOrder::Gray => luma(px.0),
+                _ => px[src],
+            };
             let scaled = match divisor {
-                Some(d) => f32::from(px[src]) / d,
-                None => f32::from(px[src]) * pre.scale,
+                Some(d) => f32::from(value) / d,
+                None => f32::from(value) * pre.scale,
             };
             let v = (scaled - pre.mean[c]) / pre.std[c];
             let i = match pre.layout {
                 Layout::Nchw => c * w * h + y * w + x,
-                Layout::Nhwc => (y * w + x) * 3 + c,
+                Layout::Nhwc => (y * w + x) * ch + c,
             };
             out[i] = v;
         }
@@ -464,9 +510,40 @@ pub fn preprocess(frame: &RgbImage, pre: &ImagePreprocess) -> Vec<f32> {
     out
 }
 
+/// Pillow's `convert("L")` luma of an RGB pixel (ITU-R 601 weights in 16-bit fixed point).
+fn luma([r, g, b]: [u8; 3]) -> u8 {
+    let l = (19595 * u32::from(r) + 38470 * u32::from(g) + 7471 * u32::from(b) + 0x8000) >> 16;
+    u8::try_from(l).unwrap_or(u8::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gray_is_pillows_luma_in_one_channel() {
+        // Pillow 11: Image.new("RGB", (1, 1), c).convert("L").getpixel((0, 0)).
+        assert_eq!(luma([255, 255, 255]), 255);
+        assert_eq!(luma([0, 0, 0]), 0);
+        assert_eq!(luma([255, 0, 0]), 76);
+        assert_eq!(luma([0, 255, 0]), 150);
+        assert_eq!(luma([0, 0, 255]), 29);
+        assert_eq!(luma([10, 200, 30]), 124);
+        let mut p = pre(Layout::Nchw, ColorOrder::Gray);
+        (p.width, p.height) = (2, 1);
+        let img = RgbImage::from_fn(2, 1, |x, _| {
+            image::Rgb(if x == 0 { [255, 0, 0] } else { [0, 0, 255] })
+        });
+        let v = preprocess(&img, &p);
+        assert_eq!(v.len(), 2, "one channel");
+        assert_eq!(v, [76.0 / 255.0, 29.0 / 255.0]);
+        let mut m = v.clone();
+        mirror_horizontal(&mut m, &p);
+        assert_eq!(m, [v[1], v[0]]);
+        p.layout = Layout::Nhwc;
+        mirror_horizontal(&mut m, &p);
+        assert_eq!(m, v);
+    }
 
     #[test]
     fn mirror_reverses_columns_in_either_layout() {

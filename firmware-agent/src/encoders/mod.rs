@@ -18,20 +18,16 @@ mod image;
 mod limits;
 mod text;
 
-pub use audio::{AudioEncoder, VAD_MODEL_NAME, decode_wav_within, read_wav, read_wav_within};
+pub use audio::{AudioEncoder, decode_wav_within, read_wav, read_wav_within};
 pub use cosine::cosine;
 pub use error::{AudioEncoderError, ImageEncoderError, TextEncoderError};
 pub use image::{
-    EdgeOutput, FEATURES, IMAGE, IMAGE_EMBEDDING, ImageEncoder, LOGITS,
-    MODEL_NAME as IMAGE_MODEL_NAME, QUESTION, decode_image, decode_image_within, open_image,
-    open_image_within, preprocess,
+    EdgeOutput, ImageEncoder, decode_image, decode_image_within, open_image, open_image_within,
+    preprocess,
 };
 pub use limits::{
     CEILING_AUDIO_SECONDS, CEILING_FRAME_BYTES, CEILING_IMAGE_SIDE, CEILING_QUESTION_BYTES,
     DECODE_BYTES_PER_PIXEL, InputLimitError, InputLimits, MAX_AUDIO_SECONDS, MAX_FRAME_BYTES,
     MAX_IMAGE_SIDE, MAX_QUESTION_BYTES,
 };
-pub use text::{
-    ATTENTION_MASK, EMBEDDING, EMBEDDING_DIM, INPUT_IDS, MAX_TOKENS, MODEL_NAME, TOKENIZER_FILE,
-    TextEncoder,
-};
+pub use text::{MAX_TOKENS, TOKENIZER_FILE, TextEncoder};

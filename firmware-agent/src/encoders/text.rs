@@ -5,11 +5,15 @@
 //! ```no_run
 //! use msao::message::{ExecProvider, Precision};
 //! use msao_agent::encoders::{TextEncoder, cosine};
+//! use msao_agent::pipelines::PipelineSpec;
 //! use msao_agent::runtime::{ModelCatalog, OrtRuntime, RuntimeOptions};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let runtime = OrtRuntime::new(&RuntimeOptions::default())?;
 //! let catalog = ModelCatalog::load_dir("models".as_ref())?;
-//! let mut text = TextEncoder::from_catalog(&runtime, &catalog, Precision::Int8, ExecProvider::Cpu)?;
+//! let pipeline = PipelineSpec::load_default("models".as_ref())?;
+//! let mut text = TextEncoder::from_catalog(
+//!     &runtime, &catalog, &pipeline.text, Precision::Int8, ExecProvider::Cpu,
+//! )?;
 //! let e = text.embed_batch(&["A man is eating food.", "A man is eating a piece of bread."])?;
 //! println!("cosine {:?}", cosine(&e[0], &e[1])); // ≈ 0.755
 //! # Ok(()) }
@@ -25,6 +29,8 @@
 //!   [`TextEncoderError::EmptyText`]; an empty batch gives an empty result.
 
 use super::TextEncoderError;
+use crate::pipelines::TextSection;
+use crate::runtime::manifest::Dim;
 use crate::runtime::{
     InferenceRuntime, LoadedModel, ModelCatalog, ModelManifest, NamedTensor, Tensor,
     manifest::{modality_name, precision_name},
@@ -32,54 +38,49 @@ use crate::runtime::{
 use msao::message::{ExecProvider, Modality, Precision};
 use tokenizers::{Tokenizer, TruncationParams};
 
-/// Catalog name of the text model.
-pub const MODEL_NAME: &str = "minilm-l6";
 /// Tokenizer file the committed manifests name (`[preprocess] tokenizer`), in the
 /// manifest's directory. The encoder loads the file the manifest names.
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
-/// Width of the sentence embedding.
-pub const EMBEDDING_DIM: usize = 384;
 /// Longest input in tokens, `[CLS]` and `[SEP]` included, as the committed manifests set it
 /// (`[preprocess] max_length`; the model was trained at 128, its position table would
 /// allow 512). The encoder truncates at the manifest's value.
 pub const MAX_TOKENS: usize = 128;
-/// Graph input: WordPiece ids, i64 `[batch, seq]`.
-pub const INPUT_IDS: &str = "input_ids";
-/// Graph input: 1 for tokens, 0 for padding, i64 `[batch, seq]`.
-pub const ATTENTION_MASK: &str = "attention_mask";
-/// Graph output: the unit-length sentence embedding, f32 `[batch, 384]`.
-pub const EMBEDDING: &str = "embedding";
 
 /// A loaded text encoder: tokenizer plus model. Not `Sync` (one run at a time).
 pub struct TextEncoder {
     model: Box<dyn LoadedModel>,
     tokenizer: Tokenizer,
+    names: TextSection,
+    dim: usize,
     label: String,
 }
 
 impl TextEncoder {
-    /// Loads [`MODEL_NAME`] at `precision` from a catalog.
+    /// Loads the text model `names` binds (a pipeline's `[text]`) at `precision` from a
+    /// catalog.
     pub fn from_catalog(
         runtime: &dyn InferenceRuntime,
         catalog: &ModelCatalog,
+        names: &TextSection,
         precision: Precision,
         provider: ExecProvider,
     ) -> Result<Self, TextEncoderError> {
-        let manifest =
-            catalog
-                .find(MODEL_NAME, precision)
-                .ok_or_else(|| TextEncoderError::NotInCatalog {
-                    name: MODEL_NAME.into(),
-                    precision: precision_name(precision),
-                })?;
-        Self::load(runtime, manifest, provider)
+        let manifest = catalog.find(&names.model, precision).ok_or_else(|| {
+            TextEncoderError::NotInCatalog {
+                name: names.model.clone(),
+                precision: precision_name(precision),
+            }
+        })?;
+        Self::load(runtime, manifest, names, provider)
     }
 
-    /// Loads the model a text manifest describes, and the tokenizer its `[preprocess]`
-    /// names.
+    /// Loads the model a text manifest describes with the tensor names of `names`, and the
+    /// tokenizer its `[preprocess]` names. The embedding width is the output's fixed
+    /// last dimension.
     pub fn load(
         runtime: &dyn InferenceRuntime,
         manifest: &ModelManifest,
+        names: &TextSection,
         provider: ExecProvider,
     ) -> Result<Self, TextEncoderError> {
         let label = manifest.label();
@@ -90,27 +91,52 @@ impl TextEncoder {
             });
         }
         for (kind, tensor, present) in [
-            ("input", INPUT_IDS, manifest.input(INPUT_IDS).is_some()),
             (
                 "input",
-                ATTENTION_MASK,
-                manifest.input(ATTENTION_MASK).is_some(),
+                &names.input_ids,
+                manifest.input(&names.input_ids).is_some(),
             ),
-            ("output", EMBEDDING, manifest.output(EMBEDDING).is_some()),
+            (
+                "input",
+                &names.attention_mask,
+                manifest.input(&names.attention_mask).is_some(),
+            ),
+            (
+                "output",
+                &names.embedding,
+                manifest.output(&names.embedding).is_some(),
+            ),
         ] {
             if !present {
                 return Err(TextEncoderError::MissingTensor {
                     model: label,
                     kind,
-                    tensor,
+                    tensor: tensor.clone(),
                 });
             }
         }
+        let dim = match manifest
+            .output(&names.embedding)
+            .map(|t| t.shape.as_slice())
+        {
+            Some([_, Dim::Fixed(d)]) if *d > 0 => *d,
+            other => {
+                return Err(TextEncoderError::BadOutput {
+                    model: label,
+                    tensor: names.embedding.clone(),
+                    shape: Vec::new(),
+                    batch: 0,
+                    dim: other.map_or(0, <[Dim]>::len),
+                });
+            }
+        };
         let tokenizer = load_tokenizer(manifest, &label)?;
         let model = runtime.load(manifest, provider)?;
         Ok(Self {
             model,
             tokenizer,
+            names: names.clone(),
+            dim,
             label,
         })
     }
@@ -130,7 +156,12 @@ impl TextEncoder {
         self.tokenize(0, text)
     }
 
-    /// The embedding of one text ([`EMBEDDING_DIM`] values, unit length).
+    /// Width of the embedding (the output's last dimension in the manifest).
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The embedding of one text ([`Self::dim`] values, unit length).
     pub fn embed(&mut self, text: &str) -> Result<Vec<f32>, TextEncoderError> {
         let mut out = self.embed_batch(&[text])?;
         Ok(out.pop().unwrap_or_default())
@@ -166,29 +197,28 @@ impl TextEncoder {
             })
         };
         let inputs = [
-            NamedTensor::new(INPUT_IDS, tensor(ids)?),
-            NamedTensor::new(ATTENTION_MASK, tensor(mask)?),
+            NamedTensor::new(&self.names.input_ids, tensor(ids)?),
+            NamedTensor::new(&self.names.attention_mask, tensor(mask)?),
         ];
         let outputs = self.model.run(&inputs)?;
         let embedding = outputs
             .iter()
-            .find(|t| t.name == EMBEDDING)
+            .find(|t| t.name == self.names.embedding)
             .map(|t| &t.tensor);
         let bad_output = |shape: Vec<usize>| TextEncoderError::BadOutput {
             model: self.label.clone(),
-            tensor: EMBEDDING,
+            tensor: self.names.embedding.clone(),
             shape,
             batch,
-            dim: EMBEDDING_DIM,
+            dim: self.dim,
         };
         let Some(embedding) = embedding else {
             return Err(bad_output(Vec::new()));
         };
         match embedding.as_f32() {
-            Some(values) if embedding.shape() == [batch, EMBEDDING_DIM] => Ok(values
-                .chunks_exact(EMBEDDING_DIM)
-                .map(<[f32]>::to_vec)
-                .collect()),
+            Some(values) if embedding.shape() == [batch, self.dim] => {
+                Ok(values.chunks_exact(self.dim).map(<[f32]>::to_vec).collect())
+            }
             _ => Err(bad_output(embedding.shape().to_vec())),
         }
     }

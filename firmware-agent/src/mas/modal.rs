@@ -40,16 +40,10 @@ impl Default for ModalConfig {
             relevance_high: 0.40,
             speech_threshold: 0.5,
             needed_above: 0.1,
-            image_prompts: vec![
-                "What shape is in the picture?".into(),
-                "What colour is the object in the image?".into(),
-                "Is there a circle, a triangle or a rectangle?".into(),
-            ],
-            audio_prompts: vec![
-                "What did the person say?".into(),
-                "What sound can you hear?".into(),
-                "Is someone speaking in the recording?".into(),
-            ],
+            // The prompts belong to the pipeline (`[mas.modal]` of its file): none by
+            // default, and validation asks for at least one of each.
+            image_prompts: Vec::new(),
+            audio_prompts: Vec::new(),
         }
     }
 }

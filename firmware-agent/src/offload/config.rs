@@ -4,6 +4,7 @@
 use super::estimator::LinkPrior;
 use super::policy::{BanditConfig, PolicyKind};
 use crate::cloud::CloudConfig;
+use crate::pipelines::PipelineSpec;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -32,10 +33,12 @@ pub struct OffloadConfig {
     pub link: LinkPrior,
     /// The bandit baseline (contextual UCB; defaults reasoned in [`BanditConfig`]).
     pub bandit: BanditConfig,
-    /// The cloud endpoint (`model` is the compact-tensor model).
+    /// The cloud endpoint. `model`, the compact-tensor model, defaults to the pipeline's
+    /// `[cloud] model`; set it where the server names the model otherwise.
     pub cloud: CloudConfig,
-    /// Model fed the frame (JPEG) and question text (`cloud-only` baseline).
-    pub full_model: String,
+    /// Model fed the frame (JPEG) and question text (`cloud-only` baseline); default: the
+    /// pipeline's `[cloud] full_model`.
+    pub full_model: Option<String>,
     /// Below this first-view confidence the edge brain looks at the frame again, mirrored,
     /// before the policy decides ([`crate::brain::BrainOptions::second_view_below`]);
     /// 0 turns the second view off. The tuned threshold depends on it: the threshold file
@@ -55,7 +58,7 @@ impl Default for OffloadConfig {
             link: LinkPrior::default(),
             bandit: BanditConfig::default(),
             cloud: CloudConfig::default(),
-            full_model: "vqa-full".into(),
+            full_model: None,
             second_view_below: crate::brain::SECOND_VIEW_BELOW,
         }
     }
@@ -110,14 +113,17 @@ impl OffloadConfig {
                 self.second_view_below
             ));
         }
-        if self.full_model.is_empty() {
+        if self.full_model.as_deref().is_some_and(str::is_empty) {
             return bad("full_model must be non-empty".into());
         }
         self.link.validate().map_err(OffloadConfigError::Invalid)?;
         self.bandit
             .validate()
             .map_err(OffloadConfigError::Invalid)?;
-        self.cloud.validate()?;
+        match self.cloud.model.is_empty() {
+            true => self.cloud.validate_endpoint()?,
+            false => self.cloud.validate()?,
+        }
         Ok(())
     }
 
@@ -154,6 +160,21 @@ impl OffloadConfig {
             model: model.to_string(),
             ..self.cloud.clone()
         }
+    }
+
+    /// The compact-tensor and full-frame cloud configs: the models set here, else the
+    /// pipeline's.
+    pub fn cloud_models(&self, pipeline: &PipelineSpec) -> (CloudConfig, CloudConfig) {
+        let compact = match self.cloud.model.is_empty() {
+            true => self.cloud_for(&pipeline.cloud.model),
+            false => self.cloud.clone(),
+        };
+        let full = self.cloud_for(
+            self.full_model
+                .as_deref()
+                .unwrap_or(&pipeline.cloud.full_model),
+        );
+        (compact, full)
     }
 }
 

@@ -6,8 +6,9 @@ use super::deadline;
 use super::policy::BanditContext;
 use super::queue::ReplyFn;
 use super::request::Answer;
-use crate::brain::{ANSWERS, Region, softmax};
+use crate::brain::{Region, softmax};
 use crate::cloud::{CloudClient, CloudError, CloudFaultKind, InferTensor, TensorData};
+use crate::pipelines::{Labels, PipelineSpec};
 use msao::message::{
     Decision, ExecProvider, Modality, ModalitySet, Outcome, RequestTrace, StageTimings,
 };
@@ -26,6 +27,27 @@ pub(super) struct Job {
     pub(super) start: Instant,
     /// Arrival + deadline: the whole offload (encode, upload, wait) ends by then.
     pub(super) due: Instant,
+    /// How answers are read and named.
+    pub(super) readout: Arc<Readout>,
+}
+
+/// How the pipeline's answers are read: the local head's labels, the cloud models' logits
+/// output and labels (from the pipeline file).
+#[derive(Debug)]
+pub(super) struct Readout {
+    head: Labels,
+    cloud: Labels,
+    cloud_logits: String,
+}
+
+impl Readout {
+    pub(super) fn of(pipeline: &PipelineSpec) -> Self {
+        Self {
+            head: pipeline.head.labels.clone(),
+            cloud: pipeline.cloud.labels.clone(),
+            cloud_logits: pipeline.cloud.logits.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -84,6 +106,7 @@ pub(super) async fn execute(job: Job, deadline: Duration, threshold: f32, reply:
         mut trace,
         start,
         due,
+        readout,
     } = job;
     let mut out = Outcome::LocalCommitted;
     let mut answer: Option<(usize, f32)> = local.map(|l| (l.answer, l.confidence));
@@ -125,7 +148,7 @@ pub(super) async fn execute(job: Job, deadline: Duration, threshold: f32, reply:
         }
     };
     if let Some(result) = result {
-        match settle(result) {
+        match settle(result, &readout) {
             Ok(s) => {
                 answer = Some((s.class, s.confidence));
                 out = Outcome::CloudAnswer;
@@ -153,18 +176,21 @@ pub(super) async fn execute(job: Job, deadline: Duration, threshold: f32, reply:
     trace.bytes_down = sat32(down);
     trace.bytes_wasted = sat32(wasted);
     trace.timings.total_us = Some(micros(latency));
-    let label = |class: usize| ANSWERS.get(class).map(|s| s.to_string());
+    let label = |labels: &Labels, class: usize| labels.get(class).map(str::to_string);
     Done {
         context,
         answer: Answer {
             request_id,
             class: answer.map(|(a, _)| a),
-            answer: answer.and_then(|(a, _)| label(a)),
+            answer: answer.and_then(|(a, _)| match out {
+                Outcome::CloudAnswer => label(&readout.cloud, a),
+                _ => label(&readout.head, a),
+            }),
             source: source_name(out),
             decision: decision_name(decision),
             confidence: answer.map(|(_, c)| c),
             local_confidence: local.map(|l| l.confidence),
-            local_answer: local.and_then(|l| label(l.answer)),
+            local_answer: local.and_then(|l| label(&readout.head, l.answer)),
             latency_us: latency.as_micros() as u64,
             bytes_up: up,
             bytes_down: down,
@@ -192,16 +218,21 @@ struct Settled {
     elapsed: Duration,
 }
 
-/// Reads a cloud result: the best class of its logits and its softmax probability.
-fn settle(result: Result<crate::cloud::InferReply, CloudError>) -> Result<Settled, CloudError> {
+/// Reads a cloud result: the best class of its logits and its softmax probability; logits
+/// must have one value per cloud label.
+fn settle(
+    result: Result<crate::cloud::InferReply, CloudError>,
+    readout: &Readout,
+) -> Result<Settled, CloudError> {
     let reply = result?;
-    let logits = reply.f32("logits")?;
-    if logits.len() != ANSWERS.len() {
+    let name = &readout.cloud_logits;
+    let logits = reply.f32(name)?;
+    if logits.len() != readout.cloud.len() {
         return Err(CloudError::Malformed {
             detail: format!(
-                "logits has {} values, expected {}",
+                "{name} has {} values, expected {} (one per label)",
                 logits.len(),
-                ANSWERS.len()
+                readout.cloud.len()
             ),
         });
     }

@@ -21,7 +21,8 @@ use super::config::OffloadConfig;
 use super::deadline;
 use super::estimator::LinkEstimator;
 use super::execute::{
-    Done, Failed, Job, Local, Upload, bare_trace, error_answer, execute, micros, payload_bytes,
+    Done, Failed, Job, Local, Readout, Upload, bare_trace, error_answer, execute, micros,
+    payload_bytes,
 };
 use super::policy::{Policy, PolicyKind, RequestView};
 use super::queue::{Queue, Submission};
@@ -29,6 +30,7 @@ use super::request::{Answer, Arrival, Audio, Frame, Reply, Request};
 use crate::brain::{AudioInput, EdgeBrain, EdgeRequest, ImageInput};
 use crate::cloud::{CloudClient, CloudError, InferTensor};
 use crate::encoders::{ImageEncoderError, open_image_within};
+use crate::pipelines::Cloud as CloudNames;
 use crate::shutdown::Shutdown;
 use image::RgbImage;
 use msao::compact;
@@ -94,6 +96,9 @@ pub struct Pipeline<'b> {
     deadline: Duration,
     rt: tokio::runtime::Runtime,
     cloud: Cloud,
+    /// The cloud models' tensor names (the pipeline's `[cloud]`).
+    names: CloudNames,
+    readout: Arc<Readout>,
     policy: Policy,
     link: LinkEstimator,
     slots: Arc<Semaphore>,
@@ -116,10 +121,13 @@ impl<'b> Pipeline<'b> {
             .build()
             .map_err(PipelineError::Runtime)?;
         let retry_after = Duration::from_millis(config.retry_after_ms);
+        let (compact, full) = config.cloud_models(brain.pipeline());
         let cloud = Cloud {
-            compact: CloudClient::new(&config.cloud)?.retry_after(retry_after),
-            full: CloudClient::new(&config.cloud_for(&config.full_model))?.retry_after(retry_after),
+            compact: CloudClient::new(&compact)?.retry_after(retry_after),
+            full: CloudClient::new(&full)?.retry_after(retry_after),
         };
+        let names = brain.pipeline().cloud.clone();
+        let readout = Arc::new(Readout::of(brain.pipeline()));
         let kind = config.policy;
         // Negotiate with the cloud before the first request (server and model ready,
         // metadata, tensor format: four control round trips plus the connection), so the
@@ -158,6 +166,8 @@ impl<'b> Pipeline<'b> {
             deadline: Duration::from_millis(config.deadline_ms),
             rt,
             cloud,
+            names,
+            readout,
             policy,
             link: LinkEstimator::new(&config.link),
             slots: Arc::new(Semaphore::new(config.max_in_flight)),
@@ -387,8 +397,12 @@ impl<'b> Pipeline<'b> {
                 return Err(fail(format!("JPEG encode: {e}")));
             }
             let inputs = vec![
-                InferTensor::bytes("image", vec![1], vec![jpeg]),
-                InferTensor::bytes("question", vec![1], vec![question.into_bytes()]),
+                InferTensor::bytes(&self.names.full_image, vec![1], vec![jpeg]),
+                InferTensor::bytes(
+                    &self.names.full_question,
+                    vec![1],
+                    vec![question.into_bytes()],
+                ),
             ];
             let mut trace = bare_trace(id);
             trace.decision = Decision::Offload;
@@ -405,6 +419,7 @@ impl<'b> Pipeline<'b> {
                 trace,
                 start,
                 due,
+                readout: self.readout.clone(),
             });
         }
         let wav_name = format!("request {id} input_audio");
@@ -438,10 +453,10 @@ impl<'b> Pipeline<'b> {
                     Ok(n) => dense.truncate(n),
                     Err(e) => return Err(fail(format!("dense features: {e}"))),
                 }
-                InferTensor::u8("compact", vec![1, dense.len() as i64], dense)
+                InferTensor::u8(&self.names.compact, vec![1, dense.len() as i64], dense)
             }
             _ => InferTensor::u8(
-                "compact",
+                &self.names.compact,
                 vec![1, edge.compact.len() as i64],
                 edge.compact.clone(),
             ),
@@ -449,7 +464,7 @@ impl<'b> Pipeline<'b> {
         let inputs = vec![
             image_input,
             InferTensor::f32(
-                "question",
+                &self.names.question,
                 vec![1, edge.question_embedding.len() as i64],
                 edge.question_embedding.clone(),
             ),
@@ -491,6 +506,7 @@ impl<'b> Pipeline<'b> {
             trace,
             start,
             due,
+            readout: self.readout.clone(),
         })
     }
 }

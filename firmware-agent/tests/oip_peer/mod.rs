@@ -305,6 +305,12 @@ pub fn argmax(v: &[f32]) -> usize {
     best
 }
 
+/// The shipped easy-VQA pipeline.
+pub fn pipeline() -> msao_agent::pipelines::PipelineSpec {
+    msao_agent::pipelines::PipelineSpec::load_default(&repo_root().join("models"))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// The runtime and catalog the edge brain and the reference cloud head load from.
 pub fn runtime_and_catalog() -> (OrtRuntime, ModelCatalog) {
     let rt = OrtRuntime::new(&RuntimeOptions::default())
@@ -319,8 +325,9 @@ pub fn edge_brain(rt: &OrtRuntime, catalog: &ModelCatalog) -> EdgeBrain {
     EdgeBrain::load(
         rt,
         catalog,
+        &pipeline(),
         &BrainOptions {
-            text_precision: Precision::Fp32,
+            text_precision: Some(Precision::Fp32),
             ..BrainOptions::default()
         },
     )
@@ -332,8 +339,8 @@ pub fn edge_brain(rt: &OrtRuntime, catalog: &ModelCatalog) -> EdgeBrain {
 /// Easy-VQA fixture frames × questions through the edge brain, each encoded three ways: the
 /// MAS keep-mask, every patch, none.
 pub fn real_cases(rt: &OrtRuntime, catalog: &ModelCatalog, brain: &mut EdgeBrain) -> Vec<Case> {
-    let mut cloud =
-        CloudHead::from_catalog(rt, catalog, ExecProvider::Cpu).unwrap_or_else(|e| panic!("{e}"));
+    let mut cloud = CloudHead::from_catalog(rt, catalog, &pipeline(), ExecProvider::Cpu)
+        .unwrap_or_else(|e| panic!("{e}"));
     let (total, dim) = (cloud.patches(), cloud.dim());
     let fixtures = golden_fixtures();
 

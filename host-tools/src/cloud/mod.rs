@@ -40,8 +40,8 @@ pub use msao_agent::http::BearerAuth;
 pub use msao_agent::http::REFUSAL_LOG_EVERY;
 pub use pool::{Lease, Pool};
 pub use state::{
-    CloudState, Counters, ModelStats, QUESTION_DIM, RequestError, ServedModel, VERSION, VQA_CLOUD,
-    VQA_CLOUD_DENSE, VQA_FULL, default_workers,
+    CloudState, Counters, DENSE_FEATURES, DENSE_SUFFIX, ModelStats, RequestError, ServedModel,
+    VERSION, default_workers,
 };
 pub use tls::{HANDSHAKE_TIMEOUT, TlsListener, load_server_config};
 

@@ -11,21 +11,19 @@ use msao::compact;
 use msao::message::Precision;
 use msao_agent::brain::{BrainOptions, CloudHead, EdgeBrain, EdgeRequest, ImageInput};
 use msao_agent::cloud::{DataType, InferTensor, ModelMetadata, TensorData, TensorSpec};
+use msao_agent::pipelines::PipelineSpec;
 use msao_agent::runtime::{ModelCatalog, OrtRuntime, RuntimeOptions};
 use std::num::NonZeroUsize;
 use std::path::Path;
 
-/// The compact-tensor model: `compact` UINT8 `[1, -1]` + `question` FP32 `[1, 384]`.
-pub const VQA_CLOUD: &str = "vqa-cloud";
-/// Dense `features` FP32 `[1, 16, 32]` + `question`, for a client that does not quantise
-/// (the bench's cloud-features baseline sends every patch as int8 to [`VQA_CLOUD`]).
-pub const VQA_CLOUD_DENSE: &str = "vqa-cloud-dense";
-/// The cloud-only baseline: `image` BYTES `[1]` (a JPEG or PNG file) + `question` BYTES `[1]`.
-pub const VQA_FULL: &str = "vqa-full";
 /// The one version every model has.
 pub const VERSION: &str = "1";
-/// Width of the MiniLM question embedding.
-pub const QUESTION_DIM: usize = 384;
+/// Suffix of the dense-features model's name: `<[cloud] model>-dense` takes FP32 patch
+/// features `[1, P, D]` (for a client that does not quantise; the bench's cloud-features
+/// baseline sends every patch as int8 to the compact model instead).
+pub const DENSE_SUFFIX: &str = "-dense";
+/// Input of the dense-features model.
+pub const DENSE_FEATURES: &str = "features";
 /// Platform reported in the model metadata.
 pub const PLATFORM: &str = "onnxruntime_onnx";
 
@@ -60,6 +58,9 @@ pub struct CloudState {
     patches: usize,
     dim: usize,
     answers: usize,
+    /// Model and tensor names: the pipeline's `[cloud]`.
+    names: msao_agent::pipelines::Cloud,
+    dense_model: String,
     /// Sessions borrow the loaded library; it lives as long as they do.
     _runtime: OrtRuntime,
 }
@@ -92,22 +93,28 @@ fn i64_of(n: usize) -> i64 {
 }
 
 impl CloudState {
-    /// Loads the models from `models_dir` with ONNX Runtime found the usual way
-    /// (`$MSAO_ORT_LIB`, then the setup script's location), [`default_workers`] sessions each.
+    /// Loads the shipped pipeline's cloud models from `models_dir` with ONNX Runtime found
+    /// the usual way (`$MSAO_ORT_LIB`, then the setup script's location), [`default_workers`]
+    /// sessions each.
     pub fn load(models_dir: &Path) -> anyhow::Result<Self> {
         Self::load_with(models_dir, &RuntimeOptions::default())
     }
 
-    /// Loads the models with explicit runtime options, [`default_workers`] sessions each.
+    /// Loads the shipped pipeline's cloud models with explicit runtime options,
+    /// [`default_workers`] sessions each.
     pub fn load_with(models_dir: &Path, options: &RuntimeOptions) -> anyhow::Result<Self> {
-        Self::load_workers(models_dir, options, default_workers())
+        let pipeline = PipelineSpec::load_default(models_dir)?;
+        Self::load_workers(models_dir, &pipeline, options, default_workers())
     }
 
-    /// Loads `workers` sessions of each model (at least 1). With more than one, and no
+    /// Loads `workers` sessions of each model of `pipeline`'s `[cloud]` (at least 1): the
+    /// compact-tensor model, its dense-features twin and the full-frame model, under the
+    /// pipeline's model and tensor names. With more than one worker, and no
     /// `intra_threads` in `options`, each session gets one intra-op thread: the workers are
     /// the parallelism, and N sessions with a thread per core each would oversubscribe.
     pub fn load_workers(
         models_dir: &Path,
+        pipeline: &PipelineSpec,
         options: &RuntimeOptions,
         workers: usize,
     ) -> anyhow::Result<Self> {
@@ -121,35 +128,39 @@ impl CloudState {
             format!("cannot read the model catalog in {}", models_dir.display())
         })?;
         let brain_options = BrainOptions {
-            image_precision: Precision::Fp32,
-            text_precision: Precision::Fp32,
+            image_precision: Some(Precision::Fp32),
+            text_precision: Some(Precision::Fp32),
             audio: false,
             // Only the features are used here, never the local answer.
             second_view_below: None,
             ..BrainOptions::default()
         };
+        let names = pipeline.cloud.clone();
+        let dense_model = format!("{}{DENSE_SUFFIX}", names.model);
         let mut brains = Vec::with_capacity(workers);
         let mut heads = Vec::with_capacity(workers);
         for _ in 0..workers {
             brains.push(
-                EdgeBrain::load(&runtime, &catalog, &brain_options)
-                    .context("cannot load the FP32 edge brain (vqa-full)")?,
+                EdgeBrain::load(&runtime, &catalog, pipeline, &brain_options).with_context(
+                    || format!("cannot load the FP32 edge brain ({})", names.full_model),
+                )?,
             );
             heads.push(
-                CloudHead::from_catalog(&runtime, &catalog, brain_options.provider)
+                CloudHead::from_catalog(&runtime, &catalog, pipeline, brain_options.provider)
                     .context("cannot load the cloud model")?,
             );
         }
         let (patches, dim) = (heads[0].patches(), heads[0].dim());
-        let answers = crate::cmd::eval::ANSWERS.len();
+        let question_dim = brains[0].text_encoder().dim();
+        let answers = names.labels.len();
         let (p, d, q, a) = (
             i64_of(patches),
             i64_of(dim),
-            i64_of(QUESTION_DIM),
+            i64_of(question_dim),
             i64_of(answers),
         );
-        let logits = spec("logits", DataType::F32, &[1, a]);
-        let question = spec("question", DataType::F32, &[1, q]);
+        let logits = spec(&names.logits, DataType::F32, &[1, a]);
+        let question = spec(&names.question, DataType::F32, &[1, q]);
         let model = |name: &str, inputs: Vec<TensorSpec>, bounds: &[TensorBound]| ServedModel {
             metadata: ModelMetadata {
                 name: name.into(),
@@ -162,27 +173,30 @@ impl CloudState {
             body_limit: BodyLimit::of(bounds),
         };
         // Each input's largest size: `compact` is at most every patch kept.
-        let question_bound = TensorBound::numeric(QUESTION_DIM, 4);
+        let question_bound = TensorBound::numeric(question_dim, 4);
         let compact_max = compact::encoded_len(patches, dim, patches);
         let models = vec![
             model(
-                VQA_CLOUD,
-                vec![spec("compact", DataType::U8, &[1, -1]), question.clone()],
+                &names.model,
+                vec![
+                    spec(&names.compact, DataType::U8, &[1, -1]),
+                    question.clone(),
+                ],
                 &[TensorBound::numeric(compact_max, 1), question_bound],
             ),
             model(
-                VQA_CLOUD_DENSE,
+                &dense_model,
                 vec![
-                    spec("features", DataType::F32, &[1, p, d]),
+                    spec(DENSE_FEATURES, DataType::F32, &[1, p, d]),
                     question.clone(),
                 ],
                 &[TensorBound::numeric(patches * dim, 4), question_bound],
             ),
             model(
-                VQA_FULL,
+                &names.full_model,
                 vec![
-                    spec("image", DataType::Bytes, &[1]),
-                    spec("question", DataType::Bytes, &[1]),
+                    spec(&names.full_image, DataType::Bytes, &[1]),
+                    spec(&names.full_question, DataType::Bytes, &[1]),
                 ],
                 &[
                     TensorBound::blob(super::MAX_IMAGE_BYTES),
@@ -198,6 +212,8 @@ impl CloudState {
             patches,
             dim,
             answers,
+            names,
+            dense_model,
             _runtime: runtime,
         })
     }
@@ -249,21 +265,21 @@ impl CloudState {
         model: &str,
         inputs: &[InferTensor],
     ) -> Result<Vec<InferTensor>, RequestError> {
-        let logits = match model {
-            VQA_CLOUD => {
-                let compact = u8_input(inputs, "compact")?;
-                let question = f32_input(inputs, "question")?;
-                self.check_compact(compact)?;
-                self.head_run(self.counters(model), compact, question)?
-            }
-            VQA_CLOUD_DENSE => {
-                let features = f32_input(inputs, "features")?;
-                let question = f32_input(inputs, "question")?;
-                let bytes = self.dense_compact(features, "features")?;
-                self.head_run(self.counters(model), &bytes, question)?
-            }
-            VQA_FULL => self.run_full(inputs)?,
-            other => return Err(RequestError::Bad(format!("unknown model `{other}`"))),
+        let n = &self.names;
+        let logits = if model == n.model {
+            let compact = u8_input(inputs, &n.compact)?;
+            let question = f32_input(inputs, &n.question)?;
+            self.check_compact(compact)?;
+            self.head_run(self.counters(model), compact, question)?
+        } else if model == self.dense_model {
+            let features = f32_input(inputs, DENSE_FEATURES)?;
+            let question = f32_input(inputs, &n.question)?;
+            let bytes = self.dense_compact(features, DENSE_FEATURES)?;
+            self.head_run(self.counters(model), &bytes, question)?
+        } else if model == n.full_model {
+            self.run_full(inputs)?
+        } else {
+            return Err(RequestError::Bad(format!("unknown model `{model}`")));
         };
         if logits.len() != self.answers {
             return Err(RequestError::Internal(format!(
@@ -273,7 +289,7 @@ impl CloudState {
             )));
         }
         Ok(vec![InferTensor::f32(
-            "logits",
+            &self.names.logits,
             vec![1, i64_of(self.answers)],
             logits,
         )])
@@ -281,11 +297,12 @@ impl CloudState {
 
     /// A compact tensor must decode and be for the cloud model's grid.
     fn check_compact(&self, bytes: &[u8]) -> Result<(), RequestError> {
+        let name = &self.names.compact;
         let view = compact::decode(bytes)
-            .map_err(|e| RequestError::Bad(format!("tensor `compact`: {e}")))?;
+            .map_err(|e| RequestError::Bad(format!("tensor `{name}`: {e}")))?;
         if view.total() != self.patches || view.dim() != self.dim {
             return Err(RequestError::Bad(format!(
-                "tensor `compact`: {} patches × {} features, the model takes {} × {}",
+                "tensor `{name}`: {} patches × {} features, the model takes {} × {}",
                 view.total(),
                 view.dim(),
                 self.patches,
@@ -332,12 +349,13 @@ impl CloudState {
 
     fn run_full(&self, inputs: &[InferTensor]) -> Result<Vec<f32>, RequestError> {
         // The cheap check first: a bad question is refused before the image is decoded.
-        let question = text_input(inputs, "question")?;
-        let image = decode_image(one_element(inputs, "image")?, "image")?;
+        let n = &self.names;
+        let question = text_input(inputs, &n.full_question)?;
+        let image = decode_image(one_element(inputs, &n.full_image)?, &n.full_image)?;
         // The brain is held until the head has run (brain, then head: one order, so no
         // deadlock), which keeps this model's runs at most `workers` at once.
         let mut brain = self.brains.get();
-        let _running = self.counters(VQA_FULL).map(Counters::running);
+        let _running = self.counters(&n.full_model).map(Counters::running);
         // Requests come from many clients: no temporal state carries over.
         brain.reset_stream();
         let result = brain
@@ -347,8 +365,8 @@ impl CloudState {
                 question,
                 audio: None,
             })
-            .map_err(|e| RequestError::Bad(format!("vqa-full: {e}")))?;
-        let bytes = self.dense_compact(&result.features, "image")?;
+            .map_err(|e| RequestError::Bad(format!("{}: {e}", n.full_model)))?;
+        let bytes = self.dense_compact(&result.features, &n.full_image)?;
         self.head_run(None, &bytes, &result.question_embedding)
     }
 }

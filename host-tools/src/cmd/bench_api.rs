@@ -25,6 +25,7 @@ use msao_agent::encoders::{InputLimits, decode_image_within};
 use msao_agent::offload::{
     Arrival, Frame, NoSink, OffloadConfig, Pipeline, PolicyKind, Reply, Request, Workload, queue,
 };
+use msao_agent::pipelines::PipelineSpec;
 use msao_agent::runtime::{ModelCatalog, OrtRuntime};
 use serde::Serialize;
 use std::io::Write;
@@ -146,13 +147,14 @@ impl Cmd {
             !workload.requests.is_empty(),
             "the workload has no requests"
         );
-        let cases = cases(&workload, self.warmup + self.requests)?;
+        let pipeline = self.model_args.pipeline(&self.model_args.models_dir()?)?;
+        let cases = cases(&workload, &pipeline.name, self.warmup + self.requests)?;
         let jpeg_bytes = cases.iter().map(|c| c.jpeg.len()).sum::<usize>() / cases.len();
 
         let bar = env.count_bar((self.warmup + self.requests) as u64);
         bar.set_message("in process");
-        let (in_process, decode) = self.in_process(&cases, &bar)?;
-        let (mut api_one, throughput) = self.through_api(&agent, &cases, env)?;
+        let (in_process, decode) = self.in_process(&pipeline, &cases, &bar)?;
+        let (mut api_one, throughput) = self.through_api(&agent, &pipeline.path, &cases, env)?;
         env.clear_bar();
         let api_ms = percentiles(&mut api_one);
         let overhead = api_ms.p50 - in_process.p50;
@@ -182,6 +184,7 @@ impl Cmd {
     /// The pipeline in this process, one request at a time; and the JPEG decode alone.
     fn in_process(
         &self,
+        pipeline: &PipelineSpec,
         cases: &[Case],
         bar: &indicatif::ProgressBar,
     ) -> anyhow::Result<(Percentiles, Percentiles)> {
@@ -191,6 +194,7 @@ impl Cmd {
         let mut brain = EdgeBrain::load(
             &runtime,
             &catalog,
+            pipeline,
             &BrainOptions {
                 audio: false,
                 ..BrainOptions::default()
@@ -245,6 +249,7 @@ impl Cmd {
     fn through_api(
         &self,
         agent: &std::path::Path,
+        pipeline: &std::path::Path,
         cases: &[Case],
         env: &mut Env,
     ) -> anyhow::Result<(Vec<u64>, Vec<Throughput>)> {
@@ -252,6 +257,8 @@ impl Cmd {
         let telemetry = std::net::UdpSocket::bind("127.0.0.1:0")?.local_addr()?;
         let mut child = Command::new(agent)
             .args(["--api", &addr.to_string(), "--policy", "edge-only"])
+            .arg("--pipeline")
+            .arg(pipeline)
             .args(["--telemetry", &format!("udp://{telemetry}")])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -305,7 +312,7 @@ struct Case {
     body: bytes::Bytes,
 }
 
-fn cases(workload: &Workload, n: usize) -> anyhow::Result<Vec<Case>> {
+fn cases(workload: &Workload, model: &str, n: usize) -> anyhow::Result<Vec<Case>> {
     let mut out = Vec::with_capacity(n);
     for request in workload.requests.iter().cycle().take(n) {
         let path = workload
@@ -319,7 +326,7 @@ fn cases(workload: &Workload, n: usize) -> anyhow::Result<Vec<Case>> {
             .encode_image(&frame)?;
         let data = base64::engine::general_purpose::STANDARD.encode(&jpeg);
         let body = serde_json::json!({
-            "model": msao_agent::api::PIPELINE_NAME,
+            "model": model,
             "messages": [{"role": "user", "content": [
                 {"type": "text", "text": request.question},
                 {"type": "image_url", "image_url": {"url": format!("data:image/jpeg;base64,{data}")}},

@@ -101,8 +101,10 @@ impl Cmd {
         let queue = self
             .queue
             .map_or(workers.saturating_mul(QUEUE_PER_WORKER), usize::from);
-        let state =
-            Arc::new(CloudState::load_workers(&models_dir, &options, workers)?.with_queue(queue));
+        let pipeline = self.model_args.pipeline(&models_dir)?;
+        let state = Arc::new(
+            CloudState::load_workers(&models_dir, &pipeline, &options, workers)?.with_queue(queue),
+        );
         let limits = Limits {
             header_read_timeout: self.header_timeout,
             idle_timeout: self.idle_timeout,

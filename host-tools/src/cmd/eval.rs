@@ -13,6 +13,7 @@ use anyhow::{Context as _, bail};
 use msao::compact;
 use msao::message::Precision;
 use msao_agent::brain::{BrainOptions, CloudHead, EdgeBrain, EdgeRequest, EdgeResult, ImageInput};
+use msao_agent::pipelines::Labels;
 use msao_agent::runtime::{ModelCatalog, OrtRuntime};
 use serde::Serialize;
 use std::{
@@ -20,9 +21,6 @@ use std::{
     path::{Path, PathBuf},
     time::{Duration, Instant},
 };
-
-/// Answer classes of the easy-VQA models, in logit order (models/vqa/MODEL.md).
-pub use msao_agent::brain::ANSWERS;
 
 /// Raw bytes of a 640×480 RGB camera frame, for scale.
 const CAMERA_FRAME_BYTES: usize = 640 * 480 * 3;
@@ -181,7 +179,7 @@ fn default_data() -> Result<PathBuf, Vec<PathBuf>> {
     Err(tried)
 }
 
-pub(crate) fn load_questions(dir: &Path) -> anyhow::Result<Vec<Question>> {
+pub(crate) fn load_questions(dir: &Path, labels: &Labels) -> anyhow::Result<Vec<Question>> {
     let path = dir.join("questions.json");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
@@ -194,11 +192,12 @@ pub(crate) fn load_questions(dir: &Path) -> anyhow::Result<Vec<Question>> {
     raw.into_iter()
         .enumerate()
         .map(|(i, (text, answer, image))| {
-            let answer = ANSWERS.iter().position(|a| *a == answer).with_context(|| {
+            let answer = labels.class_of(&answer).with_context(|| {
                 format!(
-                    "{} entry {i}: answer `{answer}` is not one of the model's {} answers",
+                    "{} entry {i}: answer `{answer}` is not one of the {} labels of {}",
                     path.display(),
-                    ANSWERS.len()
+                    labels.len(),
+                    labels.path().display()
                 )
             })?;
             Ok(Question {
@@ -300,7 +299,13 @@ impl Cmd {
                 )
             })?,
         };
-        let mut questions = load_questions(&data)?;
+        let models_dir = self.model_args.models_dir()?;
+        let mut pipeline = self.model_args.pipeline(&models_dir)?;
+        if let Some(alpha) = self.alpha {
+            pipeline.mas.spatial.alpha = alpha;
+            pipeline.mas.validate()?;
+        }
+        let mut questions = load_questions(&data, &pipeline.head.labels)?;
         if let Some(n) = self.limit {
             questions.truncate(n);
         }
@@ -309,27 +314,25 @@ impl Cmd {
         }
         let options = self.model_args.runtime_options();
         let runtime = OrtRuntime::new(&options).context("cannot start ONNX Runtime")?;
-        let models_dir = self.model_args.models_dir()?;
         let catalog = ModelCatalog::load_dir(&models_dir)?;
-        let mut brain_options = BrainOptions {
+        let brain_options = BrainOptions {
             audio: false,
             ..BrainOptions::default()
         };
-        if let Some(alpha) = self.alpha {
-            brain_options.mas.spatial.alpha = alpha;
-        }
-        let mut int8 = EdgeBrain::load(&runtime, &catalog, &brain_options)
+        let mut int8 = EdgeBrain::load(&runtime, &catalog, &pipeline, &brain_options)
             .context("cannot load the INT8 edge brain")?;
         let mut fp32 = EdgeBrain::load(
             &runtime,
             &catalog,
+            &pipeline,
             &BrainOptions {
-                image_precision: Precision::Fp32,
+                image_precision: Some(Precision::Fp32),
                 ..brain_options.clone()
             },
         )
         .context("cannot load the FP32 edge brain")?;
-        let mut cloud = CloudHead::from_catalog(&runtime, &catalog, brain_options.provider)?;
+        let mut cloud =
+            CloudHead::from_catalog(&runtime, &catalog, &pipeline, brain_options.provider)?;
         let provider = format!("{:?}", int8.image_encoder().provider()).to_lowercase();
 
         let bar = env.count_bar(questions.len() as u64);

@@ -96,6 +96,10 @@ pub struct ModelArgs {
     /// The ONNX Runtime library (else $MSAO_ORT_LIB, else the setup script's location).
     #[arg(long, value_name = "PATH")]
     pub onnxruntime: Option<std::path::PathBuf>,
+    /// The pipeline file (models, tensors, labels); default: `pipelines/easy-vqa.toml` in
+    /// the models directory.
+    #[arg(long, value_name = "FILE")]
+    pub pipeline: Option<std::path::PathBuf>,
 }
 
 impl ModelArgs {
@@ -111,6 +115,18 @@ impl ModelArgs {
     /// The models directory: `--models`, else the default search ([`models_dir`]).
     pub fn models_dir(&self) -> anyhow::Result<std::path::PathBuf> {
         models_dir(self.models.as_deref())
+    }
+
+    /// The pipeline: `--pipeline`, else the shipped one in `models_dir`.
+    pub fn pipeline(
+        &self,
+        models_dir: &std::path::Path,
+    ) -> anyhow::Result<msao_agent::pipelines::PipelineSpec> {
+        use msao_agent::pipelines::PipelineSpec;
+        Ok(match &self.pipeline {
+            Some(p) => PipelineSpec::load(p)?,
+            None => PipelineSpec::load_default(models_dir)?,
+        })
     }
 }
 

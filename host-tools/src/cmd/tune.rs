@@ -132,7 +132,9 @@ impl Cmd {
             .iter()
             .filter_map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok()))
             .collect();
-        let questions: Vec<_> = load_questions(&self.data)?
+        let models_dir = self.model_args.models_dir()?;
+        let pipeline = self.model_args.pipeline(&models_dir)?;
+        let questions: Vec<_> = load_questions(&self.data, &pipeline.head.labels)?
             .into_iter()
             .filter(|q| ids.contains(&q.image))
             .collect();
@@ -146,7 +148,6 @@ impl Cmd {
         }
         let runtime = OrtRuntime::new(&self.model_args.runtime_options())
             .context("cannot start ONNX Runtime")?;
-        let models_dir = self.model_args.models_dir()?;
         let catalog = ModelCatalog::load_dir(&models_dir)?;
         if !(0.0..=1.0).contains(&self.second_view_below) {
             bail!(
@@ -159,12 +160,12 @@ impl Cmd {
             second_view_below: (self.second_view_below > 0.0).then_some(self.second_view_below),
             ..BrainOptions::default()
         };
-        let mut brain = EdgeBrain::load(&runtime, &catalog, &options)?;
-        let mut cloud = CloudHead::from_catalog(&runtime, &catalog, ExecProvider::Cpu)?;
+        let mut brain = EdgeBrain::load(&runtime, &catalog, &pipeline, &options)?;
+        let mut cloud = CloudHead::from_catalog(&runtime, &catalog, &pipeline, ExecProvider::Cpu)?;
         let sha = catalog
             .find(
-                msao_agent::encoders::IMAGE_MODEL_NAME,
-                options.image_precision,
+                &pipeline.image.model,
+                options.image_precision.unwrap_or(pipeline.image.precision),
             )
             .map(|m| m.sha256.clone())
             .unwrap_or_default();

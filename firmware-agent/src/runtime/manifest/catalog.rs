@@ -8,6 +8,10 @@ use std::path::{Path, PathBuf};
 /// Environment variable naming the models directory.
 pub const MODELS_DIR_ENV: &str = "MSAO_MODELS_DIR";
 
+/// Directory under the models directory holding pipeline files, not manifests
+/// ([`crate::pipelines`]): the catalog does not look inside it.
+pub const PIPELINES_DIR: &str = "pipelines";
+
 /// The installed models.
 #[derive(Debug, Clone, Default)]
 pub struct ModelCatalog {
@@ -17,7 +21,8 @@ pub struct ModelCatalog {
 }
 
 impl ModelCatalog {
-    /// Loads every `*.toml` under `dir` (recursively, in path order). An invalid manifest
+    /// Loads every `*.toml` under `dir` (recursively, in path order; [`PIPELINES_DIR`] at
+    /// the top is left out: it holds pipeline files). An invalid manifest
     /// or an ONNX file whose sha256 differs fails the whole load: a device must not run a
     /// model it cannot vouch for. A manifest whose ONNX file is absent is a model not
     /// installed on this device (large models are built by a script, not committed): it is
@@ -26,7 +31,7 @@ impl ModelCatalog {
     /// installed, have `source_output`.
     pub fn load_dir(dir: &Path) -> Result<Self, ManifestError> {
         let mut files = Vec::new();
-        collect_toml(dir, &mut files)?;
+        collect_toml(dir, &dir.join(PIPELINES_DIR), &mut files)?;
         files.sort();
         let mut catalog = Self {
             models: Vec::with_capacity(files.len()),
@@ -160,15 +165,18 @@ impl ModelCatalog {
     }
 }
 
-fn collect_toml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ManifestError> {
+fn collect_toml(dir: &Path, skip: &Path, out: &mut Vec<PathBuf>) -> Result<(), ManifestError> {
     let read_err = |source| ManifestError::Read {
         path: dir.to_path_buf(),
         source,
     };
     for entry in std::fs::read_dir(dir).map_err(read_err)? {
         let path = entry.map_err(read_err)?.path();
+        if path == skip {
+            continue;
+        }
         if path.is_dir() {
-            collect_toml(&path, out)?;
+            collect_toml(&path, skip, out)?;
         } else if path.extension().is_some_and(|e| e == "toml") {
             out.push(path);
         }
@@ -204,7 +212,7 @@ pub fn find_models_dir(explicit: Option<&Path>) -> Result<PathBuf, Vec<PathBuf>>
             }
             let mut found = Vec::new();
             if candidate.is_dir()
-                && collect_toml(&candidate, &mut found).is_ok()
+                && collect_toml(&candidate, &candidate.join(PIPELINES_DIR), &mut found).is_ok()
                 && !found.is_empty()
             {
                 return Ok(candidate);

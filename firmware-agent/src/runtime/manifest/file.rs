@@ -347,17 +347,17 @@ impl Validator<'_> {
         if !(scale.is_finite() && scale > 0.0) {
             return Err(self.invalid("preprocess.scale", "must be finite and positive"));
         }
-        let mean = self.channels("preprocess.mean", &raw.mean)?;
-        let std = self.channels("preprocess.std", &raw.std)?;
+        let mean = self.channels("preprocess.mean", &raw.mean, color.channels())?;
+        let std = self.channels("preprocess.std", &raw.std, color.channels())?;
         if std.contains(&0.0) {
             return Err(self.invalid("preprocess.std", "must not be zero"));
         }
-        // Some input must take the resized image: [_, 3, h, w] (nchw) or [_, h, w, 3] (nhwc);
-        // named dimensions fit any size.
-        let (w, h) = (width as usize, height as usize);
+        // Some input must take the resized image: [_, C, h, w] (nchw) or [_, h, w, C] (nhwc)
+        // with C = 3, or 1 for gray; named dimensions fit any size.
+        let (w, h, c) = (width as usize, height as usize, color.channels());
         let want = match layout {
-            Layout::Nchw => [3, h, w],
-            Layout::Nhwc => [h, w, 3],
+            Layout::Nchw => [c, h, w],
+            Layout::Nhwc => [h, w, c],
         };
         let fits = |t: &TensorSpec| {
             t.shape.len() == 4
@@ -388,18 +388,26 @@ impl Validator<'_> {
         })
     }
 
-    /// Three finite per-channel values.
-    fn channels(&self, key: &str, values: &[f64]) -> Result<[f32; 3], ManifestError> {
-        match values {
-            [a, b, c] if values.iter().all(|v| v.is_finite()) => {
-                Ok([*a as f32, *b as f32, *c as f32])
-            }
-            [_, _, _] => Err(self.invalid(key, "values must be finite")),
-            _ => Err(self.invalid(
+    /// `n` finite per-channel values (3, or 1 for gray), padded to three.
+    fn channels(&self, key: &str, values: &[f64], n: usize) -> Result<[f32; 3], ManifestError> {
+        if values.len() != n {
+            return Err(self.invalid(
                 key,
-                format!("expected 3 values (one per channel), got {}", values.len()),
-            )),
+                format!(
+                    "expected {n} value{} (one per channel), got {}",
+                    if n == 1 { "" } else { "s" },
+                    values.len()
+                ),
+            ));
         }
+        if !values.iter().all(|v| v.is_finite()) {
+            return Err(self.invalid(key, "values must be finite"));
+        }
+        let mut out = [values[0] as f32; 3];
+        for (o, v) in out.iter_mut().zip(values) {
+            *o = *v as f32;
+        }
+        Ok(out)
     }
 
     fn check_name(&self) -> Result<(), ManifestError> {

@@ -84,7 +84,7 @@ mod file;
 mod preprocess;
 mod sha;
 
-pub use catalog::{MODELS_DIR_ENV, ModelCatalog, find_models_dir};
+pub use catalog::{MODELS_DIR_ENV, ModelCatalog, PIPELINES_DIR, find_models_dir};
 pub use check::{BoundDims, TensorMismatch};
 pub use error::ManifestError;
 pub use preprocess::{

@@ -75,9 +75,11 @@ pub struct ImagePreprocess {
     /// Multiplier applied to the 0..=255 pixel value first (`1/255` maps to `[0, 1]`);
     /// finite and positive.
     pub scale: f32,
-    /// Per-channel mean subtracted after scaling (in `color` order); finite.
+    /// Per-channel mean subtracted after scaling (in `color` order; `gray` uses the first);
+    /// finite.
     pub mean: [f32; 3],
-    /// Per-channel divisor applied last (in `color` order); finite and non-zero.
+    /// Per-channel divisor applied last (in `color` order; `gray` uses the first); finite
+    /// and non-zero.
     pub std: [f32; 3],
     /// Resampling filter of the resize.
     pub interpolation: Interpolation,
@@ -99,6 +101,19 @@ pub enum ColorOrder {
     Rgb,
     /// Blue, green, red (`"bgr"`).
     Bgr,
+    /// One luma channel (`"gray"`), as Pillow's `convert("L")` computes it:
+    /// `(19595 R + 38470 G + 7471 B + 2^15) >> 16` (ITU-R 601 weights).
+    Gray,
+}
+
+impl ColorOrder {
+    /// Channels of the tensor: 3, or 1 for `gray`.
+    pub const fn channels(self) -> usize {
+        match self {
+            Self::Rgb | Self::Bgr => 3,
+            Self::Gray => 1,
+        }
+    }
 }
 
 /// Resampling filter of an image resize. The names are those of the `image` crate's
@@ -180,7 +195,7 @@ macro_rules! names {
 }
 
 names!(Layout { Nchw => "nchw", Nhwc => "nhwc" });
-names!(ColorOrder { Rgb => "rgb", Bgr => "bgr" });
+names!(ColorOrder { Rgb => "rgb", Bgr => "bgr", Gray => "gray" });
 names!(Interpolation {
     Nearest => "nearest",
     Triangle => "triangle",

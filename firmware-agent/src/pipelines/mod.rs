@@ -1,0 +1,323 @@
+//! Pipelines as data: which models play which role, their tensor bindings, the head's
+//! labels and calibration, the region step and the cloud models, read from a TOML file
+//! (`models/pipelines/easy-vqa.toml` is the one shipped). The encoders, the brain, the
+//! offload path and the request API take every model name, tensor name and label from a
+//! [`PipelineSpec`]; none is a constant in the code.
+//!
+//! | file     | owns |
+//! |----------|------|
+//! | `file`   | the file as written: tables, keys, parsing with the offending key named |
+//! | `labels` | [`Labels`]: a head's labels file, checked and hashed |
+//!
+//! Paths in the file (labels, calibration) are relative to the file itself.
+
+mod file;
+mod labels;
+
+pub use file::{
+    AudioSection, CloudSection, HeadKind, HeadSection, ImageSection, PipelineFile, RegionKind,
+    RegionSection, TextSection,
+};
+pub use labels::{Labels, MAX_LABELS};
+
+use std::path::{Path, PathBuf};
+
+/// The shipped pipeline, relative to the models directory.
+pub const DEFAULT_PIPELINE: &str = "pipelines/easy-vqa.toml";
+
+/// The pipeline file is unusable. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The file cannot be read.
+    #[error("pipeline {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not fit the schema.
+    #[error("pipeline {path}{}: {source}", key.as_ref().map(|k| format!(", key `{k}`")).unwrap_or_default())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The offending key, when known.
+        key: Option<String>,
+        /// The TOML error.
+        source: Box<toml::de::Error>,
+    },
+    /// A value is wrong.
+    #[error("pipeline {path}, key `{key}`: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The key.
+        key: &'static str,
+        /// What was expected.
+        reason: String,
+    },
+    /// A labels file is unusable, or does not fit its model.
+    #[error("labels {path}: {reason}")]
+    Labels {
+        /// The labels file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The local head, resolved.
+#[derive(Debug, Clone)]
+pub struct Head {
+    /// Where it runs.
+    pub kind: HeadKind,
+    /// Input: the question embedding.
+    pub question: String,
+    /// Output: logits.
+    pub logits: String,
+    /// Output: learned confidence, when the pipeline names one.
+    pub confidence: Option<String>,
+    /// Its labels.
+    pub labels: Labels,
+    /// Its temperature file.
+    pub calibration: PathBuf,
+}
+
+/// The cloud models, resolved.
+#[derive(Debug, Clone)]
+pub struct Cloud {
+    /// Model fed the compact tensor.
+    pub model: String,
+    /// Its compact-tensor input.
+    pub compact: String,
+    /// Its question-embedding input.
+    pub question: String,
+    /// Its logits output.
+    pub logits: String,
+    /// Labels of its logits.
+    pub labels: Labels,
+    /// Model fed the whole frame as JPEG (`cloud-only` baseline).
+    pub full_model: String,
+    /// Its JPEG input.
+    pub full_image: String,
+    /// Its question-text input.
+    pub full_question: String,
+}
+
+/// A pipeline, read and checked.
+#[derive(Debug, Clone)]
+pub struct PipelineSpec {
+    /// Name (the request API's `model`).
+    pub name: String,
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// Image encoder.
+    pub image: ImageSection,
+    /// Text encoder.
+    pub text: TextSection,
+    /// Audio activity model, when the pipeline takes audio.
+    pub audio: Option<AudioSection>,
+    /// Local head.
+    pub head: Head,
+    /// Region proposer.
+    pub region: RegionKind,
+    /// Cloud models.
+    pub cloud: Cloud,
+    /// MAS parameters, validated.
+    pub mas: crate::mas::MasConfig,
+}
+
+impl PipelineSpec {
+    /// Reads, parses and checks a pipeline file; labels files are read too.
+    pub fn load(path: &Path) -> Result<Self, PipelineError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_file(PipelineFile::from_toml(&text, path)?, path)
+    }
+
+    /// The shipped pipeline of a models directory ([`DEFAULT_PIPELINE`]).
+    pub fn load_default(models_dir: &Path) -> Result<Self, PipelineError> {
+        Self::load(&models_dir.join(DEFAULT_PIPELINE))
+    }
+
+    /// Checks a parsed file; `path` locates the relative paths it holds.
+    pub fn from_file(file: PipelineFile, path: &Path) -> Result<Self, PipelineError> {
+        let invalid = |key: &'static str, reason: String| PipelineError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            reason,
+        };
+        for (key, value) in file.names() {
+            if value.trim().is_empty() {
+                return Err(invalid(key, "must not be empty".into()));
+            }
+        }
+        if !file
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(invalid(
+                "name",
+                format!(
+                    "`{}` must be ASCII letters, digits, `-`, `_` or `.` (it is the API's model id)",
+                    file.name
+                ),
+            ));
+        }
+        if let Err(e) = file.mas.validate() {
+            return Err(match e {
+                crate::mas::MasError::Config { key, reason } => invalid(key, reason),
+                other => invalid("mas", other.to_string()),
+            });
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        let head_labels = Labels::load(&base.join(&file.head.labels))?;
+        let cloud_labels = match &file.cloud.labels {
+            Some(p) => Labels::load(&base.join(p))?,
+            None => head_labels.clone(),
+        };
+        let head = Head {
+            kind: file.head.kind,
+            question: file.head.question,
+            logits: file.head.logits,
+            confidence: file.head.confidence,
+            labels: head_labels,
+            calibration: base.join(&file.head.calibration),
+        };
+        let c = file.cloud;
+        Ok(Self {
+            name: file.name,
+            path: path.to_path_buf(),
+            image: file.image,
+            text: file.text,
+            audio: file.audio,
+            head,
+            region: file.region.kind,
+            mas: file.mas,
+            cloud: Cloud {
+                model: c.model,
+                compact: c.compact,
+                question: c.question,
+                logits: c.logits,
+                labels: cloud_labels,
+                full_model: c.full_model,
+                full_image: c.full_image,
+                full_question: c.full_question,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "tiny"
+[image]
+model = "m"
+precision = "fp32"
+input = "pixels"
+features = "f"
+embedding = "e"
+[text]
+model = "t"
+precision = "int8"
+input_ids = "ids"
+attention_mask = "mask"
+embedding = "emb"
+[head]
+kind = "fused"
+question = "q"
+logits = "l"
+labels = "labels.txt"
+calibration = "t.json"
+[mas.modal]
+image_prompts = ["what is in the picture?"]
+audio_prompts = ["what was said?"]
+[cloud]
+model = "c"
+compact = "compact"
+question = "q"
+logits = "l"
+full_model = "full"
+full_image = "image"
+full_question = "question"
+"#;
+
+    fn dir_with(pipeline: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("labels.txt"), "yes\nno\n").unwrap();
+        let p = dir.path().join("p.toml");
+        std::fs::write(&p, pipeline).unwrap();
+        (dir, p)
+    }
+
+    #[test]
+    fn a_minimal_pipeline_resolves_paths_next_to_the_file() {
+        let (dir, p) = dir_with(GOOD);
+        let s = PipelineSpec::load(&p).unwrap();
+        assert_eq!(s.name, "tiny");
+        assert!(s.audio.is_none());
+        assert_eq!(s.region, RegionKind::None);
+        assert_eq!(s.head.labels.names(), ["yes", "no"]);
+        assert_eq!(s.cloud.labels, s.head.labels);
+        assert_eq!(s.head.calibration, dir.path().join("t.json"));
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_key() {
+        let (_d, p) = dir_with(&GOOD.replace("kind = \"fused\"", "kind = \"separate\""));
+        let e = PipelineSpec::load(&p).unwrap_err().to_string();
+        assert!(e.contains("p.toml") && e.contains("head.kind"), "{e}");
+        assert!(e.contains("fused"), "the expected value is named: {e}");
+
+        let (_d, p) = dir_with(&GOOD.replace("precision = \"fp32\"", "precision = \"fp8\""));
+        let e = PipelineSpec::load(&p).unwrap_err().to_string();
+        assert!(e.contains("image.precision") && e.contains("fp8"), "{e}");
+
+        let (_d, p) = dir_with(&GOOD.replace("[text]", "[text]\ndims = 3"));
+        let e = PipelineSpec::load(&p).unwrap_err().to_string();
+        assert!(e.contains("text") && e.contains("dims"), "{e}");
+
+        let (_d, p) = dir_with(&GOOD.replace("embedding = \"e\"", "embedding = \" \""));
+        let e = PipelineSpec::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("key `image.embedding`: must not be empty"),
+            "{e}"
+        );
+
+        let (_d, p) = dir_with(&GOOD.replace("name = \"tiny\"", "name = \"a b\""));
+        let e = PipelineSpec::load(&p).unwrap_err().to_string();
+        assert!(e.contains("key `name`") && e.contains("model id"), "{e}");
+
+        let (_d, p) = dir_with(&GOOD.replace("labels.txt", "missing.txt"));
+        let e = PipelineSpec::load(&p).unwrap_err().to_string();
+        assert!(e.contains("missing.txt"), "{e}");
+
+        let (_d, p) = dir_with(&GOOD.replace("audio_prompts = [\"what was said?\"]", ""));
+        let e = PipelineSpec::load(&p).unwrap_err().to_string();
+        assert!(e.contains("key `mas.modal.audio_prompts`"), "{e}");
+
+        let (_d, p) = dir_with(&GOOD.replace("[cloud]\n", ""));
+        let e = PipelineSpec::load(&p).unwrap_err().to_string();
+        assert!(e.contains("p.toml"), "{e}");
+    }
+
+    #[test]
+    fn the_shipped_pipeline_loads() {
+        let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+        let s = PipelineSpec::load_default(&models).unwrap();
+        assert_eq!(s.name, "easy-vqa");
+        assert_eq!(s.head.labels.len(), 13);
+        assert_eq!(s.region, RegionKind::Cards);
+        assert!(
+            s.head.calibration.is_file(),
+            "{}",
+            s.head.calibration.display()
+        );
+    }
+}
