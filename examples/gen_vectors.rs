@@ -135,7 +135,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         mas,
         decision: Decision::Speculate,
         local_confidence_pm: Some(962),
-        answer: Some(7),
+        answer: Some(TraceAnswer::Class(7)),
         bytes_up: 4_812,
         bytes_down: 0,
         bytes_wasted: 4_812,
@@ -210,6 +210,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ExecProvider::TensorRt,
         ])
         .map_err(|_| "providers")?,
+        pipeline: Some(PipelineSummary {
+            name: s("easy-vqa"),
+            fingerprint: [0x5e, 0x1f, 0x0b, 0x9a, 0x33, 0xc4, 0x70, 0x2d],
+            labels: 13,
+        }),
     });
     let profile_request = Message::ProfileRequest(ProfileRequest {
         request_id: 41,
@@ -333,7 +338,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     flipped[6] ^= 0x01;
     let mut bad_version = [0u8; frame::MAX_BODY];
     let mut h = FrameHeader::new(boot, 9, 9);
-    h.version = 2;
+    h.version = msao::WIRE_VERSION + 1;
     let n = frame::encode_body(&h, &Message::Fault(Fault::new(1, "x")), &mut bad_version)?;
     let mut out = [0u8; frame::MAX_FRAME];
     let bad_version = frame::stuff(&bad_version[..n], &mut out)?.to_vec();
@@ -363,7 +368,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         {"name": "crc_flip", "description": "one bit flipped inside a Fault frame", "bytes_hex": hex::encode(&flipped), "expect_drop": "crc"},
         {"name": "bad_cobs", "description": "COBS code byte points past the frame end", "bytes_hex": "05aabb00", "expect_drop": "cobs"},
         {"name": "short", "description": "fewer than 4 bytes: no room for the CRC", "bytes_hex": "03010200", "expect_drop": "crc"},
-        {"name": "wire_version_2", "description": "valid CRC, wire version 2", "bytes_hex": hex::encode(&bad_version), "expect_drop": "incompatible_version"},
+        {"name": "wire_version_next", "description": "valid CRC, the next wire version", "bytes_hex": hex::encode(&bad_version), "expect_drop": "incompatible_version"},
         {"name": "other_schema", "description": "valid CRC, another schema fingerprint", "bytes_hex": hex::encode(&other_schema), "expect_drop": "unknown_schema"},
         {"name": "oversize", "description": "1100 non-zero bytes before the terminator", "bytes_hex": "01".repeat(1100) + "00", "expect_drop": "oversize"},
         {"name": "empty_frames_then_good", "description": "lone terminators are skipped silently, then a good frame", "bytes_hex": format!("0000{}", hex::encode(&good)), "expect_drop": null},

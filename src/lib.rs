@@ -66,4 +66,4 @@ pub use message::Message;
 pub use schema::SCHEMA_FINGERPRINT;
 
 /// Wire format major version. A decoder refuses frames whose version differs.
-pub const WIRE_VERSION: u8 = 1;
+pub const WIRE_VERSION: u8 = 2;

@@ -70,6 +70,7 @@ pub fn run(settings: &Settings) -> Result<RunReport, AgentError> {
         settings.device_id.as_str(),
     )
     .stop_on(Arc::clone(&shutdown))
+    .pipeline(settings.pipeline.clone())
     .time_limit(std::time::Duration::from_secs(u64::from(
         settings.control.limits.max_seconds,
     )))

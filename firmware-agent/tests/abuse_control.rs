@@ -190,6 +190,20 @@ fn only_signed_fresh_requests_for_this_run_are_served_and_floods_are_answered_bu
         .filter(|m| matches!(m, Message::Capability(_)))
         .count();
     assert_eq!(capabilities, 1, "the replay was served too");
+    // The capability announces the pipeline the agent serves, with its label count.
+    let announced = host
+        .seen
+        .iter()
+        .find_map(|m| match m {
+            Message::Capability(c) => c.pipeline.clone(),
+            _ => None,
+        })
+        .expect("the capability names the pipeline");
+    assert_eq!(
+        (announced.name.as_str(), announced.labels),
+        ("easy-vqa", 13)
+    );
+    assert_ne!(announced.fingerprint, [0; 8]);
 
     // A flood of correctly signed requests: the queue (2) plus the running one are
     // served, the rest answered busy at once.

@@ -96,6 +96,7 @@ impl ProfileService for Scripted {
                 kernel: None,
             },
             providers: heapless::Vec::new(),
+            pipeline: None,
         }
     }
 }

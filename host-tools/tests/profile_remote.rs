@@ -185,6 +185,18 @@ fn round_trip(scheme: &str) {
     let doc = msao_host::capability::CapabilityDoc::read(&out_file).unwrap();
     assert_eq!(doc.device.device_id, "orin-nano-07");
     assert_eq!(doc.performance.len(), 3);
+    let pipeline = doc
+        .pipeline
+        .as_ref()
+        .expect("the vector's capability names a pipeline");
+    assert_eq!(
+        (
+            pipeline.name.as_str(),
+            pipeline.fingerprint.as_str(),
+            pipeline.labels
+        ),
+        ("easy-vqa", "5e1f0b9a33c4702d", 13)
+    );
     assert!(
         doc.source.starts_with(&format!("{scheme}://127.0.0.1:")),
         "{}",

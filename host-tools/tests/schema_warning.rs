@@ -40,7 +40,13 @@ fn monitor_warns_once_per_source_and_boot() {
         w.contains("udp://10.0.0.1:1") && w.contains("1a2b3c4d"),
         "{w}"
     );
-    assert!(w.contains("schema 0123456789abcdef wire v1"), "theirs: {w}");
+    assert!(
+        w.contains(&format!(
+            "schema 0123456789abcdef wire v{}",
+            msao::WIRE_VERSION
+        )),
+        "theirs: {w}"
+    );
     assert!(
         w.contains(&format!("schema {} wire v{}", ours(), msao::WIRE_VERSION)),
         "ours: {w}"

@@ -50,6 +50,20 @@ wire_struct! {
 }
 
 wire_struct! {
+    /// The pipeline the agent serves requests with.
+    pub struct PipelineSummary {
+        /// Its name (the request API's `model`).
+        pub name: heapless::String<32>,
+        /// First 8 bytes of the SHA-256 over the pipeline file, each role's model file
+        /// (manifest sha256, at the loaded precision) and the label tables: what a host
+        /// compares to know two devices answer with the same models and labels.
+        pub fingerprint: [u8; 8],
+        /// Classes of the local head (the labels file's length).
+        pub labels: u16,
+    }
+}
+
+wire_struct! {
     /// What the device is and runs. Measured performance follows as `ProfileResult` frames.
     pub struct Capability {
         /// Configured device id.
@@ -68,5 +82,7 @@ wire_struct! {
         pub software: SoftwareVersions,
         /// Execution providers the loaded runtime offers.
         pub providers: heapless::Vec<ExecProvider, 3>,
+        /// The pipeline it serves, when its models are installed.
+        pub pipeline: Option<PipelineSummary>,
     }
 }

@@ -13,14 +13,14 @@ mod request;
 mod sample;
 mod trace;
 
-pub use capability::{Capability, CapabilitySummary, GpuFacts, SoftwareVersions};
+pub use capability::{Capability, CapabilitySummary, GpuFacts, PipelineSummary, SoftwareVersions};
 pub use common::{Decision, ExecProvider, Modality, ModalitySet, Outcome, Precision};
 pub use fault::{Fault, FaultCode};
 pub use hello::{HardwareSummary, Hello, WireBuild};
 pub use profile::{LatencyStats, ProfileResult};
 pub use request::{ProfileCancel, ProfileRequest};
 pub use sample::{CoreReading, Sample, TelemetryDrops};
-pub use trace::{MasScore, RequestTrace, StageTimings};
+pub use trace::{MasScore, RequestTrace, StageTimings, TEXT_ANSWER_MAX, TraceAnswer};
 
 use crate::bounded::MaxSize;
 use serde::{Deserialize, Serialize};

@@ -43,6 +43,32 @@ wire_struct! {
     }
 }
 
+/// Longest text answer on the wire, in bytes (a generative head's short answer; longer
+/// text is cut at a character boundary, the API carries the whole).
+pub const TEXT_ANSWER_MAX: usize = 48;
+
+/// An answer as the wire carries it.
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, postcard_schema::Schema,
+)]
+pub enum TraceAnswer {
+    /// Class id of a classification head, in its labels' order (the labels file the
+    /// pipeline names; its hash is in `Capability.pipeline.fingerprint`).
+    Class(u16),
+    /// Short text of a generative head.
+    Text(heapless::String<TEXT_ANSWER_MAX>),
+}
+
+impl crate::bounded::MaxSize for TraceAnswer {
+    const MAX_SIZE: usize = 1 + {
+        let (a, b) = (
+            <u16 as crate::bounded::MaxSize>::MAX_SIZE,
+            <heapless::String<TEXT_ANSWER_MAX> as crate::bounded::MaxSize>::MAX_SIZE,
+        );
+        if a > b { a } else { b }
+    };
+}
+
 wire_struct! {
     /// One inference request, as handled.
     pub struct RequestTrace {
@@ -56,8 +82,8 @@ wire_struct! {
         pub decision: Decision,
         /// Calibrated confidence of the local head, when it ran.
         pub local_confidence_pm: Option<u16>,
-        /// Answer class id, when there is an answer.
-        pub answer: Option<u16>,
+        /// The answer, when there is one.
+        pub answer: Option<TraceAnswer>,
         /// Bytes sent to the cloud.
         pub bytes_up: u32,
         /// Bytes received from the cloud.

@@ -115,9 +115,16 @@ pub fn capability() -> impl Strategy<Value = Capability> {
             option::of(hstring::<40>()),
         ),
         hvec::<_, 3>(provider()),
+        option::of((hstring::<32>(), any::<[u8; 8]>(), any::<u16>()).prop_map(
+            |(name, fingerprint, labels)| PipelineSummary {
+                name,
+                fingerprint,
+                labels,
+            },
+        )),
     )
         .prop_map(
-            |(h, cpu_max_mhz, g, power_modes, power_mode, sw, providers)| Capability {
+            |(h, cpu_max_mhz, g, power_modes, power_mode, sw, providers, pipeline)| Capability {
                 device_id: h.device_id,
                 hardware: h.hardware,
                 cpu_max_mhz,
@@ -137,6 +144,7 @@ pub fn capability() -> impl Strategy<Value = Capability> {
                     kernel: sw.4,
                 },
                 providers,
+                pipeline,
             },
         )
 }
@@ -234,7 +242,13 @@ pub fn trace() -> impl Strategy<Value = RequestTrace> {
         any::<u8>(),
         hvec::<_, 3>(mas),
         prop::sample::select(Decision::ALL),
-        (option::of(any::<u16>()), option::of(any::<u16>())),
+        (
+            option::of(any::<u16>()),
+            option::of(prop_oneof![
+                any::<u16>().prop_map(TraceAnswer::Class),
+                hstring::<TEXT_ANSWER_MAX>().prop_map(TraceAnswer::Text),
+            ]),
+        ),
         any::<(u32, u32, u32)>(),
         timings,
         prop::sample::select(Outcome::ALL),

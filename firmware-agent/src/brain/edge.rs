@@ -14,7 +14,7 @@ use image::RgbImage;
 use msao::compact;
 use msao::message::{
     Decision, ExecProvider, MasScore, Modality, ModalitySet, Outcome, Precision, RequestTrace,
-    StageTimings,
+    StageTimings, TraceAnswer,
 };
 use std::collections::HashMap;
 use std::path::Path;
@@ -212,7 +212,7 @@ impl EdgeResult {
             mas,
             decision: Decision::Local,
             local_confidence_pm: Some(mas::permille(self.confidence)),
-            answer: u16::try_from(self.answer).ok(),
+            answer: u16::try_from(self.answer).ok().map(TraceAnswer::Class),
             bytes_up: 0,
             bytes_down: 0,
             bytes_wasted: 0,

@@ -9,6 +9,7 @@
 //! so a large model never delays the agent's first `Hello`.
 
 use super::ProfileService;
+use crate::pipelines::PipelineSpec;
 use crate::{
     profile::{
         ProfileError, ProfileRun, ProfileSpec, memory::available_kib, plan, profile_each_until,
@@ -38,6 +39,9 @@ pub struct DeviceProfiler {
     /// Share of the memory available when a request arrives that its profile may add
     /// ([`crate::config::ProfileLimits::max_memory_share`]).
     memory_share: Option<f64>,
+    /// The pipeline file announced in `Capability`; `None`: the models directory's
+    /// [`crate::pipelines::DEFAULT_PIPELINE`].
+    pipeline: Option<PathBuf>,
 }
 
 impl DeviceProfiler {
@@ -65,7 +69,15 @@ impl DeviceProfiler {
             stop: None,
             time_limit: None,
             memory_share: None,
+            pipeline: None,
         }
+    }
+
+    /// Announces this pipeline file in `Capability` instead of the models directory's
+    /// default one.
+    pub fn pipeline(mut self, path: Option<PathBuf>) -> Self {
+        self.pipeline = path;
+        self
     }
 
     /// Refuses a batch whose projected memory (measured at batch 1, see
@@ -196,6 +208,7 @@ impl DeviceProfiler {
             let _ = cap.providers.push(p);
         }
         cap.software.onnxruntime = self.runtime_version().map(|v| truncated(&v));
+        cap.pipeline = self.pipeline_summary();
         match gpu::query_gpu(0) {
             Ok(info) => {
                 let f = info.facts;
@@ -209,6 +222,27 @@ impl DeviceProfiler {
             Err(e) => log::debug!("no CUDA GPU facts: {e}"),
         }
         cap
+    }
+}
+
+impl DeviceProfiler {
+    /// The pipeline's summary once the catalog is loaded (a profile has run); `None`, and
+    /// logged, when the pipeline file is unusable.
+    fn pipeline_summary(&self) -> Option<msao::message::PipelineSummary> {
+        let Some(Ok(catalog)) = &self.catalog else {
+            return None;
+        };
+        let spec = match &self.pipeline {
+            Some(p) => PipelineSpec::load(p),
+            None => PipelineSpec::load_default(catalog.dir()),
+        };
+        match spec.and_then(|s| s.summary(catalog)) {
+            Ok(summary) => Some(summary),
+            Err(e) => {
+                warn!("capability without a pipeline: {e}");
+                None
+            }
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use crate::brain::{Region, softmax};
 use crate::cloud::{CloudClient, CloudError, CloudFaultKind, InferTensor, TensorData};
 use crate::pipelines::{Labels, PipelineSpec};
 use msao::message::{
-    Decision, ExecProvider, Modality, ModalitySet, Outcome, RequestTrace, StageTimings,
+    Decision, ExecProvider, Modality, ModalitySet, Outcome, RequestTrace, StageTimings, TraceAnswer,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -171,7 +171,9 @@ pub(super) async fn execute(job: Job, deadline: Duration, threshold: f32, reply:
     }
     let latency = start.elapsed();
     trace.outcome = out;
-    trace.answer = answer.and_then(|(a, _)| u16::try_from(a).ok());
+    trace.answer = answer
+        .and_then(|(a, _)| u16::try_from(a).ok())
+        .map(TraceAnswer::Class);
     trace.bytes_up = sat32(up);
     trace.bytes_down = sat32(down);
     trace.bytes_wasted = sat32(wasted);

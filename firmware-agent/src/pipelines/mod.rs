@@ -20,6 +20,9 @@ pub use file::{
 };
 pub use labels::{Labels, MAX_LABELS};
 
+use crate::runtime::ModelCatalog;
+use msao::message::{PipelineSummary, Precision, truncated};
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// The shipped pipeline, relative to the models directory.
@@ -211,6 +214,50 @@ impl PipelineSpec {
     }
 }
 
+impl PipelineSpec {
+    /// What `Capability` announces: the name, the head's class count, and a fingerprint —
+    /// the first 8 bytes of SHA-256 over the pipeline file's bytes, each role's model file
+    /// (its manifest's sha256, at the precision loaded: image and text as the file says,
+    /// audio and cloud FP32; `-` for a model not in `catalog`) and the head's and cloud's
+    /// label files. Two devices with the same fingerprint answer with the same models and
+    /// labels. Fails only when the pipeline file can no longer be read.
+    pub fn summary(&self, catalog: &ModelCatalog) -> Result<PipelineSummary, PipelineError> {
+        let bytes = std::fs::read(&self.path).map_err(|source| PipelineError::Read {
+            path: self.path.clone(),
+            source,
+        })?;
+        let mut h = Sha256::new();
+        h.update(&bytes);
+        let mut roles = vec![
+            (self.image.model.as_str(), self.image.precision),
+            (self.text.model.as_str(), self.text.precision),
+            (self.cloud.model.as_str(), Precision::Fp32),
+        ];
+        if let Some(a) = &self.audio {
+            roles.push((a.model.as_str(), Precision::Fp32));
+        }
+        for (model, precision) in roles {
+            let sha = catalog
+                .find(model, precision)
+                .map_or("-", |m| m.sha256.as_str());
+            h.update(b"\n");
+            h.update(sha.as_bytes());
+        }
+        for labels in [&self.head.labels, &self.cloud.labels] {
+            h.update(b"\n");
+            h.update(labels.sha256().as_bytes());
+        }
+        let digest = h.finalize();
+        let mut fingerprint = [0u8; 8];
+        fingerprint.copy_from_slice(&digest[..8]);
+        Ok(PipelineSummary {
+            name: truncated(&self.name),
+            fingerprint,
+            labels: u16::try_from(self.head.labels.len()).unwrap_or(u16::MAX),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +365,28 @@ full_question = "question"
             s.head.calibration.is_file(),
             "{}",
             s.head.calibration.display()
+        );
+        assert_eq!(s.mas.modal.image_prompts.len(), 3);
+        // The catalog of the same directory skips `pipelines/` and has the models named.
+        let catalog = crate::runtime::ModelCatalog::load_dir(&models).unwrap();
+        assert!(catalog.find(&s.image.model, s.image.precision).is_some());
+        assert!(catalog.find(&s.cloud.model, Precision::Fp32).is_some());
+        let summary = s.summary(&catalog).unwrap();
+        assert_eq!((summary.name.as_str(), summary.labels), ("easy-vqa", 13));
+        assert_eq!(s.summary(&catalog).unwrap(), summary, "deterministic");
+    }
+
+    #[test]
+    fn the_fingerprint_follows_the_labels() {
+        let (dir, p) = dir_with(GOOD);
+        let catalog = crate::runtime::ModelCatalog::default();
+        let before = PipelineSpec::load(&p).unwrap().summary(&catalog).unwrap();
+        std::fs::write(dir.path().join("labels.txt"), "no\nyes\n").unwrap();
+        let after = PipelineSpec::load(&p).unwrap().summary(&catalog).unwrap();
+        assert_eq!(before.labels, after.labels);
+        assert_ne!(
+            before.fingerprint, after.fingerprint,
+            "same count, other order"
         );
     }
 }

@@ -42,6 +42,8 @@ pub fn describe(reader: &dyn SystemReader, root: &SysRoot, device_id: &str) -> C
         power_mode: summary.power_mode,
         software,
         providers: heapless::Vec::new(),
+        // The pipeline is the profiler's to fill in (it knows the models).
+        pipeline: None,
     }
 }
 

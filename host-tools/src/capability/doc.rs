@@ -31,8 +31,23 @@ pub struct CapabilityDoc {
     pub software: Software,
     /// Execution providers available (`cpu`, `cuda`, `tensorrt`).
     pub providers: Vec<String>,
+    /// The pipeline the agent serves, when it announced one (optional when reading).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<Pipeline>,
     /// Measurements, one per (model, provider, precision, batch).
     pub performance: Vec<PerfEntry>,
+}
+
+/// The pipeline an agent serves (`Capability.pipeline`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// Its name (the request API's `model`).
+    pub name: String,
+    /// Its fingerprint (pipeline file, model files, label tables), 16 hex digits.
+    pub fingerprint: String,
+    /// Classes of its local head.
+    pub labels: u16,
 }
 
 /// Identity.
@@ -389,6 +404,11 @@ impl CapabilityDoc {
                 .iter()
                 .map(|p| provider_name(*p).to_string())
                 .collect(),
+            pipeline: cap.pipeline.as_ref().map(|p| Pipeline {
+                name: p.name.to_string(),
+                fingerprint: p.fingerprint.iter().map(|b| format!("{b:02x}")).collect(),
+                labels: p.labels,
+            }),
             performance: results.iter().map(PerfEntry::from_wire).collect(),
         }
     }

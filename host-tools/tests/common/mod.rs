@@ -103,7 +103,7 @@ pub fn request() -> Message {
         mas,
         decision: Decision::Local,
         local_confidence_pm: Some(900),
-        answer: Some(3),
+        answer: Some(TraceAnswer::Class(3)),
         bytes_up: 0,
         bytes_down: 0,
         bytes_wasted: 0,
@@ -179,6 +179,7 @@ pub fn capability(device: &str) -> Message {
             kernel: None,
         },
         providers: heapless::Vec::from_slice(&[ExecProvider::Cpu]).unwrap(),
+        pipeline: None,
     })
 }
 
