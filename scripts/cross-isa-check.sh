@@ -13,7 +13,7 @@
 # accuracies within 0.3 points, MAS keep-masks equal on at least 99 % of questions.
 # Exit 0 when every comparison holds, 1 when one fails, 2 on a usage or setup error.
 #
-# Needs (Debian): qemu-user, gcc-aarch64-linux-gnu, libc6-arm64-cross,
+# Needs (Debian): qemu-user, gcc-aarch64-linux-gnu, libc6-arm64-cross, libc6-dev-arm64-cross,
 # libstdc++6-arm64-cross; the Rust target aarch64-unknown-linux-gnu; scripts/setup.sh done.
 # Time on 2 cores: ~2 min native build reuse, ~4 min per emulated run of 300 questions, plus
 # the aarch64 release build the first time (~6 min).
@@ -61,7 +61,8 @@ RUNS=(haswell)
 
 if [[ $AARCH64 == 1 ]]; then
   need qemu-aarch64 "apt-get install qemu-user"
-  need aarch64-linux-gnu-gcc "apt-get install gcc-aarch64-linux-gnu libc6-arm64-cross libstdc++6-arm64-cross"
+  need aarch64-linux-gnu-gcc "apt-get install gcc-aarch64-linux-gnu libc6-arm64-cross libc6-dev-arm64-cross libstdc++6-arm64-cross"
+  [[ -e /usr/aarch64-linux-gnu/include/stdio.h ]] || { echo "cross-isa-check.sh: no aarch64 C headers (apt-get install libc6-dev-arm64-cross)" >&2; exit 2; }
   [[ -d /usr/aarch64-linux-gnu/lib ]] || { echo "cross-isa-check.sh: /usr/aarch64-linux-gnu missing (libc6-arm64-cross)" >&2; exit 2; }
   rustup target add aarch64-unknown-linux-gnu >/dev/null
   "$ROOT/scripts/fetch-onnxruntime.sh" aarch64
