@@ -11,6 +11,9 @@
 //! the same answer, so each of edge-only, cloud-only (JPEG to `tiny-full`) and MSAO with a
 //! threshold that offloads everything (compact tensor to `tiny-cloud`) must answer exactly.
 //!
+//! A second pipeline file over the same models, `tiny-gray-det`, adds an ONNX detector as
+//! the region step (`[region] kind = "detector"`): the answer follows the box it proposes.
+//!
 //! Setup: `tests/tinymodels/setup.sh` makes `.cache/tinymodels-venv` (numpy, onnx from PyPI)
 //! unless `MSAO_TINYMODELS_VENV` names one that imports `onnx`. If the install fails the
 //! test prints `SKIPPED: …` and passes, unless `MSAO_REQUIRE_TINYMODELS=1` (as CI sets).
@@ -314,6 +317,30 @@ fn a_second_pipeline_runs_end_to_end_from_toml_only() {
         );
     }
     drop(cloud);
+
+    // The same pipeline with an ONNX detector as its region step (tiny-det: the brightest
+    // quadrant when its mean luma reaches 0.5, boxes in yxyx order). A frame that is dark as
+    // a whole but has one light quadrant is answered about that quadrant alone.
+    let detect = models.join("pipelines/tiny-gray-det.toml");
+    let edge_only = "policy = \"edge-only\"\nthreshold = 0.5\n";
+    let (_agent, base) = agent(&models, &detect, edge_only, dir.path());
+    for (levels, expected, region) in [
+        ([0, 200, 0, 0], "light", json!([32, 0, 32, 32])),
+        ([0, 0, 230, 0], "light", json!([0, 32, 32, 32])),
+        // No quadrant reaches the score: the whole frame, which is dark.
+        ([0, 100, 0, 0], "dark", Value::Null),
+    ] {
+        let (status, r) = post(
+            &format!("{base}/v1/chat/completions"),
+            &chat("tiny-gray-det", question, &quadrants(levels)),
+        );
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(
+            r["choices"][0]["message"]["content"], expected,
+            "{levels:?}: {r}"
+        );
+        assert_eq!(r["msao"]["region"], region, "{levels:?}: {r}");
+    }
 }
 
 /// 0.1 s of 16 kHz mono silence as a base64 WAV.

@@ -1,14 +1,14 @@
 //! [`EdgeBrain`]: encoders → MAS → local answer and compact tensor for one request.
 
 use super::cloud::argmax;
-use super::region::{self, Region, RegionConfig};
+use super::region::{self, Region, RegionConfig, RegionProposer};
 use super::{BrainError, Temperature};
 use crate::encoders::{
     AudioEncoder, ImageEncoder, InputLimits, TextEncoder, decode_image_within, decode_wav_within,
     open_image_within, read_wav_within,
 };
 use crate::mas::{self, AudioActivity, ImageMas, MasConfig, Relevance, TemporalTracker};
-use crate::pipelines::{PipelineSpec, RegionKind};
+use crate::pipelines::PipelineSpec;
 use crate::runtime::{InferenceRuntime, ModelCatalog};
 use image::RgbImage;
 use msao::compact;
@@ -34,7 +34,8 @@ pub struct BrainOptions {
     pub provider: ExecProvider,
     /// Load the pipeline's audio model (FP32), when it has one.
     pub audio: bool,
-    /// Parameters of the card rule, when the pipeline's `[region] kind` is `cards`.
+    /// Parameters of the card rule, when the pipeline's `[region] kind` is `cards`;
+    /// `enabled = false` turns any region step off.
     pub region: RegionConfig,
     /// Second view: when the first view's calibrated confidence is below this, the frame is
     /// encoded again mirrored left–right and the two views' probabilities are averaged
@@ -245,7 +246,7 @@ pub struct EdgeBrain {
     temperature: Temperature,
     pipeline: PipelineSpec,
     questions: HashMap<String, Question>,
-    region: RegionConfig,
+    region: Option<Box<dyn RegionProposer>>,
     second_view_below: Option<f32>,
     limits: InputLimits,
 }
@@ -314,10 +315,13 @@ impl EdgeBrain {
                 reason: "image model missing from the catalog".into(),
             })?;
         let temperature = Temperature::load(&pipeline.head.calibration, manifest)?;
-        let region = RegionConfig {
-            enabled: options.region.enabled && pipeline.region == RegionKind::Cards,
-            ..options.region
-        };
+        let region = region::load(
+            &pipeline.region,
+            &options.region,
+            runtime,
+            catalog,
+            options.provider,
+        )?;
         let embed_all =
             |text: &mut TextEncoder, prompts: &[String]| -> Result<Vec<Vec<f32>>, BrainError> {
                 let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
@@ -426,12 +430,12 @@ impl EdgeBrain {
         };
         let raw_frame_bytes = frame.width() as usize * frame.height() as usize * 3;
         let pre = self.image.preprocessing();
-        let region =
-            if self.region.enabled && (frame.width() > pre.width || frame.height() > pre.height) {
-                region::locate(frame, &self.region)
-            } else {
-                None
-            };
+        let region = match self.region.as_mut() {
+            Some(p) if frame.width() > pre.width || frame.height() > pre.height => {
+                p.propose(frame)?
+            }
+            _ => None,
+        };
         let pixels = match region {
             Some(r) => {
                 let crop = image::imageops::crop_imm(frame, r.x, r.y, r.width, r.height).to_image();

@@ -44,6 +44,14 @@ pub enum BrainError {
         /// What is wrong.
         reason: String,
     },
+    /// The region detector cannot load, does not fit its bindings, or failed on a frame.
+    #[error("region detector {model}: {reason}")]
+    Detector {
+        /// The model.
+        model: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// Loading or running the cloud model failed.
     #[error("cloud model: {0}")]
     Cloud(String),

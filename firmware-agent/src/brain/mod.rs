@@ -6,7 +6,7 @@
 //! | `edge`        | [`EdgeBrain`]: encoders → MAS → local answer + compact tensor; [`EdgeResult`] |
 //! | `cloud`       | [`CloudHead`]: the cloud model run on a compact tensor (reference side) |
 //! | `calibration` | [`Temperature`]: the local head's confidence calibration from `calibration/` |
-//! | `region`      | [`locate`]: the region step finding the object in a camera-size frame |
+//! | `region`      | [`RegionProposer`]: the region step finding the object in a camera-size frame (card rule, ONNX detector) |
 //! | `error`       | [`BrainError`]: per-request and load errors |
 //!
 //! A bad input (corrupt image, unreadable audio, empty question) fails that request with a
@@ -27,4 +27,4 @@ pub use edge::{
 };
 pub use error::BrainError;
 
-pub use region::{Region, RegionConfig, locate};
+pub use region::{Cards, Detector, Region, RegionConfig, RegionProposer, locate};

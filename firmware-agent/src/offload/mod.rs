@@ -11,10 +11,12 @@
 //! | `request`   | [`Request`], [`Answer`], [`Reply`]: what every source submits and gets back |
 //! | `queue`     | [`queue`]: the one bounded queue, its overflow policy per source |
 //! | `pipeline`  | [`Pipeline`]: serves the queue, edge work and the decision; [`AnswerSink`] sees every answer |
+//! | `codec`     | [`OffloadCodec`]: how a request travels to the cloud (compact tensor, every patch, JPEG) |
 //! | `execute`   | one decision carried out (local, offload, speculation) into its [`Answer`] |
 //! | `replay`    | [`Replay`], [`run`]: a workload as a source, evaluated; [`AnswerRecord`], [`RunSummary`] |
 //! | `workload`  | [`Workload`]: the camera-size workload manifest |
 
+mod codec;
 mod config;
 mod deadline;
 mod estimator;
@@ -26,13 +28,16 @@ mod replay;
 mod request;
 mod workload;
 
+pub use codec::{
+    CLOUD_ONLY_JPEG_QUALITY, CodecError, CodecInput, Compact, Dense, Jpeg, OffloadCodec, Target,
+};
 pub use config::{
     OffloadConfig, OffloadConfigError, THRESHOLD_FILE, ThresholdFile, calibration_dir,
     read_threshold,
 };
 pub use estimator::{LinkEstimator, LinkPrior};
 pub use execute::{decision_name, source_name};
-pub use pipeline::{AnswerSink, CLOUD_ONLY_JPEG_QUALITY, NoSink, Pipeline, PipelineError, Served};
+pub use pipeline::{AnswerSink, NoSink, Pipeline, PipelineError, Served};
 pub use policy::{BanditConfig, Policy, PolicyKind, REPLY_BYTES, RequestView};
 pub use queue::{Queue, Refused, ReplyFn, Submission, Submitter, queue};
 pub use replay::{AnswerRecord, Observer, REPLAY_DEPTH, Replay, RunOptions, RunSummary, run};

@@ -17,6 +17,7 @@
 //! those still queued are answered [`Reply::NotStarted`], and those in flight finish, each
 //! within its deadline.
 
+use super::codec::{self, CodecInput, OffloadCodec, Target};
 use super::config::OffloadConfig;
 use super::deadline;
 use super::estimator::LinkEstimator;
@@ -28,20 +29,14 @@ use super::policy::{Policy, PolicyKind, RequestView};
 use super::queue::{Queue, Submission};
 use super::request::{Answer, Arrival, Audio, Frame, Reply, Request};
 use crate::brain::{AudioInput, EdgeBrain, EdgeRequest, ImageInput};
-use crate::cloud::{CloudClient, CloudError, InferTensor};
+use crate::cloud::{CloudClient, CloudError};
 use crate::encoders::{ImageEncoderError, open_image_within};
-use crate::pipelines::Cloud as CloudNames;
 use crate::shutdown::Shutdown;
 use image::RgbImage;
-use msao::compact;
 use msao::message::{Decision, Fault, FaultCode};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
-
-/// JPEG quality of the cloud-only baseline's uploads (the `image` crate's encoder; 90 is
-/// the high end of what camera and VLM clients send).
-pub const CLOUD_ONLY_JPEG_QUALITY: u8 = 90;
 
 /// How often a serving pipeline waiting for work checks its stop signal.
 const STOP_POLL: Duration = Duration::from_millis(50);
@@ -96,8 +91,8 @@ pub struct Pipeline<'b> {
     deadline: Duration,
     rt: tokio::runtime::Runtime,
     cloud: Cloud,
-    /// The cloud models' tensor names (the pipeline's `[cloud]`).
-    names: CloudNames,
+    /// How offloads are encoded (the policy's codec, with the pipeline's tensor names).
+    codec: Box<dyn OffloadCodec>,
     readout: Arc<Readout>,
     policy: Policy,
     link: LinkEstimator,
@@ -126,7 +121,7 @@ impl<'b> Pipeline<'b> {
             compact: CloudClient::new(&compact)?.retry_after(retry_after),
             full: CloudClient::new(&full)?.retry_after(retry_after),
         };
-        let names = brain.pipeline().cloud.clone();
+        let codec = codec::for_policy(config.policy, &brain.pipeline().cloud);
         let readout = Arc::new(Readout::of(brain.pipeline()));
         let kind = config.policy;
         // Negotiate with the cloud before the first request (server and model ready,
@@ -135,9 +130,9 @@ impl<'b> Pipeline<'b> {
         // deadline; a failure is quiet here: the first real call connects again and
         // reports its fault as usual.
         if kind != PolicyKind::EdgeOnly {
-            let client = match kind {
-                PolicyKind::CloudOnly => &cloud.full,
-                _ => &cloud.compact,
+            let client = match codec.target() {
+                Target::Full => &cloud.full,
+                Target::Compact => &cloud.compact,
             };
             let bound = Duration::from_millis(
                 config
@@ -166,7 +161,7 @@ impl<'b> Pipeline<'b> {
             deadline: Duration::from_millis(config.deadline_ms),
             rt,
             cloud,
-            names,
+            codec,
             readout,
             policy,
             link: LinkEstimator::new(&config.link),
@@ -338,6 +333,14 @@ impl<'b> Pipeline<'b> {
         (done.reply)(Reply::Answered(Box::new(done.answer)));
     }
 
+    /// The client of the cloud model a codec feeds.
+    fn client(&self, target: Target) -> &CloudClient {
+        match target {
+            Target::Compact => &self.cloud.compact,
+            Target::Full => &self.cloud.full,
+        }
+    }
+
     /// Edge work and the decision for one request, on the serving thread.
     fn prepare(&mut self, request: Request, due: Instant) -> Result<Job, Failed> {
         let Request {
@@ -384,26 +387,16 @@ impl<'b> Pipeline<'b> {
             Arrival::OnStart => Instant::now(),
         };
         let fail = |message: String| fail_on(message, start, None);
-        if !self.kind.runs_edge() {
-            // What an application sends a vision-language server: the frame as a JPEG
-            // (quality [`CLOUD_ONLY_JPEG_QUALITY`]), encoded here and counted in the latency.
-            let mut jpeg = Vec::new();
-            let encoded = image::codecs::jpeg::JpegEncoder::new_with_quality(
-                &mut jpeg,
-                CLOUD_ONLY_JPEG_QUALITY,
-            )
-            .encode_image(&frame);
-            if let Err(e) = encoded {
-                return Err(fail(format!("JPEG encode: {e}")));
-            }
-            let inputs = vec![
-                InferTensor::bytes(&self.names.full_image, vec![1], vec![jpeg]),
-                InferTensor::bytes(
-                    &self.names.full_question,
-                    vec![1],
-                    vec![question.into_bytes()],
-                ),
-            ];
+        if !self.codec.needs_edge() {
+            // The frame goes to the cloud as it is (the cloud-only baseline): no edge work.
+            let inputs = self
+                .codec
+                .encode(&CodecInput {
+                    frame: &frame,
+                    question: &question,
+                    edge: None,
+                })
+                .map_err(|e| fail(e.to_string()))?;
             let mut trace = bare_trace(id);
             trace.decision = Decision::Offload;
             return Ok(Job {
@@ -412,7 +405,7 @@ impl<'b> Pipeline<'b> {
                 decision: Decision::Offload,
                 local: None,
                 upload: Some(Upload {
-                    client: self.cloud.full.clone(),
+                    client: self.client(self.codec.target()).clone(),
                     inputs,
                 }),
                 region: None,
@@ -442,33 +435,14 @@ impl<'b> Pipeline<'b> {
             Err(e) => return Err(fail_on(e.to_string(), start, e.limit().map(|l| l.key()))),
         };
         let t = Instant::now();
-        let image_input = match self.kind {
-            // A disaggregated encoder ships its whole output, int8 with a scale
-            // (DistMLLM): every patch, no MAS selection.
-            PolicyKind::CloudFeatures => {
-                let keep = vec![true; edge.image.spatial.keep.len()];
-                let dim = edge.features.len() / keep.len().max(1);
-                let mut dense = vec![0u8; compact::encoded_len(keep.len(), dim, keep.len())];
-                match compact::encode_features(&mut dense, &edge.features, dim, &keep) {
-                    Ok(n) => dense.truncate(n),
-                    Err(e) => return Err(fail(format!("dense features: {e}"))),
-                }
-                InferTensor::u8(&self.names.compact, vec![1, dense.len() as i64], dense)
-            }
-            _ => InferTensor::u8(
-                &self.names.compact,
-                vec![1, edge.compact.len() as i64],
-                edge.compact.clone(),
-            ),
-        };
-        let inputs = vec![
-            image_input,
-            InferTensor::f32(
-                &self.names.question,
-                vec![1, edge.question_embedding.len() as i64],
-                edge.question_embedding.clone(),
-            ),
-        ];
+        let inputs = self
+            .codec
+            .encode(&CodecInput {
+                frame: &frame,
+                question: &question,
+                edge: Some(&edge),
+            })
+            .map_err(|e| fail(e.to_string()))?;
         let view = RequestView {
             confidence: edge.confidence,
             kept: edge.image.spatial.kept,
@@ -482,7 +456,7 @@ impl<'b> Pipeline<'b> {
         // back.
         if decision != Decision::Local
             && matches!(self.kind, PolicyKind::Msao | PolicyKind::Bandit)
-            && self.cloud.compact.is_open()
+            && self.client(self.codec.target()).is_open()
         {
             decision = Decision::Local;
         }
@@ -499,7 +473,7 @@ impl<'b> Pipeline<'b> {
                 confidence: edge.confidence,
             }),
             upload: (decision != Decision::Local).then(|| Upload {
-                client: self.cloud.compact.clone(),
+                client: self.client(self.codec.target()).clone(),
                 inputs,
             }),
             region: edge.region,

@@ -111,15 +111,45 @@ pub enum RegionKind {
     None,
     /// The easy-VQA card rule: the largest coloured shape on a plain background.
     Cards,
+    /// An ONNX detector: the highest-scoring box (keys `model`, `input`, `boxes`, `scores`).
+    Detector,
 }
 
-/// `[region]`.
+/// Corner order of a detector's boxes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BoxFormat {
+    /// `[x0, y0, x1, y1]` (torchvision, YOLO after decoding).
+    #[default]
+    Xyxy,
+    /// `[y0, x0, y1, x1]` (TensorFlow object-detection exports).
+    Yxyx,
+}
+
+/// `[region]`. The detector keys are required for `kind = "detector"` and refused otherwise.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegionSection {
     /// Which proposer (default `none`).
     #[serde(default)]
     pub kind: RegionKind,
+    /// Detector: catalog name of the model.
+    pub model: Option<String>,
+    /// Detector: precision loaded (default `fp32`).
+    #[serde(default, deserialize_with = "opt_precision")]
+    pub precision: Option<Precision>,
+    /// Detector: its image input (preprocessed as its manifest says).
+    pub input: Option<String>,
+    /// Detector: its boxes output `[batch, N, 4]`.
+    pub boxes: Option<String>,
+    /// Detector: its scores output `[batch, N]`.
+    pub scores: Option<String>,
+    /// Detector: the lowest score taken as a region (default 0.5).
+    pub min_score: Option<f32>,
+    /// Detector: corner order (default `xyxy`).
+    pub box_format: Option<BoxFormat>,
+    /// Detector: boxes normalised to `0..=1` (default true) or in input pixels.
+    pub normalized: Option<bool>,
 }
 
 /// `[cloud]`: the models the agent offloads to over OIP v2, and their tensor names.
@@ -151,6 +181,10 @@ fn precision<'de, D: Deserializer<'de>>(d: D) -> Result<Precision, D::Error> {
             "unknown precision `{s}`; expected int8, fp16 or fp32"
         ))
     })
+}
+
+fn opt_precision<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Precision>, D::Error> {
+    precision(d).map(Some)
 }
 
 impl PipelineFile {

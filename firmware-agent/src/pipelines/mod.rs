@@ -15,8 +15,8 @@ mod file;
 mod labels;
 
 pub use file::{
-    AudioSection, CloudSection, HeadKind, HeadSection, ImageSection, PipelineFile, RegionKind,
-    RegionSection, TextSection,
+    AudioSection, BoxFormat, CloudSection, HeadKind, HeadSection, ImageSection, PipelineFile,
+    RegionKind, RegionSection, TextSection,
 };
 pub use labels::{Labels, MAX_LABELS};
 
@@ -86,6 +86,49 @@ pub struct Head {
     pub calibration: PathBuf,
 }
 
+/// The region step, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RegionSpec {
+    /// The whole frame is encoded.
+    None,
+    /// The easy-VQA card rule.
+    Cards,
+    /// An ONNX detector.
+    Detector(DetectorSpec),
+}
+
+impl RegionSpec {
+    /// Its kind.
+    pub fn kind(&self) -> RegionKind {
+        match self {
+            Self::None => RegionKind::None,
+            Self::Cards => RegionKind::Cards,
+            Self::Detector(_) => RegionKind::Detector,
+        }
+    }
+}
+
+/// An ONNX detector's bindings (`[region] kind = "detector"`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectorSpec {
+    /// Catalog name.
+    pub model: String,
+    /// Precision loaded.
+    pub precision: Precision,
+    /// Image input.
+    pub input: String,
+    /// Boxes output `[batch, N, 4]`.
+    pub boxes: String,
+    /// Scores output `[batch, N]`.
+    pub scores: String,
+    /// Lowest score taken.
+    pub min_score: f32,
+    /// Corner order.
+    pub box_format: BoxFormat,
+    /// Normalised to the frame (else in pixels of the detector's input).
+    pub normalized: bool,
+}
+
 /// The cloud models, resolved.
 #[derive(Debug, Clone)]
 pub struct Cloud {
@@ -123,7 +166,7 @@ pub struct PipelineSpec {
     /// Local head.
     pub head: Head,
     /// Region proposer.
-    pub region: RegionKind,
+    pub region: RegionSpec,
     /// Cloud models.
     pub cloud: Cloud,
     /// MAS parameters, validated.
@@ -190,6 +233,7 @@ impl PipelineSpec {
             labels: head_labels,
             calibration: base.join(&file.head.calibration),
         };
+        let region = region_spec(file.region, &invalid)?;
         let c = file.cloud;
         Ok(Self {
             name: file.name,
@@ -198,7 +242,7 @@ impl PipelineSpec {
             text: file.text,
             audio: file.audio,
             head,
-            region: file.region.kind,
+            region,
             mas: file.mas,
             cloud: Cloud {
                 model: c.model,
@@ -214,11 +258,66 @@ impl PipelineSpec {
     }
 }
 
+/// Resolves `[region]`: the detector keys are required for a detector and refused for the
+/// other kinds (a key that would do nothing is a mistake to report).
+fn region_spec(
+    r: RegionSection,
+    invalid: &dyn Fn(&'static str, String) -> PipelineError,
+) -> Result<RegionSpec, PipelineError> {
+    let required = |key: &'static str, v: Option<String>| match v {
+        Some(v) if !v.trim().is_empty() => Ok(v),
+        Some(_) => Err(invalid(key, "must not be empty".into())),
+        None => Err(invalid(
+            key,
+            "required when `region.kind` is `detector`".into(),
+        )),
+    };
+    if r.kind != RegionKind::Detector {
+        let set = [
+            ("region.model", r.model.is_some()),
+            ("region.precision", r.precision.is_some()),
+            ("region.input", r.input.is_some()),
+            ("region.boxes", r.boxes.is_some()),
+            ("region.scores", r.scores.is_some()),
+            ("region.min_score", r.min_score.is_some()),
+            ("region.box_format", r.box_format.is_some()),
+            ("region.normalized", r.normalized.is_some()),
+        ];
+        if let Some((key, _)) = set.iter().find(|(_, s)| *s) {
+            return Err(invalid(
+                key,
+                "only a `detector` region step takes this key".into(),
+            ));
+        }
+        return Ok(match r.kind {
+            RegionKind::Cards => RegionSpec::Cards,
+            _ => RegionSpec::None,
+        });
+    }
+    let min_score = r.min_score.unwrap_or(0.5);
+    if !min_score.is_finite() {
+        return Err(invalid(
+            "region.min_score",
+            "must be a finite number".into(),
+        ));
+    }
+    Ok(RegionSpec::Detector(DetectorSpec {
+        model: required("region.model", r.model)?,
+        precision: r.precision.unwrap_or(Precision::Fp32),
+        input: required("region.input", r.input)?,
+        boxes: required("region.boxes", r.boxes)?,
+        scores: required("region.scores", r.scores)?,
+        min_score,
+        box_format: r.box_format.unwrap_or_default(),
+        normalized: r.normalized.unwrap_or(true),
+    }))
+}
+
 impl PipelineSpec {
     /// What `Capability` announces: the name, the head's class count, and a fingerprint —
     /// the first 8 bytes of SHA-256 over the pipeline file's bytes, each role's model file
     /// (its manifest's sha256, at the precision loaded: image and text as the file says,
-    /// audio and cloud FP32; `-` for a model not in `catalog`) and the head's and cloud's
+    /// audio and cloud FP32, a region detector at its own; `-` for a model not in `catalog`) and the head's and cloud's
     /// label files. Two devices with the same fingerprint answer with the same models and
     /// labels. Fails only when the pipeline file can no longer be read.
     pub fn summary(&self, catalog: &ModelCatalog) -> Result<PipelineSummary, PipelineError> {
@@ -235,6 +334,9 @@ impl PipelineSpec {
         ];
         if let Some(a) = &self.audio {
             roles.push((a.model.as_str(), Precision::Fp32));
+        }
+        if let RegionSpec::Detector(d) = &self.region {
+            roles.push((d.model.as_str(), d.precision));
         }
         for (model, precision) in roles {
             let sha = catalog
@@ -309,7 +411,7 @@ full_question = "question"
         let s = PipelineSpec::load(&p).unwrap();
         assert_eq!(s.name, "tiny");
         assert!(s.audio.is_none());
-        assert_eq!(s.region, RegionKind::None);
+        assert_eq!(s.region, RegionSpec::None);
         assert_eq!(s.head.labels.names(), ["yes", "no"]);
         assert_eq!(s.cloud.labels, s.head.labels);
         assert_eq!(s.head.calibration, dir.path().join("t.json"));
@@ -355,12 +457,53 @@ full_question = "question"
     }
 
     #[test]
+    fn a_detector_region_needs_its_bindings_and_other_kinds_refuse_them() {
+        let detector = "[region]\nkind = \"detector\"\nmodel = \"det\"\ninput = \"img\"\nboxes = \"b\"\nscores = \"s\"\nbox_format = \"yxyx\"\n";
+        let (_d, p) = dir_with(&GOOD.replace("[mas.modal]", &format!("{detector}[mas.modal]")));
+        let s = PipelineSpec::load(&p).unwrap();
+        let RegionSpec::Detector(d) = &s.region else {
+            panic!("{:?}", s.region)
+        };
+        assert_eq!((d.model.as_str(), d.boxes.as_str()), ("det", "b"));
+        assert_eq!(
+            (d.min_score, d.box_format, d.normalized),
+            (0.5, BoxFormat::Yxyx, true)
+        );
+        assert_eq!(d.precision, Precision::Fp32);
+
+        let (_d, p) = dir_with(&GOOD.replace(
+            "[mas.modal]",
+            &format!("{}[mas.modal]", detector.replace("scores = \"s\"\n", "")),
+        ));
+        let e = PipelineSpec::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("key `region.scores`") && e.contains("detector"),
+            "{e}"
+        );
+
+        let (_d, p) = dir_with(&GOOD.replace(
+            "[mas.modal]",
+            "[region]\nkind = \"cards\"\nmodel = \"det\"\n[mas.modal]",
+        ));
+        let e = PipelineSpec::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("key `region.model`") && e.contains("only a `detector`"),
+            "{e}"
+        );
+
+        let (_d, p) =
+            dir_with(&GOOD.replace("[mas.modal]", "[region]\nkind = \"yolo\"\n[mas.modal]"));
+        let e = PipelineSpec::load(&p).unwrap_err().to_string();
+        assert!(e.contains("region.kind") && e.contains("detector"), "{e}");
+    }
+
+    #[test]
     fn the_shipped_pipeline_loads() {
         let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
         let s = PipelineSpec::load_default(&models).unwrap();
         assert_eq!(s.name, "easy-vqa");
         assert_eq!(s.head.labels.len(), 13);
-        assert_eq!(s.region, RegionKind::Cards);
+        assert_eq!(s.region, RegionSpec::Cards);
         assert!(
             s.head.calibration.is_file(),
             "{}",

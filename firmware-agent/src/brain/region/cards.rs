@@ -1,5 +1,5 @@
-//! The region step: finds the easy-VQA card in a camera-size frame so the edge encoder sees
-//! the object, not the whole 640×480 scene.
+//! [`Cards`]: the easy-VQA card rule (`[region] kind = "cards"`), finding the card in a
+//! camera-size frame so the edge encoder sees the object, not the whole 640×480 scene.
 //!
 //! The cards of the camera-size workload (`docs/workload.md`) are squares whose own
 //! background is a light, nearly uniform colour (every channel ≥ 226 in easy-VQA), while the
@@ -10,7 +10,7 @@
 //! (cards are square; a shape touching the card's edge can hide one light border).
 //!
 //! This is a colour rule made for this workload, not a general detector: a deployment with
-//! other scenes plugs a detector in here. It is cheap (one strided pass over the frame) and
+//! other scenes names an ONNX detector instead (`kind = "detector"`, [`super::Detector`]). It is cheap (one strided pass over the frame) and
 //! its accuracy against the workload's ground-truth boxes is measured by `msao-host run`.
 //!
 //! ```
@@ -22,6 +22,8 @@
 //! assert_eq!((r.x, r.y, r.width, r.height), (300, 100, 128, 128));
 //! ```
 
+use super::{Region, RegionProposer};
+use crate::brain::BrainError;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
@@ -55,35 +57,17 @@ impl Default for RegionConfig {
     }
 }
 
-/// A located region, in frame pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Region {
-    /// Left column.
-    pub x: u32,
-    /// Top row.
-    pub y: u32,
-    /// Width.
-    pub width: u32,
-    /// Height.
-    pub height: u32,
-}
+/// The card rule as a [`RegionProposer`].
+#[derive(Debug, Clone, Copy)]
+pub struct Cards(pub RegionConfig);
 
-impl Region {
-    /// Intersection over union with another region (0 when either is empty).
-    pub fn iou(&self, other: &Region) -> f64 {
-        let x0 = self.x.max(other.x);
-        let y0 = self.y.max(other.y);
-        let x1 = (self.x + self.width).min(other.x + other.width);
-        let y1 = (self.y + self.height).min(other.y + other.height);
-        let inter = u64::from(x1.saturating_sub(x0)) * u64::from(y1.saturating_sub(y0));
-        let union = u64::from(self.width) * u64::from(self.height)
-            + u64::from(other.width) * u64::from(other.height)
-            - inter;
-        if union == 0 {
-            0.0
-        } else {
-            inter as f64 / union as f64
-        }
+impl RegionProposer for Cards {
+    fn name(&self) -> &str {
+        "cards"
+    }
+
+    fn propose(&mut self, frame: &RgbImage) -> Result<Option<Region>, BrainError> {
+        Ok(locate(frame, &self.0))
     }
 }
 
