@@ -257,6 +257,12 @@ fn golden_frames_are_answered_plain_and_streamed_with_their_trace_ids() {
         assert_eq!(v["choices"][0]["finish_reason"], "stop");
         assert_eq!(v["msao"]["decision"], "local");
         assert_eq!(v["msao"]["source"], "local");
+        // WordPiece: `what | is | the | red | shape | ?` (six tokens each), none generated.
+        assert_eq!(
+            v["usage"],
+            json!({"prompt_tokens": 6, "completion_tokens": 0, "total_tokens": 6}),
+            "{v}"
+        );
         assert!(
             v["msao"]["stages_ms"]["total"].as_f64().unwrap() > 0.0,
             "{v}"
@@ -291,6 +297,7 @@ fn golden_frames_are_answered_plain_and_streamed_with_their_trace_ids() {
             chunks.last().unwrap()["choices"][0]["finish_reason"],
             "stop"
         );
+        assert_eq!(chunks.last().unwrap()["usage"], v["usage"]);
         ids.push(
             chunks.last().unwrap()["msao"]["request_id"]
                 .as_u64()

@@ -13,6 +13,8 @@
 //!
 //! A second pipeline file over the same models, `tiny-gray-det`, adds an ONNX detector as
 //! the region step (`[region] kind = "detector"`): the answer follows the box it proposes.
+//! A third, `tiny-gray-split`, runs the head as a graph of its own (`[head] kind =
+//! "separate"`: `tiny-head` fed `tiny-enc`'s embedding and the question).
 //!
 //! Setup: `tests/tinymodels/setup.sh` makes `.cache/tinymodels-venv` (numpy, onnx from PyPI)
 //! unless `MSAO_TINYMODELS_VENV` names one that imports `onnx`. If the install fails the
@@ -340,6 +342,24 @@ fn a_second_pipeline_runs_end_to_end_from_toml_only() {
             "{levels:?}: {r}"
         );
         assert_eq!(r["msao"]["region"], region, "{levels:?}: {r}");
+    }
+
+    // The head as a graph of its own: the same closed-form answers, edge only.
+    let split = models.join("pipelines/tiny-gray-split.toml");
+    let (_agent, base) = agent(&models, &split, edge_only, dir.path());
+    for (image, expected) in [(&light, "light"), (&dark, "dark")] {
+        let (status, r) = post(
+            &format!("{base}/v1/chat/completions"),
+            &chat("tiny-gray-split", question, image),
+        );
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(r["choices"][0]["message"]["content"], expected, "{r}");
+        assert_eq!(r["msao"]["source"], "local", "{r}");
+        let c = r["msao"]["confidence"].as_f64().unwrap();
+        assert!(
+            c > 0.5 && c <= 1.0,
+            "softmax of the separate head's logits: {r}"
+        );
     }
 }
 

@@ -5,6 +5,8 @@ firmware-agent/tests/pipeline_generality.rs, which runs it through the real bina
 Nothing is shared with easy-VQA but the WordPiece tokenizer file (copied into OUT):
 other model and tensor names, three labels instead of 13, a one-channel (gray) 32x32 input,
 a 16-d text embedding, no audio model, no region step, a cloud model named otherwise.
+A third, tiny-gray-split, runs the head as a graph of its own (tiny-enc gives the probe,
+features and embedding; tiny-head answers from the embedding and the question).
 A second pipeline file, tiny-gray-det, is the same with an ONNX detector as its region step
 (tiny-det: boxes and scores of the frame's four quadrants, yxyx, normalised).
 
@@ -91,6 +93,48 @@ def edge() -> onnx.ModelProto:
          helper.make_tensor_value_info("feat", TensorProto.FLOAT, ["batch", DIM, GRID, GRID]),
          helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["batch", DIM]),
          helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", len(LABELS)])],
+        init)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+
+
+def encoder_only() -> onnx.ModelProto:
+    """tiny-edge without its head: no question input, no logits."""
+    pool = SIDE // GRID
+    nodes = [
+        helper.make_node("AveragePool", ["pixels"], ["act"], kernel_shape=[4, 4], strides=[4, 4]),
+        helper.make_node("AveragePool", ["pixels"], ["patch_mean"], kernel_shape=[pool, pool],
+                         strides=[pool, pool]),
+        helper.make_node("Tile", ["patch_mean", "repeats"], ["feat"]),
+        helper.make_node("GlobalAveragePool", ["feat"], ["pooled4"]),
+        helper.make_node("Flatten", ["pooled4"], ["pooled"], axis=1),
+    ]
+    init = [const("repeats", np.array([1, DIM, 1, 1], dtype=np.int64))]
+    graph = helper.make_graph(
+        nodes, "tiny-enc",
+        [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["batch", 1, SIDE, SIDE])],
+        [helper.make_tensor_value_info("act", TensorProto.FLOAT, ["batch", 1, 8, 8]),
+         helper.make_tensor_value_info("feat", TensorProto.FLOAT, ["batch", DIM, GRID, GRID]),
+         helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["batch", DIM])],
+        init)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+
+
+def head() -> onnx.ModelProto:
+    """The head as a graph of its own: the same closed form on the mean of the image
+    embedding (which is the frame's mean luma)."""
+    nodes = [helper.make_node("ReduceMean", ["img_vec"], ["m"], axes=[1], keepdims=1)]
+    init = []
+    n, i = score_nodes("m", "raw", "head")
+    nodes += n
+    init += i
+    n, i = question_term("qv", "raw", "split_scores", "head")
+    nodes += n
+    init += i
+    graph = helper.make_graph(
+        nodes, "tiny-head",
+        [helper.make_tensor_value_info("img_vec", TensorProto.FLOAT, ["batch", DIM]),
+         helper.make_tensor_value_info("qv", TensorProto.FLOAT, ["batch", Q])],
+        [helper.make_tensor_value_info("split_scores", TensorProto.FLOAT, ["batch", len(LABELS)])],
         init)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
 
@@ -235,6 +279,49 @@ shape = ["batch", 8]
 name = "scores"
 dtype = "f32"
 shape = ["batch", 3]
+'''
+
+ENC_REST = EDGE_REST.replace('''
+[[inputs]]
+name = "q_emb"
+dtype = "f32"
+shape = ["batch", 16]
+''', "").replace('''
+[[outputs]]
+name = "scores"
+dtype = "f32"
+shape = ["batch", 3]
+''', "")
+
+HEAD_REST = '''
+[preprocess]
+kind = "embeddings"
+
+[[inputs]]
+name = "img_vec"
+dtype = "f32"
+shape = ["batch", 8]
+
+[[inputs]]
+name = "qv"
+dtype = "f32"
+shape = ["batch", 16]
+
+[[outputs]]
+name = "split_scores"
+dtype = "f32"
+shape = ["batch", 3]
+'''
+
+SPLIT_HEAD = '''[head]
+kind = "separate"
+model = "tiny-head"
+image = "img_vec"
+question = "qv"
+logits = "split_scores"
+labels = "../labels.txt"
+calibration = "../tiny-head-temperature.json"
+
 '''
 
 DET_REST = '''
@@ -410,6 +497,10 @@ def main() -> None:
     write_model(out, text(vocab), "tiny-text", "text", "", TEXT_REST)
     write_model(out, cloud(), "tiny-cloud", "image", "", CLOUD_REST)
     write_model(out, detector(), "tiny-det", "image", "", DET_REST)
+    write_model(out, encoder_only(), "tiny-enc", "image", "act", ENC_REST)
+    head_sha = write_model(out, head(), "tiny-head", "image", "", HEAD_REST)
+    with open(os.path.join(out, "tiny-head-temperature.json"), "w") as f:
+        json.dump({"model": "tiny-head", "sha256": head_sha, "temperature": 1.0}, f)
     with open(os.path.join(out, "labels.txt"), "w") as f:
         f.write("# tiny-gray answers, logit order\n" + "".join(f"{l}\n" for l in LABELS))
     with open(os.path.join(out, "tiny-edge-temperature.json"), "w") as f:
@@ -423,6 +514,11 @@ def main() -> None:
                 .replace('"labels.txt"', '"../labels.txt"')
                 .replace('"tiny-edge-temperature.json"', '"../tiny-edge-temperature.json"')
                 .replace('[region]\nkind = "none"\n', DETECTOR_REGION))
+    split = (PIPELINE.replace('name = "tiny-gray"', 'name = "tiny-gray-split"')
+             .replace('model = "tiny-edge"', 'model = "tiny-enc"'))
+    split = split[:split.index("[head]")] + SPLIT_HEAD + split[split.index("\n[region]") + 1:]
+    with open(os.path.join(out, "pipelines", "tiny-gray-split.toml"), "w") as f:
+        f.write(split)
     print(f"make_tiny.py: wrote the tiny-gray pipeline to {out}")
 
 

@@ -4,12 +4,14 @@
 //! down, where the region step found the subject (`[x, y, w, h]`), and per-stage
 //! milliseconds.
 //!
-//! `usage` counts tokens generated and read by a language model: a classification head
-//! generates none, so both counts are 0 (a generative head will fill them).
+//! `usage`: `prompt_tokens` are the question's tokens the text encoder read (its tokenizer's
+//! count, without the special tokens; 0 when no edge work ran, as for cloud-only);
+//! `completion_tokens` are tokens generated, none for a classification head.
 
 use crate::offload::Answer;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use msao::message::Modality;
 use serde_json::{Value, json};
 
 fn ms(us: Option<u32>) -> Value {
@@ -43,8 +45,14 @@ pub fn msao(a: &Answer) -> Value {
     })
 }
 
-fn usage() -> Value {
-    json!({"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0})
+fn usage(a: &Answer) -> Value {
+    let prompt = a
+        .trace
+        .mas
+        .iter()
+        .find(|m| m.modality == Modality::Text)
+        .map_or(0, |m| m.total);
+    json!({"prompt_tokens": prompt, "completion_tokens": 0, "total_tokens": prompt})
 }
 
 fn id(a: &Answer) -> String {
@@ -63,7 +71,7 @@ pub fn completion(a: &Answer, model: &str, created: u64) -> Response {
             "message": {"role": "assistant", "content": a.answer.clone().unwrap_or_default()},
             "finish_reason": "stop",
         }],
-        "usage": usage(),
+        "usage": usage(a),
         "msao": msao(a),
     }))
     .into_response()
@@ -91,7 +99,7 @@ pub fn stream(a: &Answer, model: &str, created: u64) -> Response {
         Value::Null,
         None,
     );
-    body += &chunk(json!({}), json!("stop"), Some((usage(), msao(a))));
+    body += &chunk(json!({}), json!("stop"), Some((usage(a), msao(a))));
     body += "data: [DONE]\n\n";
     let mut r = body.into_response();
     r.headers_mut().insert(

@@ -308,13 +308,8 @@ impl EdgeBrain {
             )?),
             _ => None,
         };
-        let manifest = catalog
-            .find(&pipeline.image.model, image_precision)
-            .ok_or_else(|| BrainError::Calibration {
-                path: pipeline.head.calibration.display().to_string(),
-                reason: "image model missing from the catalog".into(),
-            })?;
-        let temperature = Temperature::load(&pipeline.head.calibration, manifest)?;
+        // Fitted to the graph the logits come from: the image graph, or a separate head's.
+        let temperature = Temperature::load(&pipeline.head.calibration, image.logits_model())?;
         let region = region::load(
             &pipeline.region,
             &options.region,

@@ -1,7 +1,8 @@
-//! Image encoder and local answer head: one ONNX graph (the easy-VQA edge model,
-//! `models/vqa/`) that takes a preprocessed frame and the question embedding and gives the
-//! probe (early activations for MAS), the patch features (the compact tensor's source), the
-//! pooled image embedding and the answer logits.
+//! Image encoder and local answer head: the image graph (the easy-VQA edge model,
+//! `models/vqa/`, is one) takes a preprocessed frame and gives the probe (early activations
+//! for MAS), the patch features (the compact tensor's source) and the pooled image
+//! embedding; the [`LocalHead`] gives the answer logits, either from the same graph (which
+//! then also takes the question embedding: `fused`) or from a graph of its own (`separate`).
 //!
 //! Preprocessing follows the manifest's `[preprocess]` (kind `image`): decode (PNG, JPEG),
 //! convert to RGB, resize to `resize` with `interpolation`, then
@@ -10,9 +11,10 @@
 //! request fails, the agent goes on.
 
 use super::error::ImageEncoderError;
+use super::head::{Fused, LocalHead, Separate, fixed_dims, take};
 use super::limits::InputLimits;
 use crate::mas::ProbeLayout;
-use crate::pipelines::PipelineSpec;
+use crate::pipelines::{HeadKind, PipelineSpec};
 use crate::runtime::manifest::{ColorOrder, ImagePreprocess, Interpolation, Layout};
 use crate::runtime::{
     InferenceRuntime, LoadedModel, ModelCatalog, ModelManifest, NamedTensor, Tensor,
@@ -36,29 +38,24 @@ pub struct EdgeOutput {
     pub confidence: Option<f32>,
 }
 
-/// The edge model, loaded. Not `Sync` (one run at a time).
+/// The edge model and its head, loaded. Not `Sync` (one run at a time).
 pub struct ImageEncoder {
     model: Box<dyn LoadedModel>,
+    head: Box<dyn LocalHead>,
     pre: ImagePreprocess,
     probe_name: String,
     probe: ProbeLayout,
     feature_dim: usize,
-    question_dim: usize,
-    answers: usize,
-    has_confidence: bool,
     names: Bindings,
     label: String,
 }
 
-/// The graph's tensor names, from the pipeline's `[image]` and `[head]`.
+/// The image graph's tensor names, from the pipeline's `[image]`.
 #[derive(Debug, Clone)]
 struct Bindings {
     input: String,
-    question: String,
     features: String,
     embedding: String,
-    logits: String,
-    confidence: Option<String>,
 }
 
 impl ImageEncoder {
@@ -78,15 +75,16 @@ impl ImageEncoder {
                     name: name.clone(),
                     precision: format!("{precision:?}").to_lowercase(),
                 })?;
-        Self::load(runtime, manifest, pipeline, provider)
+        Self::load(runtime, catalog, manifest, pipeline, provider)
     }
 
     /// Loads the model an image manifest describes, with the pipeline's tensor names
-    /// (`[image]`, and `[head]` for the fused head). The manifest must name a probe output
-    /// of shape `[batch, C, H, W]` and give the features `[batch, D, R, K]`; MAS splits the
-    /// probe into the same R × K patches.
+    /// (`[image]`), and its head (`[head]`: fused into this graph, or a separate graph from
+    /// `catalog`). The manifest must name a probe output of shape `[batch, C, H, W]` and give
+    /// the features `[batch, D, R, K]`; MAS splits the probe into the same R × K patches.
     pub fn load(
         runtime: &dyn InferenceRuntime,
+        catalog: &ModelCatalog,
         manifest: &ModelManifest,
         pipeline: &PipelineSpec,
         provider: ExecProvider,
@@ -94,11 +92,8 @@ impl ImageEncoder {
         let label = manifest.label();
         let names = Bindings {
             input: pipeline.image.input.clone(),
-            question: pipeline.head.question.clone(),
             features: pipeline.image.features.clone(),
             embedding: pipeline.image.embedding.clone(),
-            logits: pipeline.head.logits.clone(),
-            confidence: pipeline.head.confidence.clone(),
         };
         let bad = |reason: String| ImageEncoderError::Manifest {
             model: label.clone(),
@@ -121,30 +116,9 @@ impl ImageEncoder {
             .probe
             .clone()
             .ok_or_else(|| bad("names no `probe` output".into()))?;
-        let fixed =
-            |kind: &str, name: &str, rank: usize| -> Result<Vec<usize>, ImageEncoderError> {
-                let spec = match kind {
-                    "input" => manifest.input(name),
-                    _ => manifest.output(name),
-                }
-                .ok_or_else(|| bad(format!("has no {kind} `{name}`")))?;
-                let dims: Option<Vec<usize>> = spec
-                    .shape
-                    .iter()
-                    .skip(1)
-                    .map(|d| match d {
-                        crate::runtime::manifest::Dim::Fixed(n) => Some(*n),
-                        crate::runtime::manifest::Dim::Named(_) => None,
-                    })
-                    .collect();
-                match dims {
-                    Some(d) if d.len() == rank => Ok(d),
-                    _ => Err(bad(format!(
-                        "{kind} `{name}` must be [batch, {rank} fixed dims], is {}",
-                        crate::runtime::manifest::format_dims(&spec.shape)
-                    ))),
-                }
-            };
+        let fixed = |kind: &str, name: &str, rank: usize| {
+            fixed_dims(manifest, kind == "input", name, rank).map_err(&bad)
+        };
         let image = fixed("input", &names.input, 3)?;
         let ch = pre.color.channels();
         let expected = match pre.layout {
@@ -157,32 +131,9 @@ impl ImageEncoder {
                 names.input
             )));
         }
-        let question_dim = fixed("input", &names.question, 1)?[0];
         let p = fixed("output", &probe_name, 3)?;
         let f = fixed("output", &names.features, 3)?;
-        fixed("output", &names.embedding, 1)?;
-        let answers = fixed("output", &names.logits, 1)?[0];
-        pipeline
-            .head
-            .labels
-            .check_outputs(&format!("{label} output `{}`", names.logits), answers)
-            .map_err(|e| bad(e.to_string()))?;
-        // The pipeline may name a confidence output that only some precisions have (the
-        // int8 graph carries the learned gate): absent from this manifest, it is not used.
-        let confidence = names
-            .confidence
-            .clone()
-            .filter(|c| manifest.output(c).is_some());
-        if let Some(c) = &confidence
-            && fixed("output", c, 1)? != [1]
-        {
-            return Err(bad(format!("output `{c}` must be [batch, 1]")));
-        }
-        let has_confidence = confidence.is_some();
-        let names = Bindings {
-            confidence,
-            ..names
-        };
+        let embedding_dim = fixed("output", &names.embedding, 1)?[0];
         let probe = ProbeLayout {
             channels: p[0],
             height: p[1],
@@ -200,16 +151,24 @@ impl ImageEncoder {
                 probe.height, probe.width, probe.rows, probe.cols
             )));
         }
+        let head: Box<dyn LocalHead> = match pipeline.head.kind {
+            HeadKind::Fused => Box::new(Fused::new(manifest, &pipeline.head).map_err(&bad)?),
+            HeadKind::Separate => Box::new(Separate::load(
+                runtime,
+                catalog,
+                &pipeline.head,
+                embedding_dim,
+                provider,
+            )?),
+        };
         let model = runtime.load(manifest, provider)?;
         Ok(Self {
             model,
+            head,
             pre,
             probe_name,
             probe,
             feature_dim: f[0],
-            question_dim,
-            answers,
-            has_confidence,
             names,
             label,
         })
@@ -220,9 +179,16 @@ impl ImageEncoder {
         &self.label
     }
 
-    /// Whether the graph gives a learned confidence (the pipeline's `head.confidence`).
+    /// Whether the head gives a learned confidence (the pipeline's `head.confidence`).
     pub fn has_confidence(&self) -> bool {
-        self.has_confidence
+        self.head.has_confidence()
+    }
+
+    /// The manifest of the graph whose logits the head reads (its calibration's model).
+    pub fn logits_model(&self) -> &ModelManifest {
+        self.head
+            .logits_model()
+            .unwrap_or_else(|| self.model.manifest())
     }
 
     /// The execution provider that actually runs the model.
@@ -242,12 +208,12 @@ impl ImageEncoder {
 
     /// Answer classes.
     pub fn answers(&self) -> usize {
-        self.answers
+        self.head.answers()
     }
 
     /// Question embedding width.
     pub fn question_dim(&self) -> usize {
-        self.question_dim
+        self.head.question_dim()
     }
 
     /// The manifest's preprocessing.
@@ -273,11 +239,11 @@ impl ImageEncoder {
         pixels: Vec<f32>,
         question: &[f32],
     ) -> Result<EdgeOutput, ImageEncoderError> {
-        if question.len() != self.question_dim {
+        if question.len() != self.head.question_dim() {
             return Err(ImageEncoderError::QuestionLength {
                 model: self.label.clone(),
                 got: question.len(),
-                expected: self.question_dim,
+                expected: self.head.question_dim(),
             });
         }
         let (h, w, ch) = (
@@ -289,47 +255,35 @@ impl ImageEncoder {
             Layout::Nchw => vec![1, ch, h, w],
             Layout::Nhwc => vec![1, h, w, ch],
         };
-        let image = Tensor::f32(shape, pixels).map_err(|e| ImageEncoderError::Manifest {
+        let manifest_err = |e: crate::runtime::tensor::ShapeMismatch| ImageEncoderError::Manifest {
             model: self.label.clone(),
             reason: e.to_string(),
-        })?;
-        let question = Tensor::f32(vec![1, self.question_dim], question.to_vec()).map_err(|e| {
-            ImageEncoderError::Manifest {
-                model: self.label.clone(),
-                reason: e.to_string(),
-            }
-        })?;
-        let outputs = self.model.run(&[
-            NamedTensor::new(&self.names.input, image),
-            NamedTensor::new(&self.names.question, question),
-        ])?;
-        let take = |name: &str, len: usize| -> Result<Vec<f32>, ImageEncoderError> {
-            let t = outputs.iter().find(|o| o.name == name).ok_or_else(|| {
-                ImageEncoderError::BadOutput {
-                    model: self.label.clone(),
-                    tensor: name.to_string(),
-                    reason: "missing".into(),
-                }
-            })?;
-            match t.tensor.as_f32() {
-                Some(v) if v.len() == len => Ok(v.to_vec()),
-                _ => Err(ImageEncoderError::BadOutput {
-                    model: self.label.clone(),
-                    tensor: name.to_string(),
-                    reason: format!("shape {:?}, expected {len} f32 values", t.tensor.shape()),
-                }),
-            }
         };
+        let image = Tensor::f32(shape, pixels).map_err(manifest_err)?;
+        let question = Tensor::f32(vec![1, self.head.question_dim()], question.to_vec())
+            .map_err(manifest_err)?;
+        let mut inputs = vec![NamedTensor::new(&self.names.input, image)];
+        inputs.extend(self.head.image_graph_inputs(&question));
+        let outputs = self.model.run(&inputs)?;
         let patches = self.probe.patches();
+        let image_embedding = take(
+            &outputs,
+            &self.label,
+            &self.names.embedding,
+            self.feature_dim,
+        )?;
+        let head = self.head.answer(&outputs, &image_embedding, &question)?;
         Ok(EdgeOutput {
-            probe: take(&self.probe_name, self.probe.len())?,
-            features: take(&self.names.features, self.feature_dim * patches)?,
-            image_embedding: take(&self.names.embedding, self.feature_dim)?,
-            logits: take(&self.names.logits, self.answers)?,
-            confidence: match &self.names.confidence {
-                Some(c) => Some(take(c, 1)?[0]),
-                None => None,
-            },
+            probe: take(&outputs, &self.label, &self.probe_name, self.probe.len())?,
+            features: take(
+                &outputs,
+                &self.label,
+                &self.names.features,
+                self.feature_dim * patches,
+            )?,
+            image_embedding,
+            logits: head.logits,
+            confidence: head.confidence,
         })
     }
 

@@ -6,6 +6,7 @@
 //! |----------|------|
 //! | `text`   | [`TextEncoder`]: question text → 384-d MiniLM-L6 sentence embedding (tokenizer + model) |
 //! | `image`  | [`ImageEncoder`]: frame → probe, patch features, image embedding and local-head logits (easy-VQA edge graph) |
+//! | `head`   | [`LocalHead`]: the answer head, fused into the image graph or a graph of its own |
 //! | `audio`  | [`AudioEncoder`]: 16 kHz track → Silero VAD speech probability per chunk; [`read_wav`] |
 //! | `limits` | [`InputLimits`]: caps on frame size, question length and audio duration, checked before decoding |
 //! | `cosine` | [`cosine`]: similarity of two embeddings |
@@ -14,6 +15,7 @@
 mod audio;
 mod cosine;
 mod error;
+mod head;
 mod image;
 mod limits;
 mod text;
@@ -21,6 +23,7 @@ mod text;
 pub use audio::{AudioEncoder, decode_wav_within, read_wav, read_wav_within};
 pub use cosine::cosine;
 pub use error::{AudioEncoderError, ImageEncoderError, TextEncoderError};
+pub use head::{Fused, HeadOutput, LocalHead, Separate};
 pub use image::{
     EdgeOutput, ImageEncoder, decode_image, decode_image_within, open_image, open_image_within,
     preprocess,

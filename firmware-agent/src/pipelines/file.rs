@@ -81,6 +81,9 @@ pub struct AudioSection {
 pub enum HeadKind {
     /// Outputs of the image encoder's own graph, which also takes the question embedding.
     Fused,
+    /// A graph of its own fed the image embedding and the question embedding (keys
+    /// `model`, `image`).
+    Separate,
 }
 
 /// `[head]`: the local answer head.
@@ -89,6 +92,13 @@ pub enum HeadKind {
 pub struct HeadSection {
     /// Where the head runs.
     pub kind: HeadKind,
+    /// Separate head: catalog name of its graph.
+    pub model: Option<String>,
+    /// Separate head: precision loaded (default `fp32`).
+    #[serde(default, deserialize_with = "opt_precision")]
+    pub precision: Option<Precision>,
+    /// Separate head: its input fed the image encoder's `embedding` output.
+    pub image: Option<String>,
     /// Input: the question embedding.
     pub question: String,
     /// Output: answer logits `[batch, classes]`.

@@ -69,11 +69,24 @@ pub enum PipelineError {
     },
 }
 
+/// A separate head's graph (`[head] kind = "separate"`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadGraph {
+    /// Catalog name.
+    pub model: String,
+    /// Precision loaded.
+    pub precision: Precision,
+    /// Its input fed the image embedding.
+    pub image: String,
+}
+
 /// The local head, resolved.
 #[derive(Debug, Clone)]
 pub struct Head {
     /// Where it runs.
     pub kind: HeadKind,
+    /// Its own graph, for a separate head (`None`: fused into the image graph).
+    pub graph: Option<HeadGraph>,
     /// Input: the question embedding.
     pub question: String,
     /// Output: logits.
@@ -225,8 +238,10 @@ impl PipelineSpec {
             Some(p) => Labels::load(&base.join(p))?,
             None => head_labels.clone(),
         };
+        let graph = head_graph(&file.head, &invalid)?;
         let head = Head {
             kind: file.head.kind,
+            graph,
             question: file.head.question,
             logits: file.head.logits,
             confidence: file.head.confidence,
@@ -256,6 +271,37 @@ impl PipelineSpec {
             },
         })
     }
+}
+
+/// A separate head's graph; its keys are refused for a fused head.
+fn head_graph(
+    h: &HeadSection,
+    invalid: &dyn Fn(&'static str, String) -> PipelineError,
+) -> Result<Option<HeadGraph>, PipelineError> {
+    if h.kind == HeadKind::Fused {
+        let set = [
+            ("head.model", h.model.is_some()),
+            ("head.precision", h.precision.is_some()),
+            ("head.image", h.image.is_some()),
+        ];
+        return match set.iter().find(|(_, s)| *s) {
+            Some((key, _)) => Err(invalid(key, "only a `separate` head takes this key".into())),
+            None => Ok(None),
+        };
+    }
+    let required = |key: &'static str, v: &Option<String>| match v {
+        Some(v) if !v.trim().is_empty() => Ok(v.clone()),
+        Some(_) => Err(invalid(key, "must not be empty".into())),
+        None => Err(invalid(
+            key,
+            "required when `head.kind` is `separate`".into(),
+        )),
+    };
+    Ok(Some(HeadGraph {
+        model: required("head.model", &h.model)?,
+        precision: h.precision.unwrap_or(Precision::Fp32),
+        image: required("head.image", &h.image)?,
+    }))
 }
 
 /// Resolves `[region]`: the detector keys are required for a detector and refused for the
@@ -317,7 +363,7 @@ impl PipelineSpec {
     /// What `Capability` announces: the name, the head's class count, and a fingerprint —
     /// the first 8 bytes of SHA-256 over the pipeline file's bytes, each role's model file
     /// (its manifest's sha256, at the precision loaded: image and text as the file says,
-    /// audio and cloud FP32, a region detector at its own; `-` for a model not in `catalog`) and the head's and cloud's
+    /// audio and cloud FP32, a separate head and a region detector at their own; `-` for a model not in `catalog`) and the head's and cloud's
     /// label files. Two devices with the same fingerprint answer with the same models and
     /// labels. Fails only when the pipeline file can no longer be read.
     pub fn summary(&self, catalog: &ModelCatalog) -> Result<PipelineSummary, PipelineError> {
@@ -334,6 +380,9 @@ impl PipelineSpec {
         ];
         if let Some(a) = &self.audio {
             roles.push((a.model.as_str(), Precision::Fp32));
+        }
+        if let Some(g) = &self.head.graph {
+            roles.push((g.model.as_str(), g.precision));
         }
         if let RegionSpec::Detector(d) = &self.region {
             roles.push((d.model.as_str(), d.precision));
@@ -419,10 +468,30 @@ full_question = "question"
 
     #[test]
     fn errors_name_the_file_and_the_key() {
-        let (_d, p) = dir_with(&GOOD.replace("kind = \"fused\"", "kind = \"separate\""));
+        let (_d, p) = dir_with(&GOOD.replace("kind = \"fused\"", "kind = \"mlp\""));
         let e = PipelineSpec::load(&p).unwrap_err().to_string();
         assert!(e.contains("p.toml") && e.contains("head.kind"), "{e}");
         assert!(e.contains("fused"), "the expected value is named: {e}");
+
+        let (_d, p) = dir_with(&GOOD.replace("kind = \"fused\"", "kind = \"separate\""));
+        let e = PipelineSpec::load(&p).unwrap_err().to_string();
+        assert!(e.contains("key `head.model`: required"), "{e}");
+
+        let (_d, p) = dir_with(&GOOD.replace(
+            "kind = \"fused\"",
+            "kind = \"separate\"\nmodel = \"h\"\nimage = \"img\"",
+        ));
+        let s = PipelineSpec::load(&p).unwrap();
+        let g = s.head.graph.unwrap();
+        assert_eq!((g.model.as_str(), g.image.as_str()), ("h", "img"));
+
+        let (_d, p) =
+            dir_with(&GOOD.replace("kind = \"fused\"", "kind = \"fused\"\nimage = \"img\""));
+        let e = PipelineSpec::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("key `head.image`: only a `separate` head"),
+            "{e}"
+        );
 
         let (_d, p) = dir_with(&GOOD.replace("precision = \"fp32\"", "precision = \"fp8\""));
         let e = PipelineSpec::load(&p).unwrap_err().to_string();

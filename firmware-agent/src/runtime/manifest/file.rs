@@ -47,7 +47,13 @@ enum PreprocessFile {
     Text(TextFile),
     Audio(AudioFile),
     CompactTensor(CompactTensorFile),
+    Embeddings(EmbeddingsFile),
 }
+
+/// `kind = "embeddings"` takes no other key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmbeddingsFile {}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -232,8 +238,10 @@ impl Validator<'_> {
     ) -> Result<Preprocess, ManifestError> {
         let kind_fits = matches!(
             (&self.raw.preprocess, modality),
-            (PreprocessFile::CompactTensor(_), _)
-                | (PreprocessFile::Image(_), Modality::Image)
+            (
+                PreprocessFile::CompactTensor(_) | PreprocessFile::Embeddings(_),
+                _
+            ) | (PreprocessFile::Image(_), Modality::Image)
                 | (PreprocessFile::Text(_), Modality::Text)
                 | (PreprocessFile::Audio(_), Modality::Audio)
         );
@@ -243,11 +251,12 @@ impl Validator<'_> {
                 PreprocessFile::Text(_) => "text",
                 PreprocessFile::Audio(_) => "audio",
                 PreprocessFile::CompactTensor(_) => "compact-tensor",
+                PreprocessFile::Embeddings(_) => "embeddings",
             };
             return Err(self.invalid(
                 "preprocess.kind",
                 format!(
-                    "`{kind}` does not fit modality `{}` (expected `{}` or `compact-tensor`)",
+                    "`{kind}` does not fit modality `{}` (expected `{}`, `compact-tensor` or `embeddings`)",
                     modality_name(modality),
                     modality_name(modality)
                 ),
@@ -313,6 +322,7 @@ impl Validator<'_> {
                     source_output: source_output.clone(),
                 }
             }
+            PreprocessFile::Embeddings(EmbeddingsFile {}) => Preprocess::Embeddings,
         })
     }
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 /// Preprocessing of a model's input; the variant matches the manifest's `modality`
-/// (`compact-tensor` fits any modality).
+/// (`compact-tensor` and `embeddings` fit any modality).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Preprocess {
     /// `kind = "image"`: a camera frame resized and normalised into one image tensor.
@@ -21,6 +21,10 @@ pub enum Preprocess {
         /// That model's output.
         source_output: String,
     },
+    /// `kind = "embeddings"`: the inputs are embeddings other roles of a pipeline give
+    /// (a separate answer head fed the image and question embeddings), bound by the
+    /// pipeline file.
+    Embeddings,
 }
 
 impl Preprocess {
@@ -31,6 +35,7 @@ impl Preprocess {
             Self::Text(_) => "text",
             Self::Audio(_) => "audio",
             Self::CompactTensor { .. } => "compact-tensor",
+            Self::Embeddings => "embeddings",
         }
     }
 
