@@ -517,3 +517,91 @@ fn sigterm_with_requests_in_flight_answers_each_once_and_exits_0() {
         signalled.elapsed().as_secs_f64()
     );
 }
+
+/// An image server on loopback: `/frame.png` (a golden frame), `/missing` (404), `/moved`
+/// (302 to `/frame.png`) and `/big` (2 MiB, over the agent's frame limit of 1 MiB).
+fn image_server() -> String {
+    use axum::{Router, http::StatusCode, response::IntoResponse, routing::get};
+    let png = golden("easyvqa-test-0.png");
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        rt().block_on(async move {
+            let app = Router::new()
+                .route("/frame.png", get(move || async move { png.clone() }))
+                .route("/missing", get(|| async { StatusCode::NOT_FOUND }))
+                .route(
+                    "/moved",
+                    get(|| async {
+                        (StatusCode::FOUND, [("location", "/frame.png")]).into_response()
+                    }),
+                )
+                .route("/big", get(|| async { vec![0u8; 2 << 20] }));
+            let l = tokio::net::TcpListener::from_std(l).unwrap();
+            axum::serve(l, app).await.unwrap();
+        });
+    });
+    format!("{addr}")
+}
+
+#[test]
+fn remote_image_urls_are_fetched_only_from_allowed_hosts() {
+    let host = image_server();
+    let agent = Agent::start(
+        &format!(
+            "[offload]\npolicy = \"edge-only\"\n[limits]\nmax_frame_bytes = 1048576\n[api]\nremote_image_hosts = [\"{host}\"]\n"
+        ),
+        &[],
+    );
+    let rt = rt();
+    let send = |url: &str| {
+        let body = json!({
+            "model": "easy-vqa",
+            "messages": [{"role": "user", "content": [
+                {"type": "text", "text": "what is the red shape?"},
+                {"type": "image_url", "image_url": {"url": url}},
+            ]}],
+        });
+        rt.block_on(post(
+            &agent.url("/v1/chat/completions"),
+            serde_json::to_vec(&body).unwrap(),
+            None,
+        ))
+    };
+    let ok = send(&format!("http://{host}/frame.png"));
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.json()["choices"][0]["message"]["content"], "triangle");
+    assert_error(
+        &send(&format!("http://{host}/missing")),
+        400,
+        "remote_image_unavailable",
+        "404",
+    );
+    assert_error(
+        &send(&format!("http://{host}/moved")),
+        400,
+        "remote_image_unavailable",
+        "302",
+    );
+    assert_error(
+        &send(&format!("http://{host}/big")),
+        400,
+        "remote_image_unavailable",
+        "larger than 1048576 bytes",
+    );
+    // The same server by another name, and another port: not on the list.
+    let port = host.rsplit_once(':').unwrap().1;
+    assert_error(
+        &send(&format!("http://localhost:{port}/frame.png")),
+        400,
+        "remote_image_refused",
+        "remote_image_hosts",
+    );
+    assert_error(
+        &send("http://127.0.0.1:9/frame.png"),
+        400,
+        "remote_image_refused",
+        "127.0.0.1:9",
+    );
+}

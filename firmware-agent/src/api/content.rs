@@ -4,7 +4,8 @@
 //!
 //! Everything is checked before anything is decoded: the question's length, the image's
 //! dimensions from its header ([`decode_image_within`]), the audio's duration from its WAV
-//! header (in the pipeline). Remote image URLs are refused: the agent fetches nothing.
+//! header (in the pipeline). A remote image URL is handed on as such: the API fetches it
+//! only from a host on `[api] remote_image_hosts` (`remote`).
 
 use super::error::ApiError;
 use crate::encoders::{InputLimits, decode_image_within};
@@ -41,10 +42,24 @@ pub struct ChatMessage {
 pub struct Inputs {
     /// The text parts, joined by a space.
     pub question: String,
-    /// The image's bytes and what they claim to be.
-    pub image: Vec<u8>,
+    /// The image: inline bytes, or a remote URL.
+    pub image: ImageSource,
     /// WAV bytes, when the request has audio.
     pub audio: Option<Vec<u8>>,
+}
+
+/// Where a request's image is.
+#[derive(Debug)]
+pub enum ImageSource {
+    /// A data URL's bytes.
+    Inline(Vec<u8>),
+    /// An `http://` or `https://` URL, and the content part that named it (for errors).
+    Remote {
+        /// The URL.
+        url: String,
+        /// `messages[i].content[j]`.
+        at: String,
+    },
 }
 
 /// Reads the last user message's parts.
@@ -134,8 +149,8 @@ fn bad_part(at: &str, why: &str) -> ApiError {
     ApiError::invalid("invalid_content_part", format!("{at}: {why}"))
 }
 
-/// `image_url`: `{"url": "data:…"}` or a bare `"data:…"` string.
-fn image_url(value: Option<&Value>, at: &str) -> Result<Vec<u8>, ApiError> {
+/// `image_url`: `{"url": "data:…"}` or a bare `"data:…"` string (or an http(s) URL).
+fn image_url(value: Option<&Value>, at: &str) -> Result<ImageSource, ApiError> {
     let url = match value {
         Some(Value::String(s)) => s.as_str(),
         Some(v) => match v.get("url").and_then(Value::as_str) {
@@ -145,12 +160,10 @@ fn image_url(value: Option<&Value>, at: &str) -> Result<Vec<u8>, ApiError> {
         None => return Err(bad_part(at, "an image_url part needs `image_url`")),
     };
     if url.starts_with("http://") || url.starts_with("https://") {
-        return Err(ApiError::invalid(
-            "remote_image_refused",
-            format!(
-                "{at}: remote image URLs are refused (the agent fetches nothing); send a data URL"
-            ),
-        ));
+        return Ok(ImageSource::Remote {
+            url: url.to_string(),
+            at: at.to_string(),
+        });
     }
     let Some(rest) = url.strip_prefix("data:") else {
         return Err(bad_part(
@@ -175,7 +188,7 @@ fn image_url(value: Option<&Value>, at: &str) -> Result<Vec<u8>, ApiError> {
             ),
         ));
     }
-    decode_base64(data, at)
+    decode_base64(data, at).map(ImageSource::Inline)
 }
 
 /// `input_audio`: `{"data": base64, "format": "wav"}`.

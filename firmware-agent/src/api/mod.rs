@@ -17,11 +17,13 @@
 //! | file      | owns |
 //! |-----------|------|
 //! | `content` | reading a chat request's content parts into question, image, audio |
+//! | `remote`  | fetching an `http(s)` image URL from a host on `[api] remote_image_hosts` (refused otherwise) |
 //! | `reply`   | the completion, the SSE chunks and the `msao` object |
 //! | `error`   | [`ApiError`]: OpenAI's error envelope and statuses |
 
 pub mod content;
 pub mod error;
+mod remote;
 mod reply;
 
 pub use error::{ApiError, RETRY_AFTER_S};
@@ -73,6 +75,7 @@ pub struct ApiState {
     ready: Arc<AtomicBool>,
     limits: InputLimits,
     max_body: usize,
+    remote: remote::Fetcher,
     next_id: AtomicU32,
     answered: AtomicU64,
     refused: AtomicU64,
@@ -87,6 +90,7 @@ impl ApiState {
         ready: Arc<AtomicBool>,
         limits: InputLimits,
         max_body: usize,
+        remote: crate::config::RemoteImages,
     ) -> Self {
         Self {
             model,
@@ -94,6 +98,7 @@ impl ApiState {
             ready,
             limits,
             max_body,
+            remote: remote::Fetcher::new(remote),
             next_id: AtomicU32::new(FIRST_API_ID),
             answered: AtomicU64::new(0),
             refused: AtomicU64::new(0),
@@ -229,7 +234,16 @@ async fn answer(state: &ApiState, headers: &HeaderMap, body: Body) -> Result<Res
     // Decoded here, on the connection's worker: about a millisecond for a 640×480 JPEG,
     // CPU-bound on the same cores a blocking pool would use, and each hand-off to another
     // thread costs a wake-up (~0.1 ms on a VM) on every request's critical path.
-    let frame = content::decode_image(&inputs.image, &state.limits)?;
+    let frame = match &inputs.image {
+        content::ImageSource::Inline(bytes) => content::decode_image(bytes, &state.limits)?,
+        content::ImageSource::Remote { url, at } => {
+            let bytes = state
+                .remote
+                .fetch(url, at, state.limits.max_frame_bytes)
+                .await?;
+            content::decode_image(&bytes, &state.limits)?
+        }
+    };
     let id = state.next_id.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = tokio::sync::oneshot::channel();
     let submitted = state.submitter.try_submit(
@@ -316,6 +330,7 @@ pub fn spawn(
                 ready,
                 limits,
                 settings.max_body_bytes,
+                settings.remote_images.clone(),
             ));
             let stopped = async move {
                 while !shutdown.is_requested() {

@@ -11,6 +11,9 @@
 //! request_timeout = "30s"         # longest one request may take, answered 503 after
 //! max_connections = 64            # connections served at once; more are closed on accept
 //! shutdown_grace = "5s"           # in-flight requests finish within this at shutdown
+//! remote_image_hosts = []         # hosts (`host` or `host:port`) whose http(s) image URLs
+//!                                 # may be fetched; empty: remote URLs are refused
+//! remote_image_timeout = "5s"     # one remote image's whole fetch
 //! ```
 
 use super::ConfigError;
@@ -28,6 +31,8 @@ pub const DEFAULT_API_QUEUE: usize = 16;
 pub const DEFAULT_API_CONNECTIONS: usize = 64;
 /// Largest queue accepted.
 pub const MAX_API_QUEUE: usize = 4096;
+/// Default time one remote image may take to arrive.
+pub const DEFAULT_REMOTE_IMAGE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `[api]` as written; every key is optional.
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
@@ -55,6 +60,41 @@ pub struct ApiSection {
     /// Shutdown grace period.
     #[serde(default, deserialize_with = "serde_opt::deserialize")]
     pub shutdown_grace: Option<Duration>,
+    /// Hosts whose image URLs may be fetched.
+    pub remote_image_hosts: Option<Vec<String>>,
+    /// Time one remote image may take.
+    #[serde(default, deserialize_with = "serde_opt::deserialize")]
+    pub remote_image_timeout: Option<Duration>,
+}
+
+/// Remote image URLs the API may fetch (`[api] remote_image_hosts`); none by default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteImages {
+    /// `host` (any port) or `host:port` entries, compared without case.
+    pub hosts: Vec<String>,
+    /// Time one fetch may take, connection included.
+    pub timeout: Duration,
+}
+
+impl Default for RemoteImages {
+    fn default() -> Self {
+        Self {
+            hosts: Vec::new(),
+            timeout: DEFAULT_REMOTE_IMAGE_TIMEOUT,
+        }
+    }
+}
+
+impl RemoteImages {
+    /// True when `host:port` is on the list.
+    pub fn allows(&self, host: &str, port: u16) -> bool {
+        self.hosts.iter().any(|entry| match entry.rsplit_once(':') {
+            Some((h, p)) if p.parse::<u16>().is_ok() => {
+                h.eq_ignore_ascii_case(host) && p.parse::<u16>() == Ok(port)
+            }
+            _ => entry.eq_ignore_ascii_case(host),
+        })
+    }
 }
 
 /// The request API, resolved.
@@ -70,6 +110,8 @@ pub struct ApiSettings {
     pub queue: usize,
     /// Connection timeouts and cap.
     pub limits: crate::http::Limits,
+    /// Remote image URLs it may fetch.
+    pub remote_images: RemoteImages,
 }
 
 impl std::fmt::Debug for ApiSettings {
@@ -81,6 +123,7 @@ impl std::fmt::Debug for ApiSettings {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("queue", &self.queue)
             .field("limits", &self.limits)
+            .field("remote_images", &self.remote_images)
             .finish()
     }
 }
@@ -135,8 +178,28 @@ impl ApiSection {
                 format!("{max_connections} is outside 1..=65536"),
             ));
         }
+        let hosts = self.remote_image_hosts.clone().unwrap_or_default();
+        if let Some(bad) = hosts
+            .iter()
+            .find(|h| h.trim().is_empty() || h.contains('/') || h.contains('@'))
+        {
+            return Err(invalid(
+                "remote_image_hosts",
+                format!("`{bad}` is not a host or host:port (no scheme, path or user)"),
+            ));
+        }
+        let timeout = self
+            .remote_image_timeout
+            .unwrap_or(DEFAULT_REMOTE_IMAGE_TIMEOUT);
+        if timeout > Duration::from_secs(60) {
+            return Err(invalid(
+                "remote_image_timeout",
+                format!("{timeout:?} is above 60 s"),
+            ));
+        }
         let d = crate::http::Limits::default();
         Ok(Some(ApiSettings {
+            remote_images: RemoteImages { hosts, timeout },
             listen,
             token,
             max_body_bytes,
@@ -193,11 +256,37 @@ mod tests {
     }
 
     #[test]
+    fn remote_hosts_match_by_name_and_port_when_given() {
+        let r = RemoteImages {
+            hosts: vec![
+                "cam.local".into(),
+                "10.0.0.5:8080".into(),
+                "[::1]:9000".into(),
+            ],
+            ..RemoteImages::default()
+        };
+        assert!(r.allows("CAM.local", 80) && r.allows("cam.local", 443));
+        assert!(r.allows("10.0.0.5", 8080) && !r.allows("10.0.0.5", 80));
+        assert!(r.allows("[::1]", 9000) && !r.allows("[::1]", 9001));
+        assert!(!r.allows("cam.local.evil", 80) && !r.allows("127.0.0.1", 8080));
+        assert!(
+            !RemoteImages::default().allows("cam.local", 80),
+            "none by default"
+        );
+    }
+
+    #[test]
     fn bad_values_name_their_key() {
         for (toml, key) in [
             ("queue = 0", "api.queue"),
             ("max_body_bytes = 10", "api.max_body_bytes"),
             ("max_connections = 0", "api.max_connections"),
+            (
+                "remote_image_hosts = [\"http://cam\"]",
+                "api.remote_image_hosts",
+            ),
+            ("remote_image_hosts = [\"\"]", "api.remote_image_hosts"),
+            ("remote_image_timeout = \"2m\"", "api.remote_image_timeout"),
         ] {
             let s = section(&format!("listen = \"127.0.0.1:1\"\n{toml}"));
             let e = s.resolve(None, "f", |_| None).unwrap_err().to_string();

@@ -26,7 +26,7 @@ mod workload;
 
 pub use api::{
     ApiSection, ApiSettings, DEFAULT_API_CONNECTIONS, DEFAULT_API_QUEUE, DEFAULT_MAX_BODY,
-    MAX_API_QUEUE,
+    MAX_API_QUEUE, RemoteImages,
 };
 pub use control::{ControlSection, ControlSettings, KEY_ENV, ProfileLimits, read_key};
 pub use device_id::{DeviceId, DeviceIdError, MAX_DEVICE_ID, hostname};

@@ -14,7 +14,7 @@
 //! source = "PyPI silero-vad 6.2.3, silero_vad/data/silero_vad.onnx"
 //! url = "https://github.com/snakers4/silero-vad"   # optional
 //!
-//! [preprocess]                   # required; `kind` matches `modality` (or compact-tensor)
+//! [preprocess]                   # required; `kind` matches `modality` (or compact-tensor, embeddings)
 //! kind = "audio"
 //! sample_rate = 16000            # Hz, ≥ 1
 //! chunk = 512                    # new samples per call, ≥ 1
@@ -66,6 +66,10 @@
 //! kind = "compact-tensor"        # any modality: input is another model's output
 //! source_model = "vqa-edge"      # checked against the catalog when both are loaded
 //! source_output = "features"
+//!
+//! [preprocess]
+//! kind = "embeddings"            # any modality: inputs are embeddings other roles give
+//!                                # (a separate answer head), bound by the pipeline file
 //! ```
 //!
 //! | file         | owns |
