@@ -246,20 +246,11 @@ impl ImageEncoder {
                 expected: self.head.question_dim(),
             });
         }
-        let (h, w, ch) = (
-            self.pre.height as usize,
-            self.pre.width as usize,
-            self.pre.color.channels(),
-        );
-        let shape = match self.pre.layout {
-            Layout::Nchw => vec![1, ch, h, w],
-            Layout::Nhwc => vec![1, h, w, ch],
-        };
         let manifest_err = |e: crate::runtime::tensor::ShapeMismatch| ImageEncoderError::Manifest {
             model: self.label.clone(),
             reason: e.to_string(),
         };
-        let image = Tensor::f32(shape, pixels).map_err(manifest_err)?;
+        let image = image_tensor(pixels, &self.pre).map_err(manifest_err)?;
         let question = Tensor::f32(vec![1, self.head.question_dim()], question.to_vec())
             .map_err(manifest_err)?;
         let mut inputs = vec![NamedTensor::new(&self.names.input, image)];
@@ -417,6 +408,23 @@ fn filter(i: Interpolation) -> FilterType {
 }
 
 /// Resizes (when the size differs) and normalises a frame as `pre` says.
+/// Preprocessed pixels as the batch-1 input tensor `[1, C, H, W]` or `[1, H, W, C]`.
+pub fn image_tensor(
+    pixels: Vec<f32>,
+    pre: &ImagePreprocess,
+) -> Result<Tensor, crate::runtime::tensor::ShapeMismatch> {
+    let (h, w, ch) = (
+        pre.height as usize,
+        pre.width as usize,
+        pre.color.channels(),
+    );
+    let shape = match pre.layout {
+        Layout::Nchw => vec![1, ch, h, w],
+        Layout::Nhwc => vec![1, h, w, ch],
+    };
+    Tensor::f32(shape, pixels)
+}
+
 pub fn preprocess(frame: &RgbImage, pre: &ImagePreprocess) -> Vec<f32> {
     let resized;
     let img = if frame.width() == pre.width && frame.height() == pre.height {

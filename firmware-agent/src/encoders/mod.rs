@@ -25,8 +25,8 @@ pub use cosine::cosine;
 pub use error::{AudioEncoderError, ImageEncoderError, TextEncoderError};
 pub use head::{Fused, HeadOutput, LocalHead, Separate};
 pub use image::{
-    EdgeOutput, ImageEncoder, decode_image, decode_image_within, open_image, open_image_within,
-    preprocess,
+    EdgeOutput, ImageEncoder, decode_image, decode_image_within, image_tensor, open_image,
+    open_image_within, preprocess,
 };
 pub use limits::{
     CEILING_AUDIO_SECONDS, CEILING_FRAME_BYTES, CEILING_IMAGE_SIDE, CEILING_QUESTION_BYTES,

@@ -10,10 +10,10 @@
 
 use super::{Region, RegionProposer};
 use crate::brain::BrainError;
-use crate::encoders::preprocess;
+use crate::encoders::{image_tensor, preprocess};
 use crate::pipelines::{BoxFormat, DetectorSpec};
-use crate::runtime::manifest::{Dim, ImagePreprocess, Layout};
-use crate::runtime::{InferenceRuntime, LoadedModel, ModelCatalog, NamedTensor, Tensor};
+use crate::runtime::manifest::{Dim, ImagePreprocess};
+use crate::runtime::{InferenceRuntime, LoadedModel, ModelCatalog, NamedTensor};
 use image::RgbImage;
 use msao::message::{ExecProvider, Modality};
 
@@ -124,20 +124,12 @@ impl RegionProposer for Detector {
     }
 
     fn propose(&mut self, frame: &RgbImage) -> Result<Option<Region>, BrainError> {
-        let (h, w, ch) = (
-            self.pre.height as usize,
-            self.pre.width as usize,
-            self.pre.color.channels(),
-        );
-        let shape = match self.pre.layout {
-            Layout::Nchw => vec![1, ch, h, w],
-            Layout::Nhwc => vec![1, h, w, ch],
-        };
-        let input =
-            Tensor::f32(shape, preprocess(frame, &self.pre)).map_err(|e| BrainError::Detector {
+        let input = image_tensor(preprocess(frame, &self.pre), &self.pre).map_err(|e| {
+            BrainError::Detector {
                 model: self.label.clone(),
                 reason: e.to_string(),
-            })?;
+            }
+        })?;
         let outputs = self
             .model
             .run(&[NamedTensor::new(&self.spec.input, input)])

@@ -1,7 +1,7 @@
 //! [`Fused`]: the head is part of the image graph (`[head] kind = "fused"`): the graph takes
 //! the question embedding beside the frame and gives the logits with its other outputs.
 
-use super::{HeadOutput, LocalHead, check_outputs, fixed_dims, take};
+use super::{HeadOutput, HeadOutputs, LocalHead, check_outputs, fixed_dims};
 use crate::encoders::error::ImageEncoderError;
 use crate::pipelines::Head;
 use crate::runtime::{ModelManifest, NamedTensor, Tensor};
@@ -10,25 +10,18 @@ use crate::runtime::{ModelManifest, NamedTensor, Tensor};
 #[derive(Debug, Clone)]
 pub struct Fused {
     question: String,
-    logits: String,
-    confidence: Option<String>,
     question_dim: usize,
-    answers: usize,
-    label: String,
+    outputs: HeadOutputs,
 }
 
 impl Fused {
     /// Checks the head's bindings against the image graph's manifest.
     pub fn new(image: &ModelManifest, head: &Head) -> Result<Self, String> {
         let question_dim = fixed_dims(image, true, &head.question, 1)?[0];
-        let (answers, confidence) = check_outputs(image, head)?;
         Ok(Self {
             question: head.question.clone(),
-            logits: head.logits.clone(),
-            confidence,
             question_dim,
-            answers,
-            label: image.label(),
+            outputs: check_outputs(image, head)?,
         })
     }
 }
@@ -39,11 +32,11 @@ impl LocalHead for Fused {
     }
 
     fn answers(&self) -> usize {
-        self.answers
+        self.outputs.answers
     }
 
     fn has_confidence(&self) -> bool {
-        self.confidence.is_some()
+        self.outputs.confidence.is_some()
     }
 
     fn logits_model(&self) -> Option<&ModelManifest> {
@@ -60,12 +53,6 @@ impl LocalHead for Fused {
         _embedding: &[f32],
         _question: &Tensor,
     ) -> Result<HeadOutput, ImageEncoderError> {
-        Ok(HeadOutput {
-            logits: take(image_outputs, &self.label, &self.logits, self.answers)?,
-            confidence: match &self.confidence {
-                Some(c) => Some(take(image_outputs, &self.label, c, 1)?[0]),
-                None => None,
-            },
-        })
+        self.outputs.read(image_outputs)
     }
 }

@@ -108,12 +108,38 @@ pub(crate) fn take(
     }
 }
 
+/// Where a head's answer is in a graph's outputs: the logits and the optional confidence.
+#[derive(Debug, Clone)]
+pub(crate) struct HeadOutputs {
+    /// The graph's label, for errors.
+    pub(crate) label: String,
+    /// Logits output.
+    pub(crate) logits: String,
+    /// Confidence output, when this graph has it.
+    pub(crate) confidence: Option<String>,
+    /// Classes.
+    pub(crate) answers: usize,
+}
+
+impl HeadOutputs {
+    /// Reads the answer from the graph's outputs.
+    pub(crate) fn read(&self, outputs: &[NamedTensor]) -> Result<HeadOutput, ImageEncoderError> {
+        Ok(HeadOutput {
+            logits: take(outputs, &self.label, &self.logits, self.answers)?,
+            confidence: match &self.confidence {
+                Some(c) => Some(take(outputs, &self.label, c, 1)?[0]),
+                None => None,
+            },
+        })
+    }
+}
+
 /// The logits and confidence outputs of whichever graph holds the head, checked against its
 /// manifest and the pipeline's labels: `(answers, confidence output if this graph has it)`.
 pub(crate) fn check_outputs(
     manifest: &ModelManifest,
     head: &crate::pipelines::Head,
-) -> Result<(usize, Option<String>), String> {
+) -> Result<HeadOutputs, String> {
     let answers = fixed_dims(manifest, false, &head.logits, 1)?[0];
     head.labels
         .check_outputs(
@@ -132,5 +158,10 @@ pub(crate) fn check_outputs(
     {
         return Err(format!("output `{c}` must be [batch, 1]"));
     }
-    Ok((answers, confidence))
+    Ok(HeadOutputs {
+        label: manifest.label(),
+        logits: head.logits.clone(),
+        confidence,
+        answers,
+    })
 }

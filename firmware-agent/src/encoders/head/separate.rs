@@ -2,7 +2,7 @@
 //! encoder's pooled embedding (`[head] image`) and the question embedding
 //! (`[head] question`), giving the logits (and optionally a learned confidence).
 
-use super::{HeadOutput, LocalHead, check_outputs, fixed_dims, take};
+use super::{HeadOutput, HeadOutputs, LocalHead, check_outputs, fixed_dims};
 use crate::encoders::error::ImageEncoderError;
 use crate::pipelines::Head;
 use crate::runtime::{
@@ -15,12 +15,9 @@ pub struct Separate {
     model: Box<dyn LoadedModel>,
     image: String,
     question: String,
-    logits: String,
-    confidence: Option<String>,
     embedding_dim: usize,
     question_dim: usize,
-    answers: usize,
-    label: String,
+    outputs: HeadOutputs,
 }
 
 impl Separate {
@@ -60,19 +57,15 @@ impl Separate {
         }
         let question_dim =
             fixed_dims(manifest, true, &head.question, 1).map_err(|r| bad(label.clone(), r))?[0];
-        let (answers, confidence) =
-            check_outputs(manifest, head).map_err(|r| bad(label.clone(), r))?;
+        let outputs = check_outputs(manifest, head).map_err(|r| bad(label, r))?;
         let model = runtime.load(manifest, provider)?;
         Ok(Self {
             model,
             image: graph.image.clone(),
             question: head.question.clone(),
-            logits: head.logits.clone(),
-            confidence,
             embedding_dim,
             question_dim,
-            answers,
-            label,
+            outputs,
         })
     }
 }
@@ -83,11 +76,11 @@ impl LocalHead for Separate {
     }
 
     fn answers(&self) -> usize {
-        self.answers
+        self.outputs.answers
     }
 
     fn has_confidence(&self) -> bool {
-        self.confidence.is_some()
+        self.outputs.confidence.is_some()
     }
 
     fn logits_model(&self) -> Option<&ModelManifest> {
@@ -106,7 +99,7 @@ impl LocalHead for Separate {
     ) -> Result<HeadOutput, ImageEncoderError> {
         let image = Tensor::f32(vec![1, self.embedding_dim], embedding.to_vec()).map_err(|e| {
             ImageEncoderError::Manifest {
-                model: self.label.clone(),
+                model: self.outputs.label.clone(),
                 reason: e.to_string(),
             }
         })?;
@@ -114,12 +107,6 @@ impl LocalHead for Separate {
             NamedTensor::new(&self.image, image),
             NamedTensor::new(&self.question, question.clone()),
         ])?;
-        Ok(HeadOutput {
-            logits: take(&outputs, &self.label, &self.logits, self.answers)?,
-            confidence: match &self.confidence {
-                Some(c) => Some(take(&outputs, &self.label, c, 1)?[0]),
-                None => None,
-            },
-        })
+        self.outputs.read(&outputs)
     }
 }

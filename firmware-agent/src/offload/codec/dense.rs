@@ -1,25 +1,19 @@
 //! [`Dense`]: a disaggregated encoder's upload (DistMLLM) — every patch's features, int8
 //! with a scale in the `msao::compact` layout, no MAS selection — and the question embedding.
 
-use super::{CodecError, CodecInput, OffloadCodec, Target, question_tensor};
+use super::{CodecError, CodecInput, CompactInputs, OffloadCodec, Target};
 use crate::cloud::InferTensor;
 use crate::pipelines::Cloud as CloudNames;
 use msao::compact;
 
 /// The every-patch codec.
 #[derive(Debug, Clone)]
-pub struct Dense {
-    compact: String,
-    question: String,
-}
+pub struct Dense(CompactInputs);
 
 impl Dense {
     /// With the compact model's input names.
     pub fn new(names: &CloudNames) -> Self {
-        Self {
-            compact: names.compact.clone(),
-            question: names.question.clone(),
-        }
+        Self(CompactInputs::of(names))
     }
 }
 
@@ -49,9 +43,6 @@ impl OffloadCodec for Dense {
                 }
             })?;
         dense.truncate(n);
-        Ok(vec![
-            InferTensor::u8(&self.compact, vec![1, dense.len() as i64], dense),
-            question_tensor(&self.question, edge),
-        ])
+        Ok(self.0.tensors(dense, edge))
     }
 }

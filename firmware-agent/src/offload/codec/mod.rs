@@ -88,11 +88,31 @@ pub fn for_policy(kind: PolicyKind, names: &CloudNames) -> Box<dyn OffloadCodec>
     }
 }
 
-/// The question embedding as the compact model's second input.
-fn question_tensor(name: &str, edge: &EdgeResult) -> InferTensor {
-    InferTensor::f32(
-        name,
-        vec![1, edge.question_embedding.len() as i64],
-        edge.question_embedding.clone(),
-    )
+/// The compact model's inputs (`[cloud] compact`, `question`): what [`Compact`] and
+/// [`Dense`] both feed.
+#[derive(Debug, Clone)]
+struct CompactInputs {
+    compact: String,
+    question: String,
+}
+
+impl CompactInputs {
+    fn of(names: &CloudNames) -> Self {
+        Self {
+            compact: names.compact.clone(),
+            question: names.question.clone(),
+        }
+    }
+
+    /// The packed features and the question embedding, as the compact model's inputs.
+    fn tensors(&self, packed: Vec<u8>, edge: &EdgeResult) -> Vec<InferTensor> {
+        vec![
+            InferTensor::u8(&self.compact, vec![1, packed.len() as i64], packed),
+            InferTensor::f32(
+                &self.question,
+                vec![1, edge.question_embedding.len() as i64],
+                edge.question_embedding.clone(),
+            ),
+        ]
+    }
 }
