@@ -23,6 +23,7 @@
 //! | [`mas`]       | Modality Activation Sparsity: spatial keep-mask, temporal change, modal relevance, combined score |
 //! | [`profile`]   | the profiling routine: warm-up, timed runs, percentiles, memory, energy, conditions |
 //! | [`workload_run`] | the agent's workload thread: pipeline → RequestTrace/Fault frames, answers file |
+//! | [`host`]      | the library surface the host tools use (and nothing else of this crate) |
 //!
 //! Data flows one way: `system` → `agent` → `telemetry` → transports from `msao`.
 //! Nothing in the sampling path waits on a transport: sinks run on their own threads behind
@@ -44,6 +45,7 @@ pub mod config;
 pub mod control;
 pub mod encoders;
 pub mod hello;
+pub mod host;
 pub mod http;
 pub mod mas;
 pub mod offload;

@@ -4,7 +4,7 @@
 use msao::message::{Modality, Precision};
 use msao_agent::runtime::{
     DType, ManifestError, ModelCatalog, ModelManifest, NamedTensor, Tensor, TensorMismatch,
-    manifest::{Dim, Fill},
+    manifest::{Dim, Fill, Role},
 };
 use std::path::{Path, PathBuf};
 
@@ -182,6 +182,26 @@ fn invalid_values_name_the_key() {
             "range = [-1.0, 1.0]\nfill = 0.5",
             "inputs[0].fill",
         ),
+        // Roles and bindings.
+        ("role = \"audio-activity\"", "role = \"vad\"", "role"),
+        (
+            "speech = \"output\"",
+            "speech = \"stateN\"\nprobability = \"output\"",
+            "bindings.probability",
+        ),
+        (
+            "speech = \"output\"",
+            "speech = \"input\"",
+            "bindings.speech",
+        ),
+        ("state = \"state\"", "state = \"stateN\"", "bindings.state"),
+        ("state_out = \"stateN\"", "", "bindings.state_out"),
+        (
+            "role = \"audio-activity\"",
+            "role = \"text-encoder\"",
+            "bindings.input",
+        ),
+        ("role = \"audio-activity\"", "", "bindings.input"),
     ];
     for (from, to, key) in cases {
         assert!(base.contains(from), "fixture lacks {from}");
@@ -205,6 +225,38 @@ fn invalid_values_name_the_key() {
     assert!(
         matches!(&err, ManifestError::Invalid { key, .. } if key == "outputs[0].fill"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_role_is_checked_where_a_pipeline_binds_the_model() {
+    let vad = ModelManifest::from_toml(&fp32_text(), &fp32_manifest_path()).unwrap();
+    assert_eq!(vad.role, Some(Role::AudioActivity));
+    assert_eq!(
+        (vad.binding("speech"), vad.binding("sample_rate")),
+        (Some("output"), Some("sr"))
+    );
+    assert!(vad.check_role(Role::AudioActivity).is_ok());
+    let e = vad.check_role(Role::ImageEncoder).unwrap_err();
+    assert!(
+        e.contains("silero-vad (fp32)")
+            && e.contains("declares role `audio-activity`")
+            && e.contains("as `image-encoder`"),
+        "{e}"
+    );
+    // No role: fine where the pipeline binds the tensors, refused where [bindings] must.
+    let text = fp32_text().replace("role = \"audio-activity\"", "");
+    let text = format!(
+        "{}{}",
+        &text[..text.find("[bindings]").unwrap()],
+        &text[text.find("[preprocess]").unwrap()..]
+    );
+    let bare = ModelManifest::from_toml(&text, &fp32_manifest_path()).unwrap();
+    assert!(bare.check_role(Role::ImageEncoder).is_ok());
+    let e = bare.check_role(Role::AudioActivity).unwrap_err();
+    assert!(
+        e.contains("declares no role") && e.contains("state_out"),
+        "{e}"
     );
 }
 

@@ -215,13 +215,15 @@ fn manifest_that_disagrees_with_the_graph_is_refused_at_load() {
     // An input the graph has but the manifest forgot.
     let cut = text.find("[[inputs]]\n# Sample rate").unwrap();
     let end = text[cut..].find("[[outputs]]").unwrap() + cut;
-    let err = load(format!("{}{}", &text[..cut], &text[end..]));
+    let forgot =
+        format!("{}{}", &text[..cut], &text[end..]).replacen("sample_rate = \"sr\"", "", 1);
+    let err = load(forgot);
     assert!(
         matches!(&err, RuntimeError::ManifestMismatch { tensor, .. } if tensor == "sr"),
         "{err}"
     );
-    // A misspelt output.
-    let err = load(text.replacen("name = \"stateN\"", "name = \"state_n\"", 1));
+    // A misspelt output (and its binding).
+    let err = load(text.replace("\"stateN\"", "\"state_n\""));
     assert!(
         matches!(&err, RuntimeError::ManifestMismatch { .. }),
         "{err}"

@@ -79,7 +79,7 @@ mod tests {
     /// agent's own type, read back with every field kept.
     #[test]
     fn an_agent_record_reads_back_whole() {
-        let record = msao_agent::offload::AnswerRecord {
+        let record = msao_agent::host::workload::AnswerRecord {
             request_id: 4,
             answer: Some("circle".into()),
             source: "cloud",

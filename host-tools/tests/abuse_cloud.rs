@@ -6,8 +6,8 @@
 //!
 //! Needs `libonnxruntime.so` and the models (`scripts/setup.sh`).
 
-use msao_agent::cloud::wire::{ModelMetadataBody, ServerMetadata};
-use msao_agent::cloud::{
+use msao_agent::host::oip::wire::{ModelMetadataBody, ServerMetadata};
+use msao_agent::host::oip::{
     CloudClient, CloudConfig, CloudError, CloudFaultKind, DataType, InferTensor, ModelMetadata,
     TensorFormat, TensorSpec,
 };

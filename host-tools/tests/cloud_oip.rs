@@ -1,4 +1,4 @@
-//! The OIP v2 cloud client (`msao_agent::cloud`) against the reference endpoint
+//! The OIP v2 cloud client (`msao_agent::host::oip`) against the reference endpoint
 //! (`msao_host::cloud`, served in-process on 127.0.0.1:0) and against small fake servers
 //! (timeouts, 5xx, malformed bodies, wrong output shapes, bearer tokens).
 //!
@@ -11,12 +11,12 @@ use axum::routing::{get, post};
 use image::ImageEncoder as _;
 use msao::compact;
 use msao::message::ExecProvider;
-use msao_agent::brain::CloudHead;
-use msao_agent::cloud::{
+use msao_agent::host::inference::CloudHead;
+use msao_agent::host::models::{ModelCatalog, OrtRuntime, RuntimeOptions};
+use msao_agent::host::oip::{
     CloudClient, CloudConfig, CloudError, CloudFaultKind, DataType, InferTensor, TensorData,
     TensorFormat, codec,
 };
-use msao_agent::runtime::{ModelCatalog, OrtRuntime, RuntimeOptions};
 use msao_host::cloud::{CloudState, serve};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -114,8 +114,8 @@ fn compact_inputs(bytes: &[u8], question: &[f32]) -> Vec<InferTensor> {
     ]
 }
 
-fn pipeline() -> msao_agent::pipelines::PipelineSpec {
-    msao_agent::pipelines::PipelineSpec::load_default(&models_dir()).unwrap()
+fn pipeline() -> msao_agent::host::models::PipelineSpec {
+    msao_agent::host::models::PipelineSpec::load_default(&models_dir()).unwrap()
 }
 
 fn answer_index(answer: &str) -> usize {

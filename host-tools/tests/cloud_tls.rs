@@ -7,7 +7,7 @@
 //! a client reuses its connections across calls, over HTTP and HTTPS.
 //! Needs `libonnxruntime.so` and the models (`scripts/setup.sh`).
 
-use msao_agent::cloud::{
+use msao_agent::host::oip::{
     CloudClient, CloudConfig, CloudError, CloudFaultKind, InferTensor, TensorFormat,
 };
 use msao_host::cloud::{CloudState, TlsListener, load_server_config, serve};

@@ -4,8 +4,8 @@
 //!
 //! Needs `libonnxruntime.so` and the models (`scripts/setup.sh`).
 
-use msao_agent::cloud::{CloudClient, CloudConfig, CloudFaultKind, InferTensor, TensorFormat};
-use msao_agent::runtime::RuntimeOptions;
+use msao_agent::host::models::RuntimeOptions;
+use msao_agent::host::oip::{CloudClient, CloudConfig, CloudFaultKind, InferTensor, TensorFormat};
 use msao_host::cloud::{CloudState, serve};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,7 +37,7 @@ async fn start(workers: usize) -> (String, Arc<CloudState>) {
 /// [`start`] with `queue` requests allowed to wait for a session.
 async fn start_queue(workers: usize, queue: usize) -> (String, Arc<CloudState>) {
     let state = tokio::task::spawn_blocking(move || {
-        let pipeline = msao_agent::pipelines::PipelineSpec::load_default(&models_dir())?;
+        let pipeline = msao_agent::host::models::PipelineSpec::load_default(&models_dir())?;
         CloudState::load_workers(
             &models_dir(),
             &pipeline,

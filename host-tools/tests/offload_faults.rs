@@ -1,4 +1,4 @@
-//! Fault tests of the agent's offload pipeline (`msao_agent::offload::run`): a cloud that
+//! Fault tests of the agent's offload pipeline (`msao_agent::host::workload::Pipeline`): a cloud that
 //! is down, dies mid-run, is slower than the deadline, answers garbage, 5xx or the wrong
 //! shape, or refuses the agent's bearer token, and an unreadable frame. Each fault must leave every request answered (locally),
 //! counted in the [`RunSummary`] and reported to the [`Observer`], with no request lost.
@@ -14,11 +14,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use msao::message::{Fault, FaultCode, RequestTrace};
-use msao_agent::brain::{BrainOptions, EdgeBrain};
-use msao_agent::offload::{
+use msao_agent::host::inference::{BrainOptions, EdgeBrain};
+use msao_agent::host::models::{ModelCatalog, OrtRuntime, RuntimeOptions};
+use msao_agent::host::workload::{
     AnswerRecord, Observer, OffloadConfig, PolicyKind, RunOptions, RunSummary, Workload, run,
 };
-use msao_agent::runtime::{ModelCatalog, OrtRuntime, RuntimeOptions};
 use msao_host::cloud::{BearerAuth, CloudState, router, serve};
 use msao_host::workload::{AudioMode, Config, dataset::Dataset, generate};
 use serde_json::json;
@@ -109,7 +109,7 @@ fn brain() -> MutexGuard<'static, EdgeBrain> {
                 ..BrainOptions::default()
             };
             let pipeline =
-                msao_agent::pipelines::PipelineSpec::load_default(&models_dir()).unwrap();
+                msao_agent::host::models::PipelineSpec::load_default(&models_dir()).unwrap();
             Mutex::new(EdgeBrain::load(&runtime, &catalog, &pipeline, &options).unwrap())
         })
         .lock()

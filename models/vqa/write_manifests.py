@@ -12,10 +12,17 @@ PROV = ("trained here by models/vqa/build.sh (JAX {jax}, seed {seed}) on the eas
         "{how}; model card models/vqa/MODEL.md")
 URL = "https://github.com/vzhou842/easy-VQA"
 
-# Top-level key: the MAS probe output (edge only; the cloud model has none).
+# Top-level keys: the MAS probe output (edge only; the cloud model has none) and the role.
 EDGE_PROBE = '''
 # Output scored by Modality Activation Sparsity (must be one of the outputs below).
 probe = "probe"
+# The part it plays in a pipeline (its tensors: the pipeline file's [image] and [head]).
+role = "image-encoder"
+'''
+
+CLOUD_ROLE = '''
+# The graph a compact tensor is scattered into; its tensors for that role below.
+role = "cloud-compact"
 '''
 
 # [preprocess]: how raw input becomes the model's inputs (validated by the agent on load).
@@ -33,6 +40,13 @@ interpolation = "triangle"    # bilinear (nearest | triangle | catmullrom | lanc
 '''
 
 CLOUD_PRE = '''
+[bindings]
+patches = "patches"           # i8 [batch, P, D]: kept patches, zeros elsewhere
+scale = "scale"               # f32 [batch, 1]: dequantisation scale
+patch_mask = "patch_mask"     # f32 [batch, P]: 1 = kept
+question = "question"         # f32 [batch, Q]: question embedding
+logits = "logits"             # f32 [batch, classes]
+
 [preprocess]
 # No camera input: `patches`, `scale` and `patch_mask` are the compact tensor made from
 # another model's output (int8 copies of the patches MAS keeps). No probe: MAS runs on the edge.
@@ -146,7 +160,7 @@ def main():
          EDGE_PROBE, EDGE_PRE, EDGE_IO + EDGE_GATE,
          "easy-VQA edge model, INT8 (QDQ, per-channel): the tensors of vqa-edge fp32, plus a learned confidence."),
         ("vqa-cloud", "fp32", "vqa-cloud-fp32.onnx", "ONNX graph built with onnx.helper from the trained weights (opset 17)",
-         "", CLOUD_PRE, CLOUD_IO,
+         CLOUD_ROLE, CLOUD_PRE, CLOUD_IO,
          "easy-VQA cloud model, FP32: answers from the compact tensor (kept int8 patches) + question."),
     ]
     for name, prec, file, how, probe, pre, io, title in specs:

@@ -1,10 +1,11 @@
 //! [`CloudHead`]: the cloud model (`models/vqa/vqa-cloud-fp32.onnx`) run on a received
 //! compact tensor and question embedding — what the reference cloud endpoint serves and what
 //! `msao-host eval` measures. The compact tensor is validated ([`msao::compact::decode`]) and
-//! scattered into the dense `patches` / `patch_mask` inputs.
+//! scattered into the dense inputs the manifest's `[bindings]` name.
 
 use super::BrainError;
 use crate::pipelines::PipelineSpec;
+use crate::runtime::manifest::{Dim, Role};
 use crate::runtime::{
     InferenceRuntime, LoadedModel, ModelCatalog, NamedTensor, Tensor, TensorData,
 };
@@ -26,15 +27,25 @@ pub struct CloudHead {
     patches: usize,
     dim: usize,
     question_dim: usize,
-    logits: String,
+    names: Names,
     label: String,
 }
 
+/// The graph's tensors (the manifest's `[bindings]`, role `cloud-compact`).
+struct Names {
+    patches: String,
+    scale: String,
+    patch_mask: String,
+    question: String,
+    logits: String,
+}
+
 impl CloudHead {
-    /// Loads the pipeline's cloud model (`[cloud] model`, FP32) from a catalog. Its graph
-    /// takes the compact tensor scattered into the dense inputs of a `compact-tensor`
-    /// manifest (`patches`, `scale`, `patch_mask`) and the question embedding, and gives the
-    /// pipeline's `[cloud] logits`, one value per cloud label.
+    /// Loads the pipeline's cloud model (`[cloud] model`, FP32) from a catalog. Its
+    /// manifest declares `role = "cloud-compact"` and binds the graph's inputs the compact
+    /// tensor is scattered into (`patches` i8 `[batch, P, D]`, `scale` `[batch, 1]`,
+    /// `patch_mask` `[batch, P]`), the question embedding (`question` `[batch, Q]`) and the
+    /// `logits` output, one value per cloud label.
     pub fn from_catalog(
         runtime: &dyn InferenceRuntime,
         catalog: &ModelCatalog,
@@ -45,26 +56,41 @@ impl CloudHead {
         let manifest = catalog.find(name, Precision::Fp32).ok_or_else(|| {
             BrainError::Cloud(format!("`{name}` (fp32) is not in the model catalog"))
         })?;
-        let logits = pipeline.cloud.logits.clone();
+        let label = manifest.label();
+        manifest
+            .check_role(Role::CloudCompact)
+            .map_err(BrainError::Cloud)?;
+        let bound = |slot: &str| {
+            manifest
+                .binding(slot)
+                .map(str::to_string)
+                .ok_or_else(|| BrainError::Cloud(format!("{label}: has no [bindings] {slot}")))
+        };
+        let names = Names {
+            patches: bound("patches")?,
+            scale: bound("scale")?,
+            patch_mask: bound("patch_mask")?,
+            question: bound("question")?,
+            logits: bound("logits")?,
+        };
         let classes = manifest
-            .output(&logits)
+            .output(&names.logits)
             .and_then(|t| match t.shape.last() {
-                Some(crate::runtime::manifest::Dim::Fixed(n)) => Some(*n),
+                Some(Dim::Fixed(n)) => Some(*n),
                 _ => None,
             })
             .ok_or_else(|| {
                 BrainError::Cloud(format!(
-                    "{}: manifest has no output `{logits}` [batch, classes]",
-                    manifest.label()
+                    "{label}: output `{}` must be [batch, classes]",
+                    names.logits
                 ))
             })?;
         pipeline
             .cloud
             .labels
-            .check_outputs(&format!("{} output `{logits}`", manifest.label()), classes)
+            .check_outputs(&format!("{label} output `{}`", names.logits), classes)
             .map_err(|e| BrainError::Cloud(e.to_string()))?;
-        let label = manifest.label();
-        let fixed = |name: &str| -> Result<Vec<usize>, BrainError> {
+        let fixed = |name: &str| -> Vec<usize> {
             manifest
                 .input(name)
                 .map(|t| {
@@ -72,22 +98,22 @@ impl CloudHead {
                         .iter()
                         .skip(1)
                         .filter_map(|d| match d {
-                            crate::runtime::manifest::Dim::Fixed(n) => Some(*n),
-                            crate::runtime::manifest::Dim::Named(_) => None,
+                            Dim::Fixed(n) => Some(*n),
+                            Dim::Named(_) => None,
                         })
                         .collect()
                 })
-                .ok_or_else(|| {
-                    BrainError::Cloud(format!("{label}: manifest has no input `{name}`"))
-                })
+                .unwrap_or_default()
         };
-        let p = fixed("patches")?;
-        let q = fixed("question")?;
-        let (patches, dim, question_dim) = match (p.as_slice(), q.as_slice()) {
+        let (patches, dim, question_dim) = match (
+            fixed(&names.patches).as_slice(),
+            fixed(&names.question).as_slice(),
+        ) {
             ([patches, dim], [qd]) => (*patches, *dim, *qd),
             _ => {
                 return Err(BrainError::Cloud(format!(
-                    "{label}: `patches` must be [batch, P, D] and `question` [batch, Q]"
+                    "{label}: `{}` must be [batch, P, D] and `{}` [batch, Q], fixed sizes",
+                    names.patches, names.question
                 )));
             }
         };
@@ -99,7 +125,7 @@ impl CloudHead {
             patches,
             dim,
             question_dim,
-            logits,
+            names,
             label,
         })
     }
@@ -151,20 +177,20 @@ impl CloudHead {
         let shape_err = |e: crate::runtime::tensor::ShapeMismatch| BrainError::Cloud(e.to_string());
         let inputs = [
             NamedTensor::new(
-                "patches",
+                &self.names.patches,
                 Tensor::new(vec![1, self.patches, self.dim], TensorData::I8(patches))
                     .map_err(shape_err)?,
             ),
             NamedTensor::new(
-                "scale",
+                &self.names.scale,
                 Tensor::f32(vec![1, 1], vec![view.scale()]).map_err(shape_err)?,
             ),
             NamedTensor::new(
-                "patch_mask",
+                &self.names.patch_mask,
                 Tensor::f32(vec![1, self.patches], mask).map_err(shape_err)?,
             ),
             NamedTensor::new(
-                "question",
+                &self.names.question,
                 Tensor::f32(vec![1, self.question_dim], question.to_vec()).map_err(shape_err)?,
             ),
         ];
@@ -174,11 +200,14 @@ impl CloudHead {
             .map_err(|e| BrainError::Cloud(e.to_string()))?;
         let logits = out
             .iter()
-            .find(|o| o.name == self.logits)
+            .find(|o| o.name == self.names.logits)
             .and_then(|o| o.tensor.as_f32())
             .map(<[f32]>::to_vec)
             .ok_or_else(|| {
-                BrainError::Cloud(format!("{}: no f32 `{}` output", self.label, self.logits))
+                BrainError::Cloud(format!(
+                    "{}: no f32 `{}` output",
+                    self.label, self.names.logits
+                ))
             })?;
         Ok(CloudOutput {
             answer: argmax(&logits),

@@ -1,7 +1,7 @@
 //! [`EdgeBrain`]: encoders → MAS → local answer and compact tensor for one request.
 
 use super::cloud::argmax;
-use super::region::{self, Region, RegionConfig, RegionProposer};
+use super::region::{self, Region, RegionProposer};
 use super::{BrainError, Temperature};
 use crate::encoders::{
     AudioEncoder, ImageEncoder, InputLimits, TextEncoder, decode_image_within, decode_wav_within,
@@ -34,9 +34,6 @@ pub struct BrainOptions {
     pub provider: ExecProvider,
     /// Load the pipeline's audio model (FP32), when it has one.
     pub audio: bool,
-    /// Parameters of the card rule, when the pipeline's `[region] kind` is `cards`;
-    /// `enabled = false` turns any region step off.
-    pub region: RegionConfig,
     /// Second view: when the first view's calibrated confidence is below this, the frame is
     /// encoded again mirrored left–right and the two views' probabilities are averaged
     /// (answers in this workload do not change under a horizontal mirror). `None`: one
@@ -59,7 +56,6 @@ impl Default for BrainOptions {
             text_precision: None,
             provider: ExecProvider::Cpu,
             audio: true,
-            region: RegionConfig::default(),
             second_view_below: Some(SECOND_VIEW_BELOW),
             limits: InputLimits::default(),
         }
@@ -310,13 +306,7 @@ impl EdgeBrain {
         };
         // Fitted to the graph the logits come from: the image graph, or a separate head's.
         let temperature = Temperature::load(&pipeline.head.calibration, image.logits_model())?;
-        let region = region::load(
-            &pipeline.region,
-            &options.region,
-            runtime,
-            catalog,
-            options.provider,
-        )?;
+        let region = region::load(&pipeline.region, runtime, catalog, options.provider)?;
         let embed_all =
             |text: &mut TextEncoder, prompts: &[String]| -> Result<Vec<Vec<f32>>, BrainError> {
                 let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();

@@ -27,4 +27,4 @@ pub use edge::{
 };
 pub use error::BrainError;
 
-pub use region::{Cards, Detector, Region, RegionConfig, RegionProposer, locate};
+pub use region::{Cards, Detector, Region, RegionProposer, locate};

@@ -1,5 +1,7 @@
-//! Audio activity probe: Silero VAD (`models/silero-vad/`) over a mono 16 kHz track, one
-//! speech probability per chunk. The manifest's `[preprocess]` (kind `audio`) gives the
+//! Audio activity probe: a model in Silero VAD's layout (`models/silero-vad/`) over a mono
+//! track, one speech probability per chunk. Its tensors are the manifest's `[bindings]`
+//! (`role = "audio-activity"`): `input`, recurrent `state` / `state_out`, the `speech`
+//! probability and, optionally, the `sample_rate` input. The manifest's `[preprocess]` (kind `audio`) gives the
 //! sample rate, the chunk and the context carried over from the previous chunk (Silero v5+:
 //! 512 new samples + 64 of context at 16 kHz); the recurrent state is carried across chunks.
 //!
@@ -9,25 +11,20 @@
 
 use super::error::AudioEncoderError;
 use super::limits::InputLimits;
-use crate::runtime::manifest::AudioPreprocess;
+use crate::runtime::manifest::{AudioPreprocess, Role};
 use crate::runtime::{
     InferenceRuntime, LoadedModel, ModelCatalog, ModelManifest, NamedTensor, Tensor,
 };
 use msao::message::{ExecProvider, Modality, Precision};
 use std::path::Path;
 
-const INPUT: &str = "input";
-const STATE: &str = "state";
-const SR: &str = "sr";
-const OUTPUT: &str = "output";
-const STATE_OUT: &str = "stateN";
-const STATE_LEN: usize = 2 * 128;
-
-/// Silero VAD, loaded.
+/// An audio activity model (Silero VAD's layout), loaded.
 pub struct AudioEncoder {
     model: Box<dyn LoadedModel>,
-    /// Whether the graph takes the sample rate as an input (the FP16 export does not).
-    takes_sr: bool,
+    /// Its tensors, from the manifest's `[bindings]`.
+    names: Names,
+    /// Shape of the recurrent state at batch 1.
+    state_shape: Vec<usize>,
     pre: AudioPreprocess,
     label: String,
 }
@@ -66,27 +63,43 @@ impl AudioEncoder {
         if manifest.modality != Modality::Audio {
             return Err(bad("is not an audio model".into()));
         }
+        manifest
+            .check_role(Role::AudioActivity)
+            .map_err(&bad)?;
+        let bound = |slot: &str| {
+            manifest
+                .binding(slot)
+                .map(str::to_string)
+                .ok_or_else(|| bad(format!("has no [bindings] {slot}")))
+        };
+        let names = Names {
+            input: bound("input")?,
+            state: bound("state")?,
+            speech: bound("speech")?,
+            state_out: bound("state_out")?,
+            // The FP16 export takes no sample rate.
+            sample_rate: manifest.binding("sample_rate").map(str::to_string),
+        };
+        let state_shape = manifest
+            .input(&names.state)
+            .and_then(|t| manifest.concrete_shape(t, 1, &Default::default()))
+            .ok_or_else(|| {
+                bad(format!(
+                    "state input `{}` has no concrete shape",
+                    names.state
+                ))
+            })?;
         let pre = *manifest.preprocess.as_audio().ok_or_else(|| {
             bad(format!(
                 "[preprocess] kind is `{}`, not `audio`",
                 manifest.preprocess.kind()
             ))
         })?;
-        for (kind, name, present) in [
-            ("input", INPUT, manifest.input(INPUT).is_some()),
-            ("input", STATE, manifest.input(STATE).is_some()),
-            ("output", OUTPUT, manifest.output(OUTPUT).is_some()),
-            ("output", STATE_OUT, manifest.output(STATE_OUT).is_some()),
-        ] {
-            if !present {
-                return Err(bad(format!("has no {kind} `{name}`")));
-            }
-        }
         let model = runtime.load(manifest, provider)?;
-        let takes_sr = manifest.input(SR).is_some();
         Ok(Self {
             model,
-            takes_sr,
+            names,
+            state_shape,
             pre,
             label,
         })
@@ -111,7 +124,8 @@ impl AudioEncoder {
     /// [-1, 1]); a last partial chunk is zero-padded. An empty track gives no chunks.
     pub fn speech_probabilities(&mut self, samples: &[f32]) -> Result<Vec<f32>, AudioEncoderError> {
         let (chunk, context) = (self.pre.chunk, self.pre.context);
-        let mut state = vec![0.0f32; STATE_LEN];
+        let state_len: usize = self.state_shape.iter().product();
+        let mut state = vec![0.0f32; state_len];
         let mut window = vec![0.0f32; context + chunk];
         let mut out = Vec::with_capacity(samples.len().div_ceil(chunk));
         for piece in samples.chunks(chunk) {
@@ -126,17 +140,17 @@ impl AudioEncoder {
                 };
             let mut inputs = vec![
                 NamedTensor::new(
-                    INPUT,
+                    &self.names.input,
                     Tensor::f32(vec![1, context + chunk], window.clone()).map_err(shape_err)?,
                 ),
                 NamedTensor::new(
-                    STATE,
-                    Tensor::f32(vec![2, 1, 128], state.clone()).map_err(shape_err)?,
+                    &self.names.state,
+                    Tensor::f32(self.state_shape.clone(), state.clone()).map_err(shape_err)?,
                 ),
             ];
-            if self.takes_sr {
+            if let Some(sr) = &self.names.sample_rate {
                 inputs.push(NamedTensor::new(
-                    SR,
+                    sr,
                     Tensor::i64(vec![], vec![i64::from(self.pre.sample_rate)])
                         .map_err(shape_err)?,
                 ));
@@ -154,11 +168,20 @@ impl AudioEncoder {
                         reason: format!("missing or not {len} f32 values"),
                     })
             };
-            out.push(get(OUTPUT, 1)?[0]);
-            state.copy_from_slice(get(STATE_OUT, STATE_LEN)?);
+            out.push(get(&self.names.speech, 1)?[0]);
+            state.copy_from_slice(get(&self.names.state_out, state_len)?);
         }
         Ok(out)
     }
+}
+
+/// The model's tensors ([`Role::AudioActivity`] slots).
+struct Names {
+    input: String,
+    state: String,
+    speech: String,
+    state_out: String,
+    sample_rate: Option<String>,
 }
 
 /// Reads a mono WAV file at `sample_rate` into samples in [-1, 1] under the default

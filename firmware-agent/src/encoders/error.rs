@@ -26,6 +26,14 @@ pub enum TextEncoderError {
         /// Its modality.
         modality: &'static str,
     },
+    /// The manifest declares another role.
+    #[error("model `{model}`: {reason}")]
+    Manifest {
+        /// Model label.
+        model: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The manifest lacks an input or output the encoder feeds or reads.
     #[error("model `{model}`: manifest has no {kind} `{tensor}`")]
     MissingTensor {
@@ -82,7 +90,7 @@ pub enum TextEncoderError {
     },
     /// Loading the manifest failed.
     #[error(transparent)]
-    Manifest(#[from] ManifestError),
+    ManifestFile(#[from] ManifestError),
     /// Loading or running the model failed.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
@@ -92,7 +100,7 @@ pub enum TextEncoderError {
 #[derive(Debug, thiserror::Error)]
 pub enum ImageEncoderError {
     /// The catalog holds no model of this name and precision.
-    #[error("image model `{name}` ({precision}) is not in the model catalog")]
+    #[error("model `{name}` ({precision}) is not in the model catalog")]
     NotInCatalog {
         /// Model name.
         name: String,

@@ -102,6 +102,9 @@ impl ImageEncoder {
         if manifest.modality != Modality::Image {
             return Err(bad("is not an image model".into()));
         }
+        manifest
+            .check_role(crate::runtime::manifest::Role::ImageEncoder)
+            .map_err(&bad)?;
         let pre = manifest
             .preprocess
             .as_image()

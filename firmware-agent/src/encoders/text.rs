@@ -90,6 +90,12 @@ impl TextEncoder {
                 modality: modality_name(manifest.modality),
             });
         }
+        manifest
+            .check_role(crate::runtime::manifest::Role::TextEncoder)
+            .map_err(|reason| TextEncoderError::Manifest {
+                model: label.clone(),
+                reason,
+            })?;
         for (kind, tensor, present) in [
             (
                 "input",

@@ -160,6 +160,14 @@ pub struct RegionSection {
     pub box_format: Option<BoxFormat>,
     /// Detector: boxes normalised to `0..=1` (default true) or in input pixels.
     pub normalized: Option<bool>,
+    /// Cards: a pixel is card-like when its darkest channel is at least this (default 224).
+    pub min_level: Option<u8>,
+    /// Cards: stride of the coarse pass in pixels (default 4).
+    pub stride: Option<u32>,
+    /// Cards: card-like pixels a row or column needs to belong to the card (default 8).
+    pub min_run: Option<u32>,
+    /// Cards: smallest side accepted in pixels (default 16).
+    pub min_side: Option<u32>,
 }
 
 /// `[cloud]`: the models the agent offloads to over OIP v2, and their tensor names.

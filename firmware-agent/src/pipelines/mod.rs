@@ -105,7 +105,7 @@ pub enum RegionSpec {
     /// The whole frame is encoded.
     None,
     /// The easy-VQA card rule.
-    Cards,
+    Cards(CardSpec),
     /// An ONNX detector.
     Detector(DetectorSpec),
 }
@@ -115,8 +115,35 @@ impl RegionSpec {
     pub fn kind(&self) -> RegionKind {
         match self {
             Self::None => RegionKind::None,
-            Self::Cards => RegionKind::Cards,
+            Self::Cards(_) => RegionKind::Cards,
             Self::Detector(_) => RegionKind::Detector,
+        }
+    }
+}
+
+/// The card rule's parameters (`[region] kind = "cards"`); the defaults are easy-VQA's
+/// (`docs/pipelines.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CardSpec {
+    /// A pixel is card-like when its darkest channel is at least this.
+    pub min_level: u8,
+    /// Stride of the coarse pass, in pixels (≥ 1).
+    pub stride: u32,
+    /// A row or column belongs to the card when it holds at least this many card-like
+    /// pixels (at full resolution).
+    pub min_run: u32,
+    /// Smallest side accepted, in pixels (≥ 1); anything smaller is noise and gives no
+    /// region.
+    pub min_side: u32,
+}
+
+impl Default for CardSpec {
+    fn default() -> Self {
+        Self {
+            min_level: 224,
+            stride: 4,
+            min_run: 8,
+            min_side: 16,
         }
     }
 }
@@ -304,59 +331,87 @@ fn head_graph(
     }))
 }
 
-/// Resolves `[region]`: the detector keys are required for a detector and refused for the
-/// other kinds (a key that would do nothing is a mistake to report).
+/// Resolves `[region]`: each kind's keys are refused for the other kinds (a key that would do
+/// nothing is a mistake to report); the detector's bindings are required.
 fn region_spec(
     r: RegionSection,
     invalid: &dyn Fn(&'static str, String) -> PipelineError,
 ) -> Result<RegionSpec, PipelineError> {
-    let required = |key: &'static str, v: Option<String>| match v {
-        Some(v) if !v.trim().is_empty() => Ok(v),
-        Some(_) => Err(invalid(key, "must not be empty".into())),
-        None => Err(invalid(
+    let card_keys = [
+        ("region.min_level", r.min_level.is_some()),
+        ("region.stride", r.stride.is_some()),
+        ("region.min_run", r.min_run.is_some()),
+        ("region.min_side", r.min_side.is_some()),
+    ];
+    let detector_keys = [
+        ("region.model", r.model.is_some()),
+        ("region.precision", r.precision.is_some()),
+        ("region.input", r.input.is_some()),
+        ("region.boxes", r.boxes.is_some()),
+        ("region.scores", r.scores.is_some()),
+        ("region.min_score", r.min_score.is_some()),
+        ("region.box_format", r.box_format.is_some()),
+        ("region.normalized", r.normalized.is_some()),
+    ];
+    let refuse = |keys: &[(&'static str, bool)], kind: &str| match keys.iter().find(|(_, s)| *s) {
+        Some((key, _)) => Err(invalid(
             key,
-            "required when `region.kind` is `detector`".into(),
+            format!("only a `{kind}` region step takes this key"),
         )),
+        None => Ok(()),
     };
+    if r.kind != RegionKind::Cards {
+        refuse(&card_keys, "cards")?;
+    }
     if r.kind != RegionKind::Detector {
-        let set = [
-            ("region.model", r.model.is_some()),
-            ("region.precision", r.precision.is_some()),
-            ("region.input", r.input.is_some()),
-            ("region.boxes", r.boxes.is_some()),
-            ("region.scores", r.scores.is_some()),
-            ("region.min_score", r.min_score.is_some()),
-            ("region.box_format", r.box_format.is_some()),
-            ("region.normalized", r.normalized.is_some()),
-        ];
-        if let Some((key, _)) = set.iter().find(|(_, s)| *s) {
-            return Err(invalid(
-                key,
-                "only a `detector` region step takes this key".into(),
-            ));
+        refuse(&detector_keys, "detector")?;
+    }
+    match r.kind {
+        RegionKind::None => Ok(RegionSpec::None),
+        RegionKind::Cards => {
+            let d = CardSpec::default();
+            let spec = CardSpec {
+                min_level: r.min_level.unwrap_or(d.min_level),
+                stride: r.stride.unwrap_or(d.stride),
+                min_run: r.min_run.unwrap_or(d.min_run),
+                min_side: r.min_side.unwrap_or(d.min_side),
+            };
+            if spec.stride == 0 {
+                return Err(invalid("region.stride", "must be at least 1".into()));
+            }
+            if spec.min_side == 0 {
+                return Err(invalid("region.min_side", "must be at least 1".into()));
+            }
+            Ok(RegionSpec::Cards(spec))
         }
-        return Ok(match r.kind {
-            RegionKind::Cards => RegionSpec::Cards,
-            _ => RegionSpec::None,
-        });
+        RegionKind::Detector => {
+            let required = |key: &'static str, v: Option<String>| match v {
+                Some(v) if !v.trim().is_empty() => Ok(v),
+                Some(_) => Err(invalid(key, "must not be empty".into())),
+                None => Err(invalid(
+                    key,
+                    "required when `region.kind` is `detector`".into(),
+                )),
+            };
+            let min_score = r.min_score.unwrap_or(0.5);
+            if !min_score.is_finite() {
+                return Err(invalid(
+                    "region.min_score",
+                    "must be a finite number".into(),
+                ));
+            }
+            Ok(RegionSpec::Detector(DetectorSpec {
+                model: required("region.model", r.model)?,
+                precision: r.precision.unwrap_or(Precision::Fp32),
+                input: required("region.input", r.input)?,
+                boxes: required("region.boxes", r.boxes)?,
+                scores: required("region.scores", r.scores)?,
+                min_score,
+                box_format: r.box_format.unwrap_or_default(),
+                normalized: r.normalized.unwrap_or(true),
+            }))
+        }
     }
-    let min_score = r.min_score.unwrap_or(0.5);
-    if !min_score.is_finite() {
-        return Err(invalid(
-            "region.min_score",
-            "must be a finite number".into(),
-        ));
-    }
-    Ok(RegionSpec::Detector(DetectorSpec {
-        model: required("region.model", r.model)?,
-        precision: r.precision.unwrap_or(Precision::Fp32),
-        input: required("region.input", r.input)?,
-        boxes: required("region.boxes", r.boxes)?,
-        scores: required("region.scores", r.scores)?,
-        min_score,
-        box_format: r.box_format.unwrap_or_default(),
-        normalized: r.normalized.unwrap_or(true),
-    }))
 }
 
 impl PipelineSpec {
@@ -567,12 +622,54 @@ full_question = "question"
     }
 
     #[test]
+    fn the_card_rule_takes_its_parameters_from_the_file() {
+        let (_d, p) = dir_with(&GOOD.replace(
+            "[mas.modal]",
+            "[region]\nkind = \"cards\"\nmin_level = 200\nmin_side = 24\n[mas.modal]",
+        ));
+        let s = PipelineSpec::load(&p).unwrap();
+        let d = CardSpec::default();
+        assert_eq!(
+            s.region,
+            RegionSpec::Cards(CardSpec {
+                min_level: 200,
+                min_side: 24,
+                ..d
+            })
+        );
+
+        let (_d, p) = dir_with(&GOOD.replace(
+            "[mas.modal]",
+            "[region]\nkind = \"cards\"\nstride = 0\n[mas.modal]",
+        ));
+        let e = PipelineSpec::load(&p).unwrap_err().to_string();
+        assert!(e.contains("key `region.stride`: must be at least 1"), "{e}");
+
+        let (_d, p) = dir_with(&GOOD.replace(
+            "[mas.modal]",
+            "[region]\nkind = \"cards\"\nmin_level = 300\n[mas.modal]",
+        ));
+        let e = PipelineSpec::load(&p).unwrap_err().to_string();
+        assert!(e.contains("region.min_level"), "{e}");
+
+        let (_d, p) = dir_with(&GOOD.replace(
+            "[mas.modal]",
+            "[region]\nkind = \"none\"\nmin_run = 3\n[mas.modal]",
+        ));
+        let e = PipelineSpec::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("key `region.min_run`") && e.contains("only a `cards`"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn the_shipped_pipeline_loads() {
         let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
         let s = PipelineSpec::load_default(&models).unwrap();
         assert_eq!(s.name, "easy-vqa");
         assert_eq!(s.head.labels.len(), 13);
-        assert_eq!(s.region, RegionSpec::Cards);
+        assert_eq!(s.region, RegionSpec::Cards(CardSpec::default()));
         assert!(
             s.head.calibration.is_file(),
             "{}",

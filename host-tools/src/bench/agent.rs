@@ -7,7 +7,7 @@
 
 use crate::agent::{Answer, read_answers};
 use anyhow::{Context as _, bail};
-use msao_agent::offload::OffloadConfig;
+use msao_agent::host::workload::OffloadConfig;
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
@@ -304,7 +304,7 @@ mod tests {
         )
         .unwrap();
         let offload = OffloadConfig {
-            policy: msao_agent::offload::PolicyKind::Bandit,
+            policy: msao_agent::host::workload::PolicyKind::Bandit,
             threshold: Some(0.75),
             deadline_ms: 250,
             max_in_flight: 4,
@@ -313,13 +313,16 @@ mod tests {
         let text = runner.config_text(&offload, 100, Some(30)).unwrap();
         let path = dir.path().join("agent.toml");
         std::fs::write(&path, &text).unwrap();
-        let cli = msao_agent::cli::Cli {
+        let cli = msao_agent::host::agent_config::Cli {
             config: Some(path),
             ..Default::default()
         };
-        let s =
-            msao_agent::config::Settings::resolve(&cli).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        assert_eq!(s.offload.policy, msao_agent::offload::PolicyKind::Bandit);
+        let s = msao_agent::host::agent_config::Settings::resolve(&cli)
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(
+            s.offload.policy,
+            msao_agent::host::workload::PolicyKind::Bandit
+        );
         assert_eq!(
             (s.offload.threshold, s.offload.max_in_flight),
             (Some(0.75), 4)

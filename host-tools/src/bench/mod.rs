@@ -11,7 +11,7 @@ use crate::agent::Answer;
 use crate::env::Env;
 use crate::workload::{AudioMode, Config, dataset::Dataset, generate};
 use anyhow::Context as _;
-use msao_agent::offload::PolicyKind;
+use msao_agent::host::workload::PolicyKind;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::Serialize;
@@ -227,7 +227,7 @@ pub struct Report {
 #[derive(Debug, Clone, Serialize)]
 pub struct Setup {
     /// The CPU the agent side ran on.
-    pub cpu: msao_agent::system::CpuIsa,
+    pub cpu: msao_agent::host::device::CpuIsa,
     /// The agent binary each run started, as its `--version` names it.
     pub agent: String,
     /// CPUs the agent runs (edge models, policy, cloud client) and the bench's delay

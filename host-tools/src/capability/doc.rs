@@ -88,7 +88,7 @@ pub struct Hardware {
     pub cpu_isa: Option<CpuIsaDoc>,
 }
 
-/// [`msao_agent::system::CpuIsa`] as the document stores it.
+/// [`msao_agent::host::device::CpuIsa`] as the document stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CpuIsaDoc {
@@ -100,8 +100,8 @@ pub struct CpuIsaDoc {
     pub flags: Vec<String>,
 }
 
-impl From<&msao_agent::system::CpuIsa> for CpuIsaDoc {
-    fn from(isa: &msao_agent::system::CpuIsa) -> Self {
+impl From<&msao_agent::host::device::CpuIsa> for CpuIsaDoc {
+    fn from(isa: &msao_agent::host::device::CpuIsa) -> Self {
         Self {
             arch: isa.arch.into(),
             int8_kernels: isa.int8_kernels.into(),

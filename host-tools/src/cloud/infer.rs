@@ -8,9 +8,9 @@ use axum::body::{Body, Bytes, HttpBody as _};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use msao_agent::cloud::binary::{BINARY_DATA, BINARY_DATA_OUTPUT, HEADER_LENGTH};
-use msao_agent::cloud::wire;
-use msao_agent::cloud::{CloudError, codec, tensor};
+use msao_agent::host::oip::binary::{BINARY_DATA, BINARY_DATA_OUTPUT, HEADER_LENGTH};
+use msao_agent::host::oip::wire;
+use msao_agent::host::oip::{CloudError, codec, tensor};
 use std::collections::HashSet;
 use std::sync::Arc;
 

@@ -7,7 +7,7 @@
 //! closed as soon as it is accepted (counted; the log line is rate-limited).
 
 // The connection limits are the agent's HTTP layer's, shared with its request API.
-pub use msao_agent::http::{
+pub use msao_agent::host::serve::{
     HEADER_READ_TIMEOUT, IDLE_TIMEOUT, Limits, MAX_CONNECTIONS, REQUEST_TIMEOUT, SHUTDOWN_GRACE,
 };
 

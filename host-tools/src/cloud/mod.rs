@@ -9,13 +9,13 @@
 //! | `pool`  | [`Pool`]: the sessions of one model, borrowed by one request at a time |
 //! | `decode`| `vqa-full`'s `image` tensor (JPEG or PNG bytes) decoded under size limits |
 //! | `tls`   | [`TlsListener`]: HTTPS (rustls) for [`serve`] |
-//! | (agent) | [`BearerAuth`] and the accept loop, from `msao_agent::http` (shared with the agent's API) |
+//! | (agent) | [`BearerAuth`] and the accept loop, from `msao_agent::host::serve` (shared with the agent's API) |
 //! | `infer` | the infer route: body limits, admission ([`Gate`]), the model run, the answer |
 //! | `gate`  | [`Gate`]: the bounded wait for a session (`429` beyond it) |
 //! | `limits`| [`Limits`], [`BodyLimit`]: every timeout, cap and size, and why |
 //! | `counters` | [`Counters`], [`ModelStats`] |
 //!
-//! Bodies are encoded and decoded with the agent's own [`msao_agent::cloud::codec`], so the
+//! Bodies are encoded and decoded with the agent's own [`msao_agent::host::oip::codec`], so the
 //! client and this server agree by construction. Model runs go to `spawn_blocking`, where
 //! each borrows a session from its model's pool: up to `workers` requests run at once, up to
 //! `queue` more wait for a free session, and the rest are answered `429` with `Retry-After`.
@@ -36,8 +36,8 @@ pub use limits::{
     JSON_OVERHEAD, Limits, MAX_BODY, MAX_CONNECTIONS, MAX_QUESTION_BYTES, QUEUE_PER_WORKER,
     REQUEST_TIMEOUT, RETRY_AFTER_S, SHUTDOWN_GRACE, TensorBound,
 };
-pub use msao_agent::http::BearerAuth;
-pub use msao_agent::http::REFUSAL_LOG_EVERY;
+pub use msao_agent::host::serve::BearerAuth;
+pub use msao_agent::host::serve::REFUSAL_LOG_EVERY;
 pub use pool::{Lease, Pool};
 pub use state::{
     CloudState, Counters, DENSE_FEATURES, DENSE_SUFFIX, ModelStats, RequestError, ServedModel,
@@ -51,7 +51,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use infer::{infer, infer_v};
-use msao_agent::cloud::wire::{BINARY_EXTENSION, ErrorBody, ModelMetadataBody, ServerMetadata};
+use msao_agent::host::oip::wire::{BINARY_EXTENSION, ErrorBody, ModelMetadataBody, ServerMetadata};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -102,7 +102,8 @@ where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
 {
-    msao_agent::http::serve::run(listener, app, limits, "msao-host cloud", error, shutdown).await?;
+    msao_agent::host::serve::serve::run(listener, app, limits, "msao-host cloud", error, shutdown)
+        .await?;
     Ok(())
 }
 

@@ -9,10 +9,10 @@ use super::pool::Pool;
 use anyhow::Context as _;
 use msao::compact;
 use msao::message::Precision;
-use msao_agent::brain::{BrainOptions, CloudHead, EdgeBrain, EdgeRequest, ImageInput};
-use msao_agent::cloud::{DataType, InferTensor, ModelMetadata, TensorData, TensorSpec};
-use msao_agent::pipelines::PipelineSpec;
-use msao_agent::runtime::{ModelCatalog, OrtRuntime, RuntimeOptions};
+use msao_agent::host::inference::{BrainOptions, CloudHead, EdgeBrain, EdgeRequest, ImageInput};
+use msao_agent::host::models::PipelineSpec;
+use msao_agent::host::models::{ModelCatalog, OrtRuntime, RuntimeOptions};
+use msao_agent::host::oip::{DataType, InferTensor, ModelMetadata, TensorData, TensorSpec};
 use std::num::NonZeroUsize;
 use std::path::Path;
 
@@ -59,7 +59,7 @@ pub struct CloudState {
     dim: usize,
     answers: usize,
     /// Model and tensor names: the pipeline's `[cloud]`.
-    names: msao_agent::pipelines::Cloud,
+    names: msao_agent::host::models::CloudModels,
     dense_model: String,
     /// Sessions borrow the loaded library; it lives as long as they do.
     _runtime: OrtRuntime,

@@ -8,8 +8,8 @@
 use crate::bench::{self, AgentRun, AgentRunner, BenchRow, LinkReport};
 use crate::env::Env;
 use anyhow::{Context as _, bail};
-use msao_agent::cloud::TensorFormat;
-use msao_agent::offload::{OffloadConfig, PolicyKind, Workload, calibration_dir};
+use msao_agent::host::oip::TensorFormat;
+use msao_agent::host::workload::{OffloadConfig, PolicyKind, Workload, calibration_dir};
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -307,7 +307,7 @@ impl Cmd {
         }
         let setup = bench::Setup {
             agent: runner.version(),
-            cpu: msao_agent::system::CpuIsa::detect(),
+            cpu: msao_agent::host::device::CpuIsa::detect(),
             agent_cpus,
             cloud_cpus,
             deadline_ms: base.deadline_ms,
@@ -316,7 +316,7 @@ impl Cmd {
                 Some(d) => format!("the workload in {}", d.display()),
             },
             tuned_on: tuned_on(&calibration_dir(&models_dir)),
-            cloud_only_jpeg_quality: msao_agent::offload::CLOUD_ONLY_JPEG_QUALITY,
+            cloud_only_jpeg_quality: msao_agent::host::workload::CLOUD_ONLY_JPEG_QUALITY,
         };
         let report = bench::Report::new(setup, &workload_dir, n, self.repeat, threshold, links);
         report.write(&self.out)?;
@@ -342,7 +342,7 @@ fn pinning(
 ) -> anyhow::Result<(Option<String>, Option<String>)> {
     for (flag, list) in [("--agent-cpus", agent), ("--cloud-cpus", cloud)] {
         if let Some(list) = list {
-            msao_agent::system::parse_cpu_list(list)
+            msao_agent::host::device::parse_cpu_list(list)
                 .map_err(|e| anyhow::anyhow!("{flag} `{list}`: {e}"))?;
         }
     }
@@ -367,7 +367,7 @@ fn pinning(
 
 /// Pins the calling thread (and every thread it starts later) to `list`.
 fn pin_current_thread(list: &str) -> anyhow::Result<()> {
-    let cpus = msao_agent::system::parse_cpu_list(list)
+    let cpus = msao_agent::host::device::parse_cpu_list(list)
         .map_err(|e| anyhow::anyhow!("CPU list `{list}`: {e}"))?;
     let mut set = nix::sched::CpuSet::new();
     for cpu in cpus {
@@ -380,8 +380,8 @@ fn pin_current_thread(list: &str) -> anyhow::Result<()> {
 
 /// What the threshold file says it was fitted on.
 fn tuned_on(calibration: &std::path::Path) -> String {
-    let path = calibration.join(msao_agent::offload::THRESHOLD_FILE);
-    match msao_agent::offload::read_threshold(&path) {
+    let path = calibration.join(msao_agent::host::workload::THRESHOLD_FILE);
+    match msao_agent::host::workload::read_threshold(&path) {
         Ok(file) => {
             let about = |key: &str| {
                 file.about.get(key).map_or("?".into(), |v| match v {

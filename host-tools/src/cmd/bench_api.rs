@@ -20,13 +20,13 @@ use crate::agent::find_agent;
 use crate::env::Env;
 use anyhow::Context as _;
 use base64::Engine as _;
-use msao_agent::brain::{BrainOptions, EdgeBrain};
-use msao_agent::encoders::{InputLimits, decode_image_within};
-use msao_agent::offload::{
+use msao_agent::host::inference::{BrainOptions, EdgeBrain};
+use msao_agent::host::inference::{InputLimits, decode_image_within};
+use msao_agent::host::models::PipelineSpec;
+use msao_agent::host::models::{ModelCatalog, OrtRuntime};
+use msao_agent::host::workload::{
     Arrival, Frame, NoSink, OffloadConfig, Pipeline, PolicyKind, Reply, Request, Workload, queue,
 };
-use msao_agent::pipelines::PipelineSpec;
-use msao_agent::runtime::{ModelCatalog, OrtRuntime};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -103,7 +103,7 @@ pub struct Throughput {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     /// The CPU and its INT8 kernels.
-    pub cpu: msao_agent::system::CpuIsa,
+    pub cpu: msao_agent::host::device::CpuIsa,
     /// The workload.
     pub workload: String,
     /// Requests per run.
@@ -160,7 +160,7 @@ impl Cmd {
         let overhead = api_ms.p50 - in_process.p50;
         let target = decode.p50 + 0.5;
         let r = Report {
-            cpu: msao_agent::system::CpuIsa::detect(),
+            cpu: msao_agent::host::device::CpuIsa::detect(),
             workload: dir.display().to_string(),
             requests: self.requests,
             frame: (workload.width, workload.height),

@@ -14,7 +14,7 @@ use crate::cloud::{
 };
 use crate::env::Env;
 use anyhow::Context as _;
-use msao_agent::runtime::RuntimeOptions;
+use msao_agent::host::models::RuntimeOptions;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -127,7 +127,7 @@ impl Cmd {
                 .models()
                 .iter()
                 .map(|m| {
-                    let t = |specs: &[msao_agent::cloud::TensorSpec]| -> Vec<serde_json::Value> {
+                    let t = |specs: &[msao_agent::host::oip::TensorSpec]| -> Vec<serde_json::Value> {
                         specs
                             .iter()
                             .map(|s| {
@@ -158,7 +158,7 @@ impl Cmd {
             writeln!(out, "listening on {url}")?;
             if !self.quiet {
                 for m in state.models() {
-                    let t = |specs: &[msao_agent::cloud::TensorSpec]| -> String {
+                    let t = |specs: &[msao_agent::host::oip::TensorSpec]| -> String {
                         specs
                             .iter()
                             .map(|s| format!("{} {} {:?}", s.name, s.datatype, s.shape))

@@ -27,7 +27,7 @@ use crate::{
 use anyhow::Context as _;
 use indicatif::ProgressBar;
 use msao::transport::{self, Endpoint, Received};
-use msao_agent::runtime::RuntimeOptions;
+use msao_agent::host::models::RuntimeOptions;
 use std::{
     collections::VecDeque,
     io::{BufRead, BufReader, Write},
@@ -359,7 +359,7 @@ impl Cmd {
             Some(w) => w.clone(),
             None => demo_workload(out, env, self.json)?,
         };
-        let manifest = msao_agent::offload::Workload::open(&workload)
+        let manifest = msao_agent::host::workload::Workload::open(&workload)
             .with_context(|| format!("cannot use the workload in {}", workload.display()))?;
         let total = manifest.requests.len();
         let mut cloud = CloudServer::start(&self.model_args)?;

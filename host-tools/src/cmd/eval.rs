@@ -12,9 +12,11 @@ use crate::env::Env;
 use anyhow::{Context as _, bail};
 use msao::compact;
 use msao::message::Precision;
-use msao_agent::brain::{BrainOptions, CloudHead, EdgeBrain, EdgeRequest, EdgeResult, ImageInput};
-use msao_agent::pipelines::Labels;
-use msao_agent::runtime::{ModelCatalog, OrtRuntime};
+use msao_agent::host::inference::{
+    BrainOptions, CloudHead, EdgeBrain, EdgeRequest, EdgeResult, ImageInput,
+};
+use msao_agent::host::models::Labels;
+use msao_agent::host::models::{ModelCatalog, OrtRuntime};
 use serde::Serialize;
 use std::{
     io::Write,
@@ -109,7 +111,7 @@ pub struct Stages {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     /// The CPU it ran on (INT8 kernels differ between instruction sets).
-    pub cpu: msao_agent::system::CpuIsa,
+    pub cpu: msao_agent::host::device::CpuIsa,
     /// Data directory.
     pub data: String,
     /// Questions evaluated.
@@ -360,8 +362,8 @@ impl Cmd {
         for (i, q) in questions.iter().enumerate() {
             let path = data.join("images").join(format!("{}.png", q.image));
             images.insert(q.image);
-            let frame =
-                msao_agent::encoders::open_image(&path).with_context(|| format!("question {i}"))?;
+            let frame = msao_agent::host::inference::open_image(&path)
+                .with_context(|| format!("question {i}"))?;
             let request = EdgeRequest {
                 request_id: i as u32,
                 image: ImageInput::Decoded(&frame),
@@ -433,7 +435,7 @@ impl Cmd {
         };
         let compact_mean = compact_bytes as f64 / n as f64;
         Ok(Report {
-            cpu: msao_agent::system::CpuIsa::detect(),
+            cpu: msao_agent::host::device::CpuIsa::detect(),
             data: data.display().to_string(),
             questions: n,
             images: images.len(),

@@ -104,11 +104,11 @@ pub struct ModelArgs {
 
 impl ModelArgs {
     /// Runtime options naming this library and models directory, the rest default.
-    pub fn runtime_options(&self) -> msao_agent::runtime::RuntimeOptions {
-        msao_agent::runtime::RuntimeOptions {
+    pub fn runtime_options(&self) -> msao_agent::host::models::RuntimeOptions {
+        msao_agent::host::models::RuntimeOptions {
             library: self.onnxruntime.clone(),
             models_dir: self.models.clone(),
-            ..msao_agent::runtime::RuntimeOptions::default()
+            ..msao_agent::host::models::RuntimeOptions::default()
         }
     }
 
@@ -121,8 +121,8 @@ impl ModelArgs {
     pub fn pipeline(
         &self,
         models_dir: &std::path::Path,
-    ) -> anyhow::Result<msao_agent::pipelines::PipelineSpec> {
-        use msao_agent::pipelines::PipelineSpec;
+    ) -> anyhow::Result<msao_agent::host::models::PipelineSpec> {
+        use msao_agent::host::models::PipelineSpec;
         Ok(match &self.pipeline {
             Some(p) => PipelineSpec::load(p)?,
             None => PipelineSpec::load_default(models_dir)?,
@@ -133,7 +133,7 @@ impl ModelArgs {
 /// The models directory: `explicit`, else $MSAO_MODELS_DIR, else `models/` here or in a
 /// parent; the error lists the paths tried.
 pub fn models_dir(explicit: Option<&std::path::Path>) -> anyhow::Result<std::path::PathBuf> {
-    msao_agent::runtime::manifest::find_models_dir(explicit).map_err(|tried| {
+    msao_agent::host::models::find_models_dir(explicit).map_err(|tried| {
         let tried: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
         anyhow::anyhow!("no models directory found; tried {}", tried.join(", "))
     })

@@ -21,9 +21,9 @@ use crate::env::Env;
 use crate::workload::{AudioMode, Config as SceneConfig, compose, noisy};
 use anyhow::{Context as _, bail};
 use msao::message::ExecProvider;
-use msao_agent::brain::{BrainOptions, CloudHead, EdgeBrain, EdgeRequest, ImageInput};
-use msao_agent::offload::{THRESHOLD_FILE, calibration_dir};
-use msao_agent::runtime::{ModelCatalog, OrtRuntime};
+use msao_agent::host::inference::{BrainOptions, CloudHead, EdgeBrain, EdgeRequest, ImageInput};
+use msao_agent::host::models::{ModelCatalog, OrtRuntime};
+use msao_agent::host::workload::{THRESHOLD_FILE, calibration_dir};
 use rand::SeedableRng;
 use serde::Serialize;
 use std::{io::Write, path::PathBuf};
@@ -70,7 +70,7 @@ pub struct Cmd {
     pub out: Option<PathBuf>,
     /// Second view below this first-view confidence (0: off); must match the agent's
     /// `[offload] second_view_below`.
-    #[arg(long, value_name = "CONF", default_value_t = msao_agent::brain::SECOND_VIEW_BELOW)]
+    #[arg(long, value_name = "CONF", default_value_t = msao_agent::host::inference::SECOND_VIEW_BELOW)]
     pub second_view_below: f32,
     /// Tune on the 64×64 images as they are, not placed into camera-size frames.
     #[arg(long)]
@@ -191,12 +191,13 @@ impl Cmd {
             let path = self.data.join("images").join(format!("{}.png", q.image));
             brain.reset_stream();
             let frame = if self.raw {
-                msao_agent::encoders::open_image(&path).with_context(|| format!("question {i}"))?
+                msao_agent::host::inference::open_image(&path)
+                    .with_context(|| format!("question {i}"))?
             } else {
                 let canvas = match &scene {
                     Some((id, canvas)) if *id == q.image => canvas,
                     _ => {
-                        let shape = msao_agent::encoders::open_image(&path)
+                        let shape = msao_agent::host::inference::open_image(&path)
                             .with_context(|| format!("question {i}"))?;
                         let canvas = compose(&shape, &scenes, &mut rng).canvas;
                         &scene.insert((q.image, canvas)).1

@@ -4,7 +4,8 @@
 //! The cards of the camera-size workload (`docs/workload.md`) are squares whose own
 //! background is a light, nearly uniform colour (every channel ≥ 226 in easy-VQA), while the
 //! procedural scene backgrounds stay within 40–220 per channel plus sensor noise. A pixel is
-//! *card-like* when its darkest channel is at least [`RegionConfig::min_level`]. The region
+//! *card-like* when its darkest channel is at least [`CardSpec::min_level`] (the pipeline
+//! file's `[region] min_level`, with `stride`, `min_run` and `min_side`). The region
 //! is the bounding box of the rows and columns holding enough card-like pixels, found on a
 //! coarse grid first and then refined at full resolution inside the coarse box, and squared
 //! (cards are square; a shape touching the card's edge can hide one light border).
@@ -15,51 +16,21 @@
 //!
 //! ```
 //! use image::{Rgb, RgbImage};
-//! use msao_agent::brain::{RegionConfig, locate};
+//! use msao_agent::{brain::locate, pipelines::CardSpec};
 //! let mut frame = RgbImage::from_pixel(640, 480, Rgb([90, 120, 60]));
 //! for y in 100..228 { for x in 300..428 { frame.put_pixel(x, y, Rgb([240, 250, 245])); } }
-//! let r = locate(&frame, &RegionConfig::default()).unwrap();
+//! let r = locate(&frame, &CardSpec::default()).unwrap();
 //! assert_eq!((r.x, r.y, r.width, r.height), (300, 100, 128, 128));
 //! ```
 
 use super::{Region, RegionProposer};
 use crate::brain::BrainError;
+use crate::pipelines::CardSpec;
 use image::RgbImage;
-use serde::{Deserialize, Serialize};
-
-/// Parameters of the region step.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RegionConfig {
-    /// Crop frames larger than the model input to the located card (else resize the
-    /// whole frame).
-    pub enabled: bool,
-    /// A pixel is card-like when its darkest channel is at least this.
-    pub min_level: u8,
-    /// Stride of the coarse pass, in pixels.
-    pub stride: u32,
-    /// A row or column belongs to the card when it holds at least this many card-like
-    /// pixels (at full resolution).
-    pub min_run: u32,
-    /// Smallest side accepted, in pixels; anything smaller is noise and gives no region.
-    pub min_side: u32,
-}
-
-impl Default for RegionConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            min_level: 224,
-            stride: 4,
-            min_run: 8,
-            min_side: 16,
-        }
-    }
-}
 
 /// The card rule as a [`RegionProposer`].
 #[derive(Debug, Clone, Copy)]
-pub struct Cards(pub RegionConfig);
+pub struct Cards(pub CardSpec);
 
 impl RegionProposer for Cards {
     fn name(&self) -> &str {
@@ -111,8 +82,8 @@ fn profile(
 }
 
 /// Locates the card in `frame`, or `None` when no card-like region of at least
-/// [`RegionConfig::min_side`] pixels is present.
-pub fn locate(frame: &RgbImage, config: &RegionConfig) -> Option<Region> {
+/// [`CardSpec::min_side`] pixels is present.
+pub fn locate(frame: &RgbImage, config: &CardSpec) -> Option<Region> {
     let (fw, fh) = frame.dimensions();
     if fw == 0 || fh == 0 {
         return None;
@@ -185,7 +156,7 @@ mod tests {
     #[test]
     fn finds_the_card_exactly_on_a_busy_background() {
         for card in [(0, 0, 64), (576, 416, 64), (123, 77, 150), (301, 9, 192)] {
-            let r = locate(&scene(card), &RegionConfig::default()).unwrap();
+            let r = locate(&scene(card), &CardSpec::default()).unwrap();
             assert_eq!(
                 (r.x, r.y, r.width, r.height),
                 (card.0, card.1, card.2, card.2)
@@ -202,7 +173,7 @@ mod tests {
                 f.put_pixel(x, y, Rgb([10, 10, 10]));
             }
         }
-        let r = locate(&f, &RegionConfig::default()).unwrap();
+        let r = locate(&f, &CardSpec::default()).unwrap();
         assert_eq!((r.width, r.height), (100, 100));
         assert!(
             r.iou(&Region {
@@ -217,14 +188,14 @@ mod tests {
     #[test]
     fn no_card_gives_none() {
         let f = RgbImage::from_pixel(640, 480, Rgb([200, 210, 220]));
-        assert_eq!(locate(&f, &RegionConfig::default()), None);
-        assert_eq!(locate(&RgbImage::new(0, 0), &RegionConfig::default()), None);
+        assert_eq!(locate(&f, &CardSpec::default()), None);
+        assert_eq!(locate(&RgbImage::new(0, 0), &CardSpec::default()), None);
         // A few stray light pixels are not a card.
         let mut f = RgbImage::from_pixel(640, 480, Rgb([100, 100, 100]));
         for i in 0..5 {
             f.put_pixel(10 + i * 50, 20, Rgb([255, 255, 255]));
         }
-        assert_eq!(locate(&f, &RegionConfig::default()), None);
+        assert_eq!(locate(&f, &CardSpec::default()), None);
     }
 
     #[test]

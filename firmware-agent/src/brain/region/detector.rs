@@ -51,6 +51,9 @@ impl Detector {
         if manifest.modality != Modality::Image {
             return Err(bad(&label, "is not an image model".into()));
         }
+        manifest
+            .check_role(crate::runtime::manifest::Role::RegionDetector)
+            .map_err(|r| bad(&label, r))?;
         let pre = manifest
             .preprocess
             .as_image()

@@ -13,7 +13,7 @@
 mod cards;
 mod detector;
 
-pub use cards::{Cards, RegionConfig, locate};
+pub use cards::{Cards, locate};
 pub use detector::Detector;
 
 use super::BrainError;
@@ -33,20 +33,16 @@ pub trait RegionProposer: Send {
     fn propose(&mut self, frame: &RgbImage) -> Result<Option<Region>, BrainError>;
 }
 
-/// The proposer a pipeline names, or `None` for `kind = "none"` or when `enabled` is false.
+/// The proposer a pipeline names, or `None` for `kind = "none"`.
 pub fn load(
     spec: &RegionSpec,
-    cards: &RegionConfig,
     runtime: &dyn InferenceRuntime,
     catalog: &ModelCatalog,
     provider: ExecProvider,
 ) -> Result<Option<Box<dyn RegionProposer>>, BrainError> {
-    if !cards.enabled {
-        return Ok(None);
-    }
     Ok(match spec {
         RegionSpec::None => None,
-        RegionSpec::Cards => Some(Box::new(Cards(*cards))),
+        RegionSpec::Cards(c) => Some(Box::new(Cards(*c))),
         RegionSpec::Detector(d) => Some(Box::new(Detector::from_catalog(
             runtime, catalog, d, provider,
         )?)),

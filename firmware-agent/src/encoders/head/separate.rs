@@ -44,6 +44,9 @@ impl Separate {
             }
         })?;
         let label = manifest.label();
+        manifest
+            .check_role(crate::runtime::manifest::Role::LocalHead)
+            .map_err(|r| bad(label.clone(), r))?;
         let image_dim =
             fixed_dims(manifest, true, &graph.image, 1).map_err(|r| bad(label.clone(), r))?[0];
         if image_dim != embedding_dim {

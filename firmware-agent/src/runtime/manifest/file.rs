@@ -5,6 +5,7 @@ use super::{
     AudioPreprocess, BATCH_DIM, ColorOrder, DEFAULT_FILL, Dim, Fill, ImagePreprocess,
     Interpolation, Layout, MAX_NAME, ManifestError, ModelManifest, Pooling, Preprocess, Provenance,
     TensorSpec, TextPreprocess, modality_name, parse_modality, parse_precision,
+    role::{Bindings, Role, Side},
 };
 use crate::runtime::tensor::DType;
 use msao::message::Modality;
@@ -24,6 +25,9 @@ struct ManifestFile {
     sha256: String,
     licence: String,
     probe: Option<String>,
+    role: Option<String>,
+    #[serde(default)]
+    bindings: BTreeMap<String, String>,
     provenance: ProvenanceFile,
     preprocess: PreprocessFile,
     #[serde(default)]
@@ -207,6 +211,7 @@ impl Validator<'_> {
                 ),
             ));
         }
+        let (role, bindings) = self.role(&inputs, &outputs)?;
         let dir = self.path.parent().unwrap_or(Path::new("."));
         let preprocess = self.preprocess(modality, &inputs, dir)?;
         Ok(ModelManifest {
@@ -224,9 +229,69 @@ impl Validator<'_> {
             inputs,
             outputs,
             probe: raw.probe.clone(),
+            role,
+            bindings,
             preprocess,
             path: self.path.to_path_buf(),
         })
+    }
+
+    /// Validates `role` and `[bindings]`: every key a slot of the role, every tensor an
+    /// input or output (as the slot says) of this manifest, every required slot bound.
+    fn role(
+        &self,
+        inputs: &[TensorSpec],
+        outputs: &[TensorSpec],
+    ) -> Result<(Option<Role>, Bindings), ManifestError> {
+        let raw = self.raw;
+        let Some(name) = &raw.role else {
+            return match raw.bindings.keys().next() {
+                Some(k) => {
+                    Err(self.invalid(format!("bindings.{k}"), "bindings need a `role` to bind to"))
+                }
+                None => Ok((None, Bindings::default())),
+            };
+        };
+        let role = Role::parse(name).ok_or_else(|| {
+            self.invalid(
+                "role",
+                format!("unknown role `{name}`; expected one of {}", Role::names()),
+            )
+        })?;
+        let slots = role.slots();
+        for (key, tensor) in &raw.bindings {
+            let Some(slot) = slots.iter().find(|s| s.key == key) else {
+                let reason = if slots.is_empty() {
+                    format!(
+                        "role `{name}` takes no [bindings]: the pipeline file binds its tensors"
+                    )
+                } else {
+                    let keys: Vec<&str> = slots.iter().map(|s| s.key).collect();
+                    format!("not a slot of role `{name}` (slots: {})", keys.join(", "))
+                };
+                return Err(self.invalid(format!("bindings.{key}"), reason));
+            };
+            let (side, list) = match slot.side {
+                Side::Input => ("input", inputs),
+                Side::Output => ("output", outputs),
+            };
+            if !list.iter().any(|t| &t.name == tensor) {
+                return Err(self.invalid(
+                    format!("bindings.{key}"),
+                    format!("no {side} is called `{tensor}`"),
+                ));
+            }
+        }
+        if let Some(missing) = slots
+            .iter()
+            .find(|s| s.required && !raw.bindings.contains_key(s.key))
+        {
+            return Err(self.invalid(
+                format!("bindings.{}", missing.key),
+                format!("required for role `{name}`"),
+            ));
+        }
+        Ok((Some(role), Bindings::new(raw.bindings.clone())))
     }
 
     /// Validates `[preprocess]` against the modality and the inputs.

@@ -9,6 +9,16 @@
 //! licence = "MIT"
 //! probe = "output"               # optional: the output that is the MAS probe (an early
 //!                                # activation, or the activity score); must be an output
+//! role = "audio-activity"        # optional: image-encoder | text-encoder | audio-activity |
+//!                                # local-head | region-detector | cloud-compact; a pipeline
+//!                                # binding the model in another role is refused
+//!
+//! [bindings]                     # the role's slots → tensors, where the export fixes them:
+//! input = "input"                # audio-activity: input, state, speech, state_out (outputs),
+//! state = "state"                # sample_rate (optional input); cloud-compact: patches,
+//! sample_rate = "sr"             # scale, patch_mask, question (inputs), logits (output).
+//! speech = "output"              # The other roles take none (the pipeline file binds them).
+//! state_out = "stateN"
 //!
 //! [provenance]
 //! source = "PyPI silero-vad 6.2.3, silero_vad/data/silero_vad.onnx"
@@ -76,6 +86,7 @@
 //! |--------------|------|
 //! | `file`       | the TOML shape (`deny_unknown_fields`) and its validation into [`ModelManifest`] |
 //! | `preprocess` | [`Preprocess`] and its parts |
+//! | `role`       | [`Role`], its slots, and [`Bindings`] |
 //! | `sha`        | sha256 of the ONNX file |
 //! | `check`      | run-time checks of tensors against the manifest; [`TensorMismatch`] |
 //! | `catalog`    | [`ModelCatalog`]: every manifest under a directory |
@@ -86,6 +97,7 @@ mod check;
 mod error;
 mod file;
 mod preprocess;
+mod role;
 mod sha;
 
 pub use catalog::{MODELS_DIR_ENV, ModelCatalog, PIPELINES_DIR, find_models_dir};
@@ -95,6 +107,7 @@ pub use preprocess::{
     AudioPreprocess, ColorOrder, ImagePreprocess, Interpolation, Layout, Pooling, Preprocess,
     TextPreprocess,
 };
+pub use role::{Bindings, Role, Side, Slot};
 pub use sha::sha256_file;
 
 use super::tensor::DType;
@@ -196,6 +209,11 @@ pub struct ModelManifest {
     /// activity score itself); always one of [`Self::outputs`]. `None`: the model has no
     /// probe.
     pub probe: Option<String>,
+    /// The part the model plays, when the manifest declares it.
+    pub role: Option<Role>,
+    /// Its tensors bound to the role's slots (`[bindings]`; roles whose tensors the
+    /// pipeline file binds have none).
+    pub bindings: Bindings,
     /// How raw input becomes the model's input tensors.
     pub preprocess: Preprocess,
     /// The manifest file itself.
@@ -264,6 +282,40 @@ impl ModelManifest {
     /// The probe output's declaration, when the manifest names one.
     pub fn probe_output(&self) -> Option<&TensorSpec> {
         self.probe.as_deref().and_then(|p| self.output(p))
+    }
+
+    /// Checks that the model may play `role`: a manifest declaring another role is refused,
+    /// and a role whose tensors `[bindings]` name needs the manifest to declare it. The
+    /// error names the manifest.
+    pub fn check_role(&self, role: Role) -> Result<(), String> {
+        match self.role {
+            Some(r) if r == role => Ok(()),
+            Some(r) => Err(format!(
+                "{} ({}) declares role `{}`; the pipeline binds it as `{}`",
+                self.label(),
+                self.path.display(),
+                r.name(),
+                role.name()
+            )),
+            None if !role.slots().is_empty() => Err(format!(
+                "{} ({}) declares no role; as `{}` it needs `role = \"{}\"` and [bindings] {}",
+                self.label(),
+                self.path.display(),
+                role.name(),
+                role.name(),
+                role.slots()
+                    .iter()
+                    .map(|s| s.key)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The tensor bound to `slot` in `[bindings]`.
+    pub fn binding(&self, slot: &str) -> Option<&str> {
+        self.bindings.get(slot)
     }
 
     /// `name` plus precision, e.g. `silero-vad (fp16)`, for messages.

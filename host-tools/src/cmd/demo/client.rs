@@ -7,7 +7,7 @@
 use crate::agent::Answer;
 use anyhow::Context as _;
 use base64::Engine as _;
-use msao_agent::offload::{Workload, WorkloadRequest};
+use msao_agent::host::workload::{Workload, WorkloadRequest};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! the cloud saw, as one [`Report`] printed as a table or JSON.
 
 pub use crate::agent::Answer;
-use msao_agent::offload::Workload;
+use msao_agent::host::workload::Workload;
 use serde::Serialize;
 use std::{collections::BTreeMap, io::Write};
 

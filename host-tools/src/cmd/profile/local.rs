@@ -1,11 +1,14 @@
 //! `msao-host profile` on this machine: the agent's own profiling routine
-//! ([`msao_agent::control::DeviceProfiler`]) with a progress bar, then the document.
+//! ([`msao_agent::host::device::DeviceProfiler`]) with a progress bar, then the document.
 
 use super::Cmd;
 use crate::{capability::CapabilityDoc, env::Env};
 use anyhow::{Context as _, anyhow, bail};
 use msao::message::WireBuild;
-use msao_agent::{control::DeviceProfiler, profile::ProfileSpec, runtime::RuntimeOptions};
+use msao_agent::host::{
+    device::{DeviceProfiler, ProfileSpec},
+    models::RuntimeOptions,
+};
 
 /// Profiles the installed models here and describes this machine.
 pub fn profile(cmd: &Cmd, env: &mut Env) -> anyhow::Result<CapabilityDoc> {
@@ -55,7 +58,7 @@ pub fn profile(cmd: &Cmd, env: &mut Env) -> anyhow::Result<CapabilityDoc> {
     env.clear_bar();
     let cap = profiler.describe();
     let mut doc = CapabilityDoc::from_wire(&cap, &results, Some(&WireBuild::current()), "local");
-    doc.hardware.cpu_isa = Some((&msao_agent::system::CpuIsa::detect()).into());
+    doc.hardware.cpu_isa = Some((&msao_agent::host::device::CpuIsa::detect()).into());
     Ok(doc)
 }
 

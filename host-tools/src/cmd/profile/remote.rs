@@ -23,10 +23,7 @@ use msao::{
     sign::{Auth, ControlKey},
     transport::{self, Endpoint},
 };
-use msao_agent::{
-    clock::random_boot_id,
-    config::{KEY_ENV, read_key},
-};
+use msao_agent::host::device::{KEY_ENV, random_boot_id, read_key};
 use std::{
     collections::HashMap,
     time::{Duration, Instant},
