@@ -63,9 +63,7 @@ impl AudioEncoder {
         if manifest.modality != Modality::Audio {
             return Err(bad("is not an audio model".into()));
         }
-        manifest
-            .check_role(Role::AudioActivity)
-            .map_err(&bad)?;
+        manifest.check_role(Role::AudioActivity).map_err(&bad)?;
         let bound = |slot: &str| {
             manifest
                 .binding(slot)

@@ -40,8 +40,8 @@ pub use msao_agent::host::serve::BearerAuth;
 pub use msao_agent::host::serve::REFUSAL_LOG_EVERY;
 pub use pool::{Lease, Pool};
 pub use state::{
-    CloudState, Counters, DENSE_FEATURES, DENSE_SUFFIX, ModelStats, RequestError, ServedModel,
-    VERSION, default_workers,
+    CloudState, Counters, DENSE_SUFFIX, ModelStats, RequestError, ServedModel, VERSION,
+    default_workers,
 };
 pub use tls::{HANDSHAKE_TIMEOUT, TlsListener, load_server_config};
 

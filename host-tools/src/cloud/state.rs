@@ -19,11 +19,10 @@ use std::path::Path;
 /// The one version every model has.
 pub const VERSION: &str = "1";
 /// Suffix of the dense-features model's name: `<[cloud] model>-dense` takes FP32 patch
-/// features `[1, P, D]` (for a client that does not quantise; the bench's cloud-features
-/// baseline sends every patch as int8 to the compact model instead).
+/// features `[1, P, D]` under the pipeline's `[image] features` name (for a client that
+/// does not quantise; the bench's cloud-features baseline sends every patch as int8 to the
+/// compact model instead).
 pub const DENSE_SUFFIX: &str = "-dense";
-/// Input of the dense-features model.
-pub const DENSE_FEATURES: &str = "features";
 /// Platform reported in the model metadata.
 pub const PLATFORM: &str = "onnxruntime_onnx";
 
@@ -61,6 +60,8 @@ pub struct CloudState {
     /// Model and tensor names: the pipeline's `[cloud]`.
     names: msao_agent::host::models::CloudModels,
     dense_model: String,
+    /// The dense model's input: the image encoder's features output, by its pipeline name.
+    dense_features: String,
     /// Sessions borrow the loaded library; it lives as long as they do.
     _runtime: OrtRuntime,
 }
@@ -137,6 +138,7 @@ impl CloudState {
         };
         let names = pipeline.cloud.clone();
         let dense_model = format!("{}{DENSE_SUFFIX}", names.model);
+        let dense_features = pipeline.image.features.clone();
         let mut brains = Vec::with_capacity(workers);
         let mut heads = Vec::with_capacity(workers);
         for _ in 0..workers {
@@ -187,7 +189,7 @@ impl CloudState {
             model(
                 &dense_model,
                 vec![
-                    spec(DENSE_FEATURES, DataType::F32, &[1, p, d]),
+                    spec(&dense_features, DataType::F32, &[1, p, d]),
                     question.clone(),
                 ],
                 &[TensorBound::numeric(patches * dim, 4), question_bound],
@@ -214,6 +216,7 @@ impl CloudState {
             answers,
             names,
             dense_model,
+            dense_features,
             _runtime: runtime,
         })
     }
@@ -272,9 +275,9 @@ impl CloudState {
             self.check_compact(compact)?;
             self.head_run(self.counters(model), compact, question)?
         } else if model == self.dense_model {
-            let features = f32_input(inputs, DENSE_FEATURES)?;
+            let features = f32_input(inputs, &self.dense_features)?;
             let question = f32_input(inputs, &n.question)?;
-            let bytes = self.dense_compact(features, DENSE_FEATURES)?;
+            let bytes = self.dense_compact(features, &self.dense_features)?;
             self.head_run(self.counters(model), &bytes, question)?
         } else if model == n.full_model {
             self.run_full(inputs)?

@@ -58,6 +58,7 @@ pub async fn run(base: &str, workload: &Workload, fps: Option<f64>) -> anyhow::R
         .build()
         .context("cannot build the HTTP client")?;
     wait_ready(&client, base, Duration::from_secs(120)).await?;
+    let model = served_model(&client, base).await?;
     let url = format!("{base}/v1/chat/completions");
     let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let started = Instant::now();
@@ -69,7 +70,7 @@ pub async fn run(base: &str, workload: &Workload, fps: Option<f64>) -> anyhow::R
         }
         let permit = Arc::clone(&slots).acquire_owned().await?;
         // The application encodes its frame before the request leaves (not the agent's time).
-        let body = body(workload, request)?;
+        let body = body(workload, request, &model)?;
         let (client, url, request) = (client.clone(), url.clone(), request.clone());
         let truth = workload.frame(&request).and_then(|f| f.bbox);
         tasks.spawn(async move {
@@ -100,8 +101,25 @@ pub async fn run(base: &str, workload: &Workload, fps: Option<f64>) -> anyhow::R
     Ok(run)
 }
 
+/// The model the agent serves (`GET /v1/models`), as an application finds it.
+async fn served_model(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    let url = format!("{base}/v1/models");
+    let r = client
+        .get(&url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .with_context(|| format!("GET {url}"))?;
+    let v: Value = serde_json::from_slice(&r.bytes().await?)
+        .with_context(|| format!("GET {url}: not JSON"))?;
+    v["data"][0]["id"]
+        .as_str()
+        .map(str::to_string)
+        .with_context(|| format!("GET {url}: no model in {v}"))
+}
+
 /// The chat completion for one request: its question and its frame as a JPEG data URL.
-fn body(workload: &Workload, request: &WorkloadRequest) -> anyhow::Result<Vec<u8>> {
+fn body(workload: &Workload, request: &WorkloadRequest, model: &str) -> anyhow::Result<Vec<u8>> {
     let path = workload
         .frame_path(request)
         .context("a request names no frame")?;
@@ -124,7 +142,7 @@ fn body(workload: &Workload, request: &WorkloadRequest) -> anyhow::Result<Vec<u8
         content
             .push(json!({"type": "input_audio", "input_audio": {"data": data, "format": "wav"}}));
     }
-    let body = json!({"model": "easy-vqa", "messages": [{"role": "user", "content": content}]});
+    let body = json!({"model": model, "messages": [{"role": "user", "content": content}]});
     Ok(serde_json::to_vec(&body)?)
 }
 
