@@ -63,6 +63,12 @@ pub struct Cli {
     #[arg(long, value_name = "ADDR")]
     pub api: Option<std::net::SocketAddr>,
 
+    /// Open a camera: NAME=URI with URI one of csi://N, v4l2:///dev/videoN, rtsp://…,
+    /// file://… (video, image, directory/ or glob), test://PATTERN (repeatable; adds to, or
+    /// replaces by name, the config's `[[camera]]`). Asked about as camera://NAME.
+    #[arg(long = "camera", value_name = "NAME=URI")]
+    pub cameras: Vec<String>,
+
     /// Run this camera-size workload (a `msao-host workload` directory) through the
     /// offload pipeline, one RequestTrace frame per request; the agent stops when it is
     /// done.

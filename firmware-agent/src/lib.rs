@@ -16,6 +16,7 @@
 //! | [`control`]   | the control thread serving host requests; [`control::DeviceProfiler`] |
 //! | [`runtime`]   | the inference runtime seam, ONNX Runtime (CPU/CUDA/TensorRT), model manifests, GPU query |
 //! | [`pipelines`] | pipelines as data: the TOML file naming each role's model, tensors, labels, calibration, cloud models |
+//! | [`camera`]    | live cameras (GStreamer behind the `camera` feature, still images always): latest-frame slots, standing questions |
 //! | [`encoders`]  | text (MiniLM-L6), image (easy-VQA edge CNN) and audio (Silero VAD) encoders, `cosine` |
 //! | [`brain`]     | one request through encoders, MAS, local head and compact tensor; the cloud head on a compact tensor |
 //! | [`offload`]   | offload and speculation: policy, link estimator, the workload pipeline with one answer per request |
@@ -38,6 +39,7 @@
 pub mod agent;
 pub mod api;
 pub mod brain;
+pub mod camera;
 pub mod cli;
 pub mod clock;
 pub mod cloud;

@@ -13,6 +13,7 @@
 
 use crate::{
     brain::{BrainError, BrainOptions, EdgeBrain},
+    camera::{CameraError, CameraSet, CameraSpec, WatchSpec, Watches},
     clock::Clock,
     config::ApiSettings,
     config::Settings,
@@ -27,7 +28,7 @@ use crate::{
     telemetry::Bus,
 };
 use log::{info, warn};
-use msao::message::{Fault, Message, RequestTrace};
+use msao::message::{Fault, FaultCode, Message, RequestTrace};
 use std::{
     fs::File,
     io::{BufWriter, Write},
@@ -80,6 +81,9 @@ pub enum WorkloadRunError {
     /// A thread could not start.
     #[error("cannot start the workload thread: {0}")]
     Thread(std::io::Error),
+    /// A camera cannot be opened by this build, or its thread could not start.
+    #[error("{0}")]
+    Camera(CameraError),
     /// The request API could not listen.
     #[error("cannot listen on {addr} ([api] listen / --api): {error}")]
     Listen {
@@ -128,15 +132,26 @@ pub struct Prepared {
     replay: Option<Replayed>,
     api: Option<(ApiSettings, std::net::TcpListener)>,
     limits: crate::encoders::InputLimits,
+    cameras: Vec<CameraSpec>,
+    watches: Vec<WatchSpec>,
     // Keeps the runtime's environment alive as long as the brain's sessions.
     _runtime: OrtRuntime,
 }
 
-/// Loads the runtime, models, workload and threshold, creates the answers file and binds
-/// the API's address; `None` when the agent has no request path (no workload, no API).
+/// Loads the runtime, models, workload and threshold, creates the answers file, binds
+/// the API's address and checks that this build can open every camera; `None` when the
+/// agent has no request path (no workload, no API, no standing question).
 pub fn prepare(settings: &Settings) -> Result<Option<Prepared>, WorkloadRunError> {
-    if settings.workload.is_none() && settings.api.is_none() {
+    if settings.workload.is_none() && settings.api.is_none() && settings.watches.is_empty() {
+        if !settings.cameras.is_empty() {
+            warn!("cameras are configured but nothing asks about them (no [api], no [[watch]])");
+        }
         return Ok(None);
+    }
+    for c in &settings.cameras {
+        // Refused before any model loads: a camera this build cannot open.
+        c.source(settings.limits)
+            .map_err(WorkloadRunError::Camera)?;
     }
     let workload = match &settings.workload {
         Some(w) => Some((w, Workload::open(&w.dir)?)),
@@ -215,6 +230,8 @@ pub fn prepare(settings: &Settings) -> Result<Option<Prepared>, WorkloadRunError
         replay,
         api,
         limits: settings.limits,
+        cameras: settings.cameras.clone(),
+        watches: settings.watches.clone(),
         _runtime: runtime,
     }))
 }
@@ -231,6 +248,8 @@ pub struct WorkloadJob {
     pipeline: JoinHandle<Result<(), WorkloadRunError>>,
     replay: Option<JoinHandle<Result<RunSummary, WorkloadRunError>>>,
     api: Option<JoinHandle<()>>,
+    cameras: CameraSet,
+    watches: Watches,
     completed: Arc<AtomicBool>,
 }
 
@@ -253,6 +272,21 @@ impl WorkloadJob {
         {
             warn!("the API thread panicked");
         }
+        let watched = self.watches.counts();
+        self.watches.join();
+        if watched.submitted > 0 {
+            info!(
+                "standing questions: {} asked, {} answered, {} skipped (previous still in flight), {} refused (queue full)",
+                watched.submitted, watched.answered, watched.skipped_busy, watched.refused
+            );
+        }
+        for (name, c) in self.cameras.counts() {
+            info!(
+                "camera {name}: {} frames captured, {} dropped as stale, {} used; {} errors, {} reconnects",
+                c.captured, c.dropped_stale, c.used, c.errors, c.reconnects
+            );
+        }
+        self.cameras.join();
         let replay = self
             .replay
             .map(|h| h.join().unwrap_or_else(|_| Err(panicked("workload"))));
@@ -283,6 +317,8 @@ pub fn spawn(
         replay,
         api,
         limits,
+        cameras,
+        watches,
         _runtime,
     } = prepared;
     let depth = api.as_ref().map_or(REPLAY_DEPTH, |(a, _)| a.queue);
@@ -294,6 +330,7 @@ pub fn spawn(
         .as_ref()
         .filter(|r| r.warmup > 0)
         .map(|r| (r.workload.clone(), r.warmup.min(r.workload.requests.len())));
+    let bus_for_faults = (bus.clone(), clock);
     let stop = Arc::clone(&shutdown);
     let is_ready = Arc::clone(&ready);
     let policy = offload.policy.name();
@@ -328,13 +365,38 @@ pub fn spawn(
         })
         .map_err(WorkloadRunError::Thread)?;
     let completed = Arc::new(AtomicBool::new(false));
+    let fault_bus = bus_for_faults.clone();
+    let cameras = CameraSet::start(
+        &cameras,
+        limits,
+        move |name: &str, e: &CameraError| {
+            let fault = Fault::new(FaultCode::Camera as u16, &format!("camera {name}: {e}"));
+            fault_bus
+                .0
+                .publish(fault_bus.1.now_us(), &Message::Fault(fault));
+        },
+        &shutdown,
+    )
+    .map_err(WorkloadRunError::Camera)?;
+    let watches = Watches::start(
+        watches,
+        cameras.cameras(),
+        submitter.clone(),
+        Arc::clone(&shutdown),
+    )
+    .map_err(WorkloadRunError::Thread)?;
     let api = match api {
         Some((settings, listener)) => Some(
             crate::api::spawn(
                 brain_model,
                 settings,
                 listener,
-                submitter.clone(),
+                crate::api::Sources {
+                    submitter: submitter.clone(),
+                    cameras: cameras.cameras(),
+                    watch_events: watches.sender(),
+                    stop: Arc::clone(&shutdown),
+                },
                 Arc::clone(&ready),
                 limits,
                 Arc::clone(&shutdown),
@@ -369,6 +431,8 @@ pub fn spawn(
         pipeline,
         replay,
         api,
+        cameras,
+        watches,
         completed,
     })
 }

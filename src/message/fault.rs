@@ -38,6 +38,8 @@ pub enum FaultCode {
     Cloud = 20,
     /// An input (frame, audio, question) was malformed.
     Input = 30,
+    /// A camera could not be opened, failed, stalled or ended.
+    Camera = 40,
 }
 
 impl FaultCode {
@@ -50,6 +52,7 @@ impl FaultCode {
             10 => "model",
             20 => "cloud",
             30 => "input",
+            40 => "camera",
             _ => return None,
         })
     }

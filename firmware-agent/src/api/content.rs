@@ -1,6 +1,7 @@
 //! A chat request's user content, read into what the pipeline needs: the question (text
 //! parts), one image (`image_url`: a data URL of JPEG, PNG or WebP, as an object or — as
-//! Ollama accepts — a bare string) and optionally audio (`input_audio`, WAV).
+//! Ollama accepts — a bare string; or `camera://NAME`, a camera's newest frame) and
+//! optionally audio (`input_audio`, WAV).
 //!
 //! Everything is checked before anything is decoded: the question's length, the image's
 //! dimensions from its header ([`decode_image_within`]), the audio's duration from its WAV
@@ -57,6 +58,13 @@ pub enum ImageSource {
     Remote {
         /// The URL.
         url: String,
+        /// `messages[i].content[j]`.
+        at: String,
+    },
+    /// `camera://NAME`: that camera's newest frame when the pipeline starts the request.
+    Camera {
+        /// The camera's name.
+        name: String,
         /// `messages[i].content[j]`.
         at: String,
     },
@@ -159,6 +167,12 @@ fn image_url(value: Option<&Value>, at: &str) -> Result<ImageSource, ApiError> {
         },
         None => return Err(bad_part(at, "an image_url part needs `image_url`")),
     };
+    if let Some(name) = url.strip_prefix("camera://") {
+        return Ok(ImageSource::Camera {
+            name: name.trim_end_matches('/').to_string(),
+            at: at.to_string(),
+        });
+    }
     if url.starts_with("http://") || url.starts_with("https://") {
         return Ok(ImageSource::Remote {
             url: url.to_string(),

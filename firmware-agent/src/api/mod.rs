@@ -5,6 +5,8 @@
 //! |-----------------------------|---------|
 //! | `POST /v1/chat/completions` | the pipeline's answer in `choices[0].message.content`, plain or as SSE (`stream: true`), with an `msao` object |
 //! | `GET /v1/models`            | the pipelines this agent serves |
+//! | `GET /v1/cameras`           | the cameras: URI-free names, frame counters, the newest frame's age |
+//! | `GET /v1/watch`             | the standing questions' answers as server-sent events |
 //! | `GET /health`               | `503` while loading, `200` once the pipeline serves |
 //!
 //! Every request becomes one [`Request`] on the pipeline's queue ([`Submitter::try_submit`]:
@@ -19,8 +21,10 @@
 //! | `content` | reading a chat request's content parts into question, image, audio |
 //! | `remote`  | fetching an `http(s)` image URL from a host on `[api] remote_image_hosts` (refused otherwise) |
 //! | `reply`   | the completion, the SSE chunks and the `msao` object |
+//! | `camera`  | `camera://NAME` images, `GET /v1/cameras`, `GET /v1/watch` |
 //! | `error`   | [`ApiError`]: OpenAI's error envelope and statuses |
 
+mod camera;
 pub mod content;
 pub mod error;
 mod remote;
@@ -67,11 +71,28 @@ impl ApiModel {
     }
 }
 
+/// Where the API's requests go and what else it reads: the queue, the cameras, the
+/// standing questions' answers.
+#[derive(Clone)]
+pub struct Sources {
+    /// The pipeline's queue.
+    pub submitter: Submitter,
+    /// The cameras (`camera://NAME`, `GET /v1/cameras`).
+    pub cameras: crate::camera::Cameras,
+    /// The standing questions' answers (`GET /v1/watch`).
+    pub watch_events: tokio::sync::broadcast::Sender<crate::camera::WatchEvent>,
+    /// The agent's stop (ends the event streams).
+    pub stop: Arc<crate::shutdown::Shutdown>,
+}
+
 /// What the handlers share.
 pub struct ApiState {
     /// The pipeline served.
     model: ApiModel,
     submitter: Submitter,
+    cameras: crate::camera::Cameras,
+    watch_events: tokio::sync::broadcast::Sender<crate::camera::WatchEvent>,
+    stop: Arc<crate::shutdown::Shutdown>,
     ready: Arc<AtomicBool>,
     limits: InputLimits,
     max_body: usize,
@@ -82,11 +103,11 @@ pub struct ApiState {
 }
 
 impl ApiState {
-    /// Handlers for pipeline `model` over `submitter`; `ready` turns true once the
+    /// Handlers for pipeline `model` over `sources`; `ready` turns true once the
     /// pipeline serves.
     pub fn new(
         model: ApiModel,
-        submitter: Submitter,
+        sources: Sources,
         ready: Arc<AtomicBool>,
         limits: InputLimits,
         max_body: usize,
@@ -94,7 +115,10 @@ impl ApiState {
     ) -> Self {
         Self {
             model,
-            submitter,
+            submitter: sources.submitter,
+            cameras: sources.cameras,
+            watch_events: sources.watch_events,
+            stop: sources.stop,
             ready,
             limits,
             max_body,
@@ -122,6 +146,8 @@ pub fn router(state: Arc<ApiState>, token: Option<String>) -> Router {
     let api = Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/v1/models", get(models))
+        .route("/v1/cameras", get(camera::list))
+        .route("/v1/watch", get(camera::watch))
         .fallback(not_found)
         .with_state(Arc::clone(&state));
     let api = match token {
@@ -178,7 +204,7 @@ async fn not_found() -> Response {
         status: StatusCode::NOT_FOUND,
         kind: "invalid_request_error",
         code: Some("not_found"),
-        message: "no such endpoint (POST /v1/chat/completions, GET /v1/models, GET /health)".into(),
+        message: "no such endpoint (POST /v1/chat/completions, GET /v1/models, GET /v1/cameras, GET /v1/watch, GET /health)".into(),
     }
     .into_response()
 }
@@ -234,25 +260,33 @@ async fn answer(state: &ApiState, headers: &HeaderMap, body: Body) -> Result<Res
     // Decoded here, on the connection's worker: about a millisecond for a 640×480 JPEG,
     // CPU-bound on the same cores a blocking pool would use, and each hand-off to another
     // thread costs a wake-up (~0.1 ms on a VM) on every request's critical path.
-    let frame = match &inputs.image {
-        content::ImageSource::Inline(bytes) => content::decode_image(bytes, &state.limits)?,
+    let (frame, stream) = match &inputs.image {
+        content::ImageSource::Inline(bytes) => (
+            Frame::Decoded(content::decode_image(bytes, &state.limits)?),
+            None,
+        ),
         content::ImageSource::Remote { url, at } => {
             let bytes = state
                 .remote
                 .fetch(url, at, state.limits.max_frame_bytes)
                 .await?;
-            content::decode_image(&bytes, &state.limits)?
+            (
+                Frame::Decoded(content::decode_image(&bytes, &state.limits)?),
+                None,
+            )
         }
+        content::ImageSource::Camera { name, at } => camera::frame(&state.cameras, name, at)?,
     };
     let id = state.next_id.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = tokio::sync::oneshot::channel();
     let submitted = state.submitter.try_submit(
         Request {
             id,
-            frame: Frame::Decoded(frame),
+            frame,
             question: inputs.question,
             audio: inputs.audio.map(Audio::Wav),
             arrival: Arrival::At(received),
+            stream,
         },
         Box::new(move |reply| {
             let _ = tx.send(reply);
@@ -309,7 +343,7 @@ pub fn spawn(
     model: ApiModel,
     settings: ApiSettings,
     listener: std::net::TcpListener,
-    submitter: Submitter,
+    sources: Sources,
     ready: Arc<AtomicBool>,
     limits: InputLimits,
     shutdown: Arc<crate::shutdown::Shutdown>,
@@ -326,7 +360,7 @@ pub fn spawn(
             let log_model = model.id.clone();
             let state = Arc::new(ApiState::new(
                 model,
-                submitter,
+                sources,
                 ready,
                 limits,
                 settings.max_body_bytes,

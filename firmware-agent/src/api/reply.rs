@@ -1,8 +1,9 @@
 //! The answer as OpenAI's `chat.completion` (or `chat.completion.chunk` events ending in
 //! `data: [DONE]`), with one extra top-level object, `msao`: the request id its
 //! `RequestTrace` carries, the decision, the answer's source and confidence, bytes up and
-//! down, where the region step found the subject (`[x, y, w, h]`), and per-stage
-//! milliseconds.
+//! down, where the region step found the subject (`[x, y, w, h]`), per-stage milliseconds,
+//! and for a `camera://` image the frame answered about (`frame`: camera, seq, capture time
+//! in Unix seconds, age in ms when the pipeline took it).
 //!
 //! `usage`: `prompt_tokens` are the question's tokens the text encoder read (its tokenizer's
 //! count, without the special tokens; 0 when no edge work ran, as for cloud-only);
@@ -34,6 +35,12 @@ pub fn msao(a: &Answer) -> Value {
         "bytes_wasted": a.bytes_wasted,
         "latency_ms": a.latency_us as f64 / 1e3,
         "region": a.region.map(|r| [r.x, r.y, r.width, r.height]),
+        "frame": a.frame.as_ref().map(|f| json!({
+            "camera": f.camera,
+            "seq": f.seq,
+            "captured_at": f.wall.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
+            "age_ms": f.age_at_start.as_secs_f64() * 1e3,
+        })),
         "stages_ms": {
             "encode": ms(t.encode_us),
             "mas": ms(t.mas_us),

@@ -44,6 +44,9 @@ pub struct BrainOptions {
     pub limits: InputLimits,
 }
 
+/// Streams whose temporal MAS state is kept at once (cameras, the API, the replay).
+pub const MAX_STREAMS: usize = 32;
+
 /// Default for [`BrainOptions::second_view_below`]: 13 % of the easy-VQA held-out
 /// questions fall below it and get a second view; above it, a second view changes nothing
 /// there (`docs/offload.md`).
@@ -238,7 +241,10 @@ pub struct EdgeBrain {
     mas: MasConfig,
     image_prompts: Vec<Vec<f32>>,
     audio_prompts: Vec<Vec<f32>>,
+    /// Temporal MAS state of the current stream, and of the others (least recent first).
     temporal: TemporalTracker,
+    stream: String,
+    other_streams: Vec<(String, TemporalTracker)>,
     temperature: Temperature,
     pipeline: PipelineSpec,
     questions: HashMap<String, Question>,
@@ -319,6 +325,8 @@ impl EdgeBrain {
             image,
             audio,
             temporal: TemporalTracker::new(mas_config.temporal),
+            stream: String::new(),
+            other_streams: Vec::new(),
             mas: mas_config.clone(),
             image_prompts,
             audio_prompts,
@@ -361,9 +369,29 @@ impl EdgeBrain {
         self.temperature
     }
 
-    /// Forgets the stream's previous frames (a new camera or sequence).
+    /// Forgets every stream's previous frames (a new run).
     pub fn reset_stream(&mut self) {
         self.temporal.reset();
+        self.other_streams.clear();
+    }
+
+    /// Makes `stream` the current one: temporal MAS compares the next frame with that
+    /// stream's previous frame (each camera is its own stream). At most [`MAX_STREAMS`]
+    /// are remembered; the least recently used is forgotten first.
+    pub fn select_stream(&mut self, stream: &str) {
+        if self.stream == stream {
+            return;
+        }
+        let tracker = match self.other_streams.iter().position(|(s, _)| s == stream) {
+            Some(i) => self.other_streams.remove(i).1,
+            None => TemporalTracker::new(self.mas.temporal),
+        };
+        let previous = std::mem::replace(&mut self.temporal, tracker);
+        let name = std::mem::replace(&mut self.stream, stream.to_string());
+        self.other_streams.push((name, previous));
+        if self.other_streams.len() >= MAX_STREAMS {
+            self.other_streams.remove(0);
+        }
     }
 
     /// Forgets the cached question embeddings.

@@ -24,8 +24,13 @@
 //! ```
 
 use super::{
-    ConfigError, DeviceId, api::ApiSection, control::ControlSection, interval::serde_opt,
-    runtime::RuntimeSection, workload::WorkloadSection,
+    ConfigError, DeviceId,
+    api::ApiSection,
+    camera::{CameraSection, WatchSection},
+    control::ControlSection,
+    interval::serde_opt,
+    runtime::RuntimeSection,
+    workload::WorkloadSection,
 };
 use crate::encoders::InputLimits;
 use crate::offload::OffloadConfig;
@@ -66,6 +71,10 @@ pub struct FileConfig {
     /// `[api]`: the OpenAI-compatible request API.
     #[serde(default)]
     pub api: ApiSection,
+    #[serde(default)]
+    pub camera: Vec<CameraSection>,
+    #[serde(default)]
+    pub watch: Vec<WatchSection>,
 }
 
 /// `[telemetry]`: where frames go and how often.

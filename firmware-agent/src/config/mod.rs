@@ -7,6 +7,7 @@
 //! | `device_id`   | the device id (≤ 32 bytes, the wire field) and its hostname default |
 //! | `control`     | the `[control]` section: the key for host requests, profiling limits |
 //! | `runtime`     | the `[runtime]` section: ONNX Runtime library, models, execution provider |
+//! | `camera`      | `[[camera]]`, `[[watch]]` and `--camera NAME=URI` |
 //! | `workload`    | the `[workload]` section, `--fps`, and the key an `[offload]` error names |
 //! | `settings`    | merging file and flags into [`Settings`], defaults, cross-field checks |
 //! | `error`       | [`ConfigError`] |
@@ -15,6 +16,7 @@
 //! error names the key (or flag) and, for files, the line and column.
 
 mod api;
+mod camera;
 mod control;
 mod device_id;
 mod error;
@@ -27,6 +29,10 @@ mod workload;
 pub use api::{
     ApiSection, ApiSettings, DEFAULT_API_CONNECTIONS, DEFAULT_API_QUEUE, DEFAULT_MAX_BODY,
     MAX_API_QUEUE, RemoteImages,
+};
+pub use camera::{
+    CameraSection, MAX_CAMERA_FPS, MAX_CAMERAS, MAX_WATCHES, MIN_WATCH_INTERVAL, WatchSection,
+    resolve_cameras, resolve_watches,
 };
 pub use control::{ControlSection, ControlSettings, KEY_ENV, ProfileLimits, read_key};
 pub use device_id::{DeviceId, DeviceIdError, MAX_DEVICE_ID, hostname};

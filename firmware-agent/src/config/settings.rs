@@ -69,6 +69,10 @@ pub struct Settings {
     pub api: Option<super::ApiSettings>,
     /// Caps on each request's inputs (`[limits]`).
     pub limits: InputLimits,
+    /// Cameras (`[[camera]]`, `--camera`).
+    pub cameras: Vec<crate::camera::CameraSpec>,
+    /// Standing questions (`[[watch]]`).
+    pub watches: Vec<crate::camera::WatchSpec>,
 }
 
 impl Settings {
@@ -169,6 +173,13 @@ impl Settings {
                     .into(),
             });
         }
+        let cameras = super::resolve_cameras(&cfg.camera, &cli.cameras, &file_origin)?;
+        let watches = super::resolve_watches(
+            &cfg.watch,
+            &cameras,
+            cfg.limits.max_question_bytes,
+            &file_origin,
+        )?;
         let sample_interval = floored(
             ("telemetry.sample_interval", "--sample-interval"),
             (cli.sample_interval, t.sample_interval, file_path),
@@ -209,6 +220,8 @@ impl Settings {
             control,
             api,
             limits: cfg.limits,
+            cameras,
+            watches,
         })
     }
 }

@@ -5,7 +5,7 @@
 use super::deadline;
 use super::policy::BanditContext;
 use super::queue::ReplyFn;
-use super::request::Answer;
+use super::request::{Answer, AnsweredFrame};
 use crate::brain::{Region, softmax};
 use crate::cloud::{CloudClient, CloudError, CloudFaultKind, InferTensor, TensorData};
 use crate::pipelines::{Labels, PipelineSpec};
@@ -23,6 +23,7 @@ pub(super) struct Job {
     pub(super) local: Option<Local>,
     pub(super) upload: Option<Upload>,
     pub(super) region: Option<Region>,
+    pub(super) frame: Option<AnsweredFrame>,
     pub(super) trace: RequestTrace,
     pub(super) start: Instant,
     /// Arrival + deadline: the whole offload (encode, upload, wait) ends by then.
@@ -103,6 +104,7 @@ pub(super) async fn execute(job: Job, deadline: Duration, threshold: f32, reply:
         local,
         upload,
         region,
+        frame,
         mut trace,
         start,
         due,
@@ -201,6 +203,7 @@ pub(super) async fn execute(job: Job, deadline: Duration, threshold: f32, reply:
             cloud_fault: fault.as_ref().map(|(k, _)| k.name()),
             input_limit: None,
             region,
+            frame,
             trace,
         },
         fault,
@@ -269,6 +272,7 @@ pub(super) fn error_answer(request_id: u32, failed: &Failed) -> Answer {
         cloud_fault: None,
         input_limit: failed.limit,
         region: None,
+        frame: None,
         trace,
     }
 }

@@ -41,5 +41,5 @@ pub use pipeline::{AnswerSink, NoSink, Pipeline, PipelineError, Served};
 pub use policy::{BanditConfig, Policy, PolicyKind, REPLY_BYTES, RequestView};
 pub use queue::{Queue, Refused, ReplyFn, Submission, Submitter, queue};
 pub use replay::{AnswerRecord, Observer, REPLAY_DEPTH, Replay, RunOptions, RunSummary, run};
-pub use request::{Answer, Arrival, Audio, Frame, Reply, Request};
+pub use request::{Answer, AnsweredFrame, Arrival, Audio, Frame, Reply, Request};
 pub use workload::{Workload, WorkloadError, WorkloadFrame, WorkloadRequest};

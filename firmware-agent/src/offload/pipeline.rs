@@ -27,7 +27,7 @@ use super::execute::{
 };
 use super::policy::{Policy, PolicyKind, RequestView};
 use super::queue::{Queue, Submission};
-use super::request::{Answer, Arrival, Audio, Frame, Reply, Request};
+use super::request::{Answer, AnsweredFrame, Arrival, Audio, Frame, Reply, Request};
 use crate::brain::{AudioInput, EdgeBrain, EdgeRequest, ImageInput};
 use crate::cloud::{CloudClient, CloudError};
 use crate::encoders::{ImageEncoderError, open_image_within};
@@ -37,6 +37,9 @@ use msao::message::{Decision, Fault, FaultCode};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
+
+/// The temporal-MAS stream of requests that name none (inline API images, the replay).
+const DEFAULT_STREAM: &str = "default";
 
 /// How often a serving pipeline waiting for work checks its stop signal.
 const STOP_POLL: Duration = Duration::from_millis(50);
@@ -349,6 +352,7 @@ impl<'b> Pipeline<'b> {
             question,
             audio,
             arrival,
+            stream,
         } = request;
         let fail_on = |message: String, start: Instant, limit: Option<&'static str>| Failed {
             message: format!("request {id}: {message}"),
@@ -364,8 +368,32 @@ impl<'b> Pipeline<'b> {
         if let Err(e) = self.brain.limits().check_question(&question) {
             return Err(fail_on(e.to_string(), received, Some(e.key())));
         }
+        let mut answered_frame = None;
         let frame: RgbImage = match frame {
             Frame::Decoded(f) => f,
+            Frame::Latest(camera) => match camera.take() {
+                Some(captured) => {
+                    let frame = captured.image.clone();
+                    answered_frame = Some(AnsweredFrame {
+                        camera: camera.name().to_string(),
+                        seq: captured.seq,
+                        at: captured.at,
+                        wall: captured.wall,
+                        age_at_start: captured.at.elapsed(),
+                    });
+                    frame
+                }
+                None => {
+                    return Err(fail_on(
+                        format!(
+                            "camera `{}` has no frame (starting or reconnecting)",
+                            camera.name()
+                        ),
+                        received,
+                        None,
+                    ));
+                }
+            },
             Frame::File(path) => match open_image_within(&path, self.brain.limits()) {
                 Ok(f) => f,
                 Err(e) => {
@@ -409,6 +437,7 @@ impl<'b> Pipeline<'b> {
                     inputs,
                 }),
                 region: None,
+                frame: answered_frame,
                 trace,
                 start,
                 due,
@@ -424,6 +453,8 @@ impl<'b> Pipeline<'b> {
                 name: &wav_name,
             }),
         };
+        self.brain
+            .select_stream(stream.as_deref().unwrap_or(DEFAULT_STREAM));
         let edge = self.brain.process(&EdgeRequest {
             request_id: id,
             image: ImageInput::Decoded(&frame),
@@ -477,6 +508,7 @@ impl<'b> Pipeline<'b> {
                 inputs,
             }),
             region: edge.region,
+            frame: answered_frame,
             trace,
             start,
             due,

@@ -255,6 +255,7 @@ impl<'w> Replay<'w> {
                 question: r.question.clone(),
                 audio: self.workload.audio_path(r).map(Audio::File),
                 arrival: Arrival::OnStart,
+                stream: None,
             };
             let tx = tx.clone();
             let reply = Box::new(move |reply| {

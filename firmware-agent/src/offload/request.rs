@@ -2,10 +2,12 @@
 //! API, cameras), and the one reply it gets back.
 
 use crate::brain::Region;
+use crate::camera::LatestFrame;
 use image::RgbImage;
 use msao::message::RequestTrace;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 /// The frame of a request.
 #[derive(Debug, Clone)]
@@ -14,6 +16,24 @@ pub enum Frame {
     Decoded(RgbImage),
     /// A PNG or JPEG file the pipeline decodes itself (the workload replay).
     File(PathBuf),
+    /// A camera's newest frame, taken when the pipeline starts the request (so it is at
+    /// most one frame interval old then).
+    Latest(Arc<LatestFrame>),
+}
+
+/// The camera frame a request was answered about.
+#[derive(Debug, Clone)]
+pub struct AnsweredFrame {
+    /// The camera.
+    pub camera: String,
+    /// The frame's number.
+    pub seq: u64,
+    /// Capture time (monotonic).
+    pub at: Instant,
+    /// Capture time (wall clock).
+    pub wall: SystemTime,
+    /// Its age when the pipeline took it.
+    pub age_at_start: Duration,
 }
 
 /// The audio of a request: mono, at the audio model's sample rate.
@@ -49,6 +69,10 @@ pub struct Request {
     pub audio: Option<Audio>,
     /// When its clock starts.
     pub arrival: Arrival,
+    /// The stream it belongs to (`camera:NAME`, …): temporal MAS compares a frame with the
+    /// previous frame of the same stream only. `None`: a stream of its own source kind
+    /// (the API's inline images, the replay).
+    pub stream: Option<String>,
 }
 
 /// What the pipeline committed for one request: exactly one per request it started.
@@ -86,6 +110,8 @@ pub struct Answer {
     pub input_limit: Option<&'static str>,
     /// Where the region step found the subject, when it ran.
     pub region: Option<Region>,
+    /// The camera frame answered about, for camera requests.
+    pub frame: Option<AnsweredFrame>,
     /// The request's trace, as published.
     pub trace: RequestTrace,
 }

@@ -223,6 +223,7 @@ impl Cmd {
                             question: case.question.clone(),
                             audio: None,
                             arrival: Arrival::OnStart,
+                            stream: None,
                         },
                         Box::new(move |r| {
                             let _ = tx.send(r);
