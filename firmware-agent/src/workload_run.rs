@@ -369,6 +369,7 @@ pub fn spawn(
     let cameras = CameraSet::start(
         &cameras,
         limits,
+        crate::camera::STALL,
         move |name: &str, e: &CameraError| {
             let fault = Fault::new(FaultCode::Camera as u16, &format!("camera {name}: {e}"));
             fault_bus

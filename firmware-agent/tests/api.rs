@@ -605,3 +605,179 @@ fn remote_image_urls_are_fetched_only_from_allowed_hosts() {
         "127.0.0.1:9",
     );
 }
+
+fn chat_about(question: &str, image_url: &str) -> Value {
+    json!({
+        "model": "easy-vqa",
+        "messages": [{"role": "user", "content": [
+            {"type": "text", "text": question},
+            {"type": "image_url", "image_url": {"url": image_url}},
+        ]}],
+    })
+}
+
+/// Waits until `GET /v1/cameras` says `name` has a frame.
+fn wait_camera_ready(agent: &Agent, name: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let (status, body) = ureq_get(&agent.url("/v1/cameras")).unwrap();
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        let cam = v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no camera {name} in {body}"))
+            .clone();
+        if cam["ready"] == true {
+            return cam;
+        }
+        assert!(
+            started.elapsed() < START_BOUND,
+            "camera {name} never ready: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Reads `GET /v1/watch` until `n` answer events came; their data.
+async fn watch_events(url: &str, n: usize) -> Vec<Value> {
+    let mut r = reqwest::Client::new().get(url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut text = String::new();
+    let mut events = Vec::new();
+    while events.len() < n {
+        let chunk = tokio::time::timeout(Duration::from_secs(60), r.chunk())
+            .await
+            .expect("an event within 60 s")
+            .unwrap()
+            .expect("the stream stays open");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+        while let Some(end) = text.find("\n\n") {
+            let block: String = text.drain(..end + 2).collect();
+            if block.contains("event: answer") {
+                let data = block
+                    .lines()
+                    .find_map(|l| l.strip_prefix("data: "))
+                    .unwrap();
+                events.push(serde_json::from_str(data).unwrap());
+            }
+        }
+    }
+    events
+}
+
+#[test]
+fn a_camera_is_asked_about_by_name_and_its_standing_question_streams_answers() {
+    // A still-image camera (every build): the golden frame, cycled at 20 fps.
+    let frames = tempfile::tempdir().unwrap();
+    std::fs::write(
+        frames.path().join("frame.png"),
+        golden("easyvqa-test-0.png"),
+    )
+    .unwrap();
+    let extra = format!(
+        "[offload]\npolicy = \"edge-only\"\n\
+         [[camera]]\nname = \"stills\"\nuri = \"file://{}/\"\nfps = 20\n\
+         [[watch]]\ncamera = \"stills\"\nquestion = \"What shape is in the image?\"\ninterval = \"100ms\"\n",
+        frames.path().display()
+    );
+    let agent = Agent::start(&extra, &[]);
+    wait_camera_ready(&agent, "stills");
+    let url = agent.url("/v1/chat/completions");
+    let q = "What shape is in the image?";
+    let rt = rt();
+    let inline = rt.block_on(post(
+        &url,
+        serde_json::to_vec(&chat(q, &golden("easyvqa-test-0.png"))).unwrap(),
+        None,
+    ));
+    let by_name = rt.block_on(post(
+        &url,
+        serde_json::to_vec(&chat_about(q, "camera://stills")).unwrap(),
+        None,
+    ));
+    assert_eq!(by_name.status, 200, "{}", by_name.body);
+    let (a, b) = (inline.json(), by_name.json());
+    assert_eq!(
+        b["choices"][0]["message"]["content"], a["choices"][0]["message"]["content"],
+        "the camera's frame is the same image"
+    );
+    let frame = &b["msao"]["frame"];
+    assert_eq!(frame["camera"], "stills", "{b}");
+    assert!(frame["seq"].as_u64().unwrap() >= 1, "{frame}");
+    assert!(frame["age_ms"].as_f64().unwrap() >= 0.0, "{frame}");
+    assert!(frame["captured_at"].as_f64().unwrap() > 1.7e9, "{frame}");
+    assert!(
+        a["msao"]["frame"].is_null(),
+        "an inline image has no camera frame"
+    );
+
+    let unknown = rt.block_on(post(
+        &url,
+        serde_json::to_vec(&chat_about(q, "camera://back")).unwrap(),
+        None,
+    ));
+    assert_error(&unknown, 404, "unknown_camera", "cameras: stills");
+
+    // The standing question: answers as server-sent events, each about a camera frame.
+    let events = rt.block_on(watch_events(&agent.url("/v1/watch"), 3));
+    for e in &events {
+        assert_eq!(e["camera"], "stills", "{e}");
+        assert_eq!(e["question"], q, "{e}");
+        assert_eq!(e["answer"], a["choices"][0]["message"]["content"], "{e}");
+        assert!(e["request_id"].as_u64().unwrap() >= 0xC000_0000, "{e}");
+        assert!(
+            e["capture_to_answer_ms"].as_f64().unwrap() >= e["frame_age_ms"].as_f64().unwrap(),
+            "{e}"
+        );
+    }
+    let ids: Vec<u64> = events
+        .iter()
+        .map(|e| e["request_id"].as_u64().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+
+    let cam = wait_camera_ready(&agent, "stills");
+    let c = &cam["counts"];
+    assert!(
+        c["used"].as_u64().unwrap() >= 2 && c["captured"].as_u64() >= c["used"].as_u64(),
+        "{cam}"
+    );
+    assert_eq!(c["errors"], 0, "{cam}");
+}
+
+#[cfg(feature = "camera")]
+#[test]
+fn a_live_test_pattern_is_answered_about_its_newest_frame() {
+    let agent = Agent::start(
+        "[offload]\npolicy = \"edge-only\"\n[[camera]]\nname = \"live\"\nuri = \"test://ball\"\nwidth = 640\nheight = 480\nfps = 30\n",
+        &[],
+    );
+    wait_camera_ready(&agent, "live");
+    let url = agent.url("/v1/chat/completions");
+    let rt = rt();
+    let mut seqs = Vec::new();
+    for _ in 0..3 {
+        let got = rt.block_on(post(
+            &url,
+            serde_json::to_vec(&chat_about("What colour is the shape?", "camera://live")).unwrap(),
+            None,
+        ));
+        assert_eq!(got.status, 200, "{}", got.body);
+        let frame = got.json()["msao"]["frame"].clone();
+        seqs.push(frame["seq"].as_u64().unwrap());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "newer frames each time: {seqs:?}"
+    );
+}

@@ -209,9 +209,15 @@ impl FrameSource for GstSource {
         if let Some(sample) = sink.try_pull_sample(timeout) {
             return self.to_rgb(&sample).map(Some);
         }
-        match Self::bus_problem(pipeline) {
-            Some(CameraError::Ended) if matches!(self.uri, CameraUri::Video(_)) => {
-                // A video file loops.
+        let ended = match Self::bus_problem(pipeline) {
+            Some(CameraError::Ended) => true,
+            Some(problem) => return Err(problem),
+            None => sink.is_eos(),
+        };
+        match (ended, &self.uri) {
+            (false, _) => Ok(None),
+            // A video file loops (the end may show on the sink before the bus).
+            (true, CameraUri::Video(_)) => {
                 pipeline
                     .seek_simple(
                         gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT,
@@ -220,9 +226,7 @@ impl FrameSource for GstSource {
                     .map_err(|e| CameraError::Read(format!("cannot loop the video: {e}")))?;
                 Ok(None)
             }
-            Some(problem) => Err(problem),
-            None if sink.is_eos() => Err(CameraError::Ended),
-            None => Ok(None),
+            (true, _) => Err(CameraError::Ended),
         }
     }
 

@@ -133,11 +133,13 @@ impl Cameras {
 
 impl CameraSet {
     /// Opens a source for every camera (refusing, before any thread starts, a camera this
-    /// build cannot open) and starts their capture threads. A camera that fails later is
-    /// reported through `on_fault` and reopened; it never stops the others.
+    /// build cannot open) and starts their capture threads. A camera that fails later, or
+    /// gives no frame for `stall` ([`STALL`] in the agent), is reported through `on_fault`
+    /// and reopened; it never stops the others.
     pub fn start(
         specs: &[CameraSpec],
         limits: InputLimits,
+        stall: Duration,
         on_fault: impl Fn(&str, &CameraError) + Clone + Send + 'static,
         stop: &Arc<Shutdown>,
     ) -> Result<Self, CameraError> {
@@ -152,7 +154,7 @@ impl CameraSet {
             let thread = capture::spawn(
                 source,
                 Arc::clone(&slot),
-                STALL,
+                stall,
                 Box::new(on_fault.clone()),
                 Arc::clone(stop),
             )
