@@ -23,7 +23,7 @@ pub(crate) use cloud::argmax;
 pub use cloud::{CloudHead, CloudOutput};
 pub use edge::{
     AudioInput, AudioMas, BrainOptions, EdgeBrain, EdgeRequest, EdgeResult, EdgeTimings,
-    ImageInput, SECOND_VIEW_BELOW,
+    ImageInput, MAX_STREAMS, SECOND_VIEW_BELOW,
 };
 pub use error::BrainError;
 

@@ -7,7 +7,7 @@
 //! | `uri`     | [`CameraUri`]: `csi://`, `v4l2://`, `rtsp://`, `file://`, `test://` (jetson-utils' names) |
 //! | `latest`  | [`LatestFrame`]: the newest frame, captured / dropped-as-stale / used counters |
 //! | `capture` | the [`FrameSource`] seam; the capture thread: faults, reopening with backoff |
-//! | `gst`     | [`GstSource`]: GStreamer pipelines (cargo feature `camera`) |
+//! | `gst`     | `GstSource`: GStreamer pipelines (cargo feature `camera`) |
 //! | `images`  | [`Images`]: still images cycled at a rate (every build) |
 //! | `watch`   | [`Watches`]: standing questions asked every interval, answers broadcast |
 //!
