@@ -231,7 +231,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let key_bytes: Vec<u8> = (0u8..32).collect();
     let key = ControlKey::new(&key_bytes).map_err(|e| e.to_string())?;
     let host_boot = [0xca, 0xfe, 0x00, 0x01];
-    let cases: [(&str, &str, FrameHeader, Message); 9] = [
+    let cases: [(&str, &str, FrameHeader, Message); 10] = [
         (
             "hello",
             "Hello from a Jetson Orin Nano with three zones and three rails",
@@ -279,6 +279,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "Host asks agent run 12345678 for a TensorRT profile of every model, signed with the test key",
             FrameHeader::new(host_boot, 0, 5_000_000),
             profile_request.clone(),
+        ),
+        (
+            "camera_stats",
+            "Counters of an RTSP camera asked about every third frame, one reconnect",
+            FrameHeader::new(boot, 304, 32_000_000),
+            Message::CameraStats(CameraStats {
+                camera: s("front"),
+                captured: 9000,
+                dropped_stale: 5990,
+                used: 3000,
+                errors: 1,
+                reconnects: 1,
+                frame_age_ms: Some(21),
+            }),
         ),
         (
             "profile_cancel",

@@ -134,6 +134,8 @@ pub struct Prepared {
     limits: crate::encoders::InputLimits,
     cameras: Vec<CameraSpec>,
     watches: Vec<WatchSpec>,
+    /// How often each camera's counters are published (the Hello interval).
+    camera_stats_every: std::time::Duration,
     // Keeps the runtime's environment alive as long as the brain's sessions.
     _runtime: OrtRuntime,
 }
@@ -232,6 +234,7 @@ pub fn prepare(settings: &Settings) -> Result<Option<Prepared>, WorkloadRunError
         limits: settings.limits,
         cameras: settings.cameras.clone(),
         watches: settings.watches.clone(),
+        camera_stats_every: settings.hello_interval,
         _runtime: runtime,
     }))
 }
@@ -319,6 +322,7 @@ pub fn spawn(
         limits,
         cameras,
         watches,
+        camera_stats_every,
         _runtime,
     } = prepared;
     let depth = api.as_ref().map_or(REPLAY_DEPTH, |(a, _)| a.queue);
@@ -365,8 +369,8 @@ pub fn spawn(
         })
         .map_err(WorkloadRunError::Thread)?;
     let completed = Arc::new(AtomicBool::new(false));
-    let fault_bus = bus_for_faults.clone();
-    let cameras = CameraSet::start(
+    let (fault_bus, stats_bus) = (bus_for_faults.clone(), bus_for_faults.clone());
+    let mut cameras = CameraSet::start(
         &cameras,
         limits,
         crate::camera::STALL,
@@ -379,6 +383,17 @@ pub fn spawn(
         &shutdown,
     )
     .map_err(WorkloadRunError::Camera)?;
+    cameras
+        .report_every(
+            camera_stats_every,
+            move |stats| {
+                stats_bus
+                    .0
+                    .publish(stats_bus.1.now_us(), &Message::CameraStats(stats));
+            },
+            &shutdown,
+        )
+        .map_err(WorkloadRunError::Thread)?;
     let watches = Watches::start(
         watches,
         cameras.cameras(),

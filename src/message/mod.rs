@@ -4,6 +4,7 @@
 //! `_mw` milliwatts, `_kib` kibibytes, `_us` microseconds. `None` always means
 //! *unsupported or unreadable on this device*, never zero.
 
+mod camera;
 mod capability;
 mod common;
 mod fault;
@@ -13,6 +14,7 @@ mod request;
 mod sample;
 mod trace;
 
+pub use camera::CameraStats;
 pub use capability::{Capability, CapabilitySummary, GpuFacts, PipelineSummary, SoftwareVersions};
 pub use common::{Decision, ExecProvider, Modality, ModalitySet, Outcome, Precision};
 pub use fault::{Fault, FaultCode};
@@ -47,6 +49,8 @@ pub enum Message {
     ProfileRequest(ProfileRequest),
     /// Stop a profile request (host → agent).
     ProfileCancel(ProfileCancel),
+    /// One camera's frame counters.
+    CameraStats(CameraStats),
 }
 
 const fn max(a: usize, b: usize) -> usize {
@@ -62,7 +66,10 @@ impl MaxSize for Message {
                 Fault::MAX_SIZE,
                 max(
                     ProfileResult::MAX_SIZE,
-                    max(ProfileRequest::MAX_SIZE, ProfileCancel::MAX_SIZE),
+                    max(
+                        max(ProfileRequest::MAX_SIZE, ProfileCancel::MAX_SIZE),
+                        CameraStats::MAX_SIZE,
+                    ),
                 ),
             ),
         ),
@@ -81,11 +88,12 @@ impl Message {
             Self::Capability(_) => "capability",
             Self::ProfileRequest(_) => "profile_request",
             Self::ProfileCancel(_) => "profile_cancel",
+            Self::CameraStats(_) => "camera",
         }
     }
 
     /// Every kind name, in wire order.
-    pub const KINDS: [&'static str; 8] = [
+    pub const KINDS: [&'static str; 9] = [
         "hello",
         "sample",
         "request",
@@ -94,6 +102,7 @@ impl Message {
         "capability",
         "profile_request",
         "profile_cancel",
+        "camera",
     ];
 }
 

@@ -137,6 +137,22 @@ impl LatestFrame {
         self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The counters and the newest frame's age, as the wire's `CameraStats`.
+    pub fn stats(&self) -> msao::message::CameraStats {
+        let c = self.counts();
+        msao::message::CameraStats {
+            camera: msao::message::truncated(&self.name),
+            captured: c.captured,
+            dropped_stale: c.dropped_stale,
+            used: c.used,
+            errors: u32::try_from(c.errors).unwrap_or(u32::MAX),
+            reconnects: u32::try_from(c.reconnects).unwrap_or(u32::MAX),
+            frame_age_ms: self
+                .peek()
+                .map(|f| u32::try_from(f.at.elapsed().as_millis()).unwrap_or(u32::MAX)),
+        }
+    }
+
     /// The counters now.
     pub fn counts(&self) -> CameraCounts {
         let c = &self.counters;

@@ -33,6 +33,7 @@ pub use watch::{WatchEvent, WatchSpec, Watches};
 
 use crate::encoders::InputLimits;
 use crate::shutdown::Shutdown;
+use msao::message::CameraStats;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -170,6 +171,32 @@ impl CameraSet {
         Cameras(Arc::new(self.frames.clone()))
     }
 
+    /// Sends every camera's [`CameraStats`] every `every` until `stop` (a thread of the
+    /// set, joined with it); nothing when there is no camera.
+    pub fn report_every(
+        &mut self,
+        every: Duration,
+        send: impl Fn(CameraStats) + Send + 'static,
+        stop: &Arc<Shutdown>,
+    ) -> std::io::Result<()> {
+        if self.frames.is_empty() {
+            return Ok(());
+        }
+        let cameras = self.cameras();
+        let stop = Arc::clone(stop);
+        let thread = std::thread::Builder::new()
+            .name("camera-stats".into())
+            .spawn(move || {
+                while !stop.wait_until(std::time::Instant::now() + every) {
+                    for c in cameras.iter() {
+                        send(c.stats());
+                    }
+                }
+            })?;
+        self.threads.push(thread);
+        Ok(())
+    }
+
     /// Each camera's counters, in name order.
     pub fn counts(&self) -> Vec<(String, CameraCounts)> {
         self.frames
@@ -183,6 +210,86 @@ impl CameraSet {
         for t in self.threads {
             if t.join().is_err() {
                 log::warn!("a camera thread panicked");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[test]
+    fn a_still_image_camera_reports_its_counters_periodically() {
+        let dir = tempfile::tempdir().unwrap();
+        image::RgbImage::new(8, 6)
+            .save(dir.path().join("a.png"))
+            .unwrap();
+        let spec = CameraSpec {
+            name: "stills".into(),
+            uri: CameraUri::parse(&format!("file://{}/", dir.path().display())).unwrap(),
+            size: None,
+            fps: Some(50),
+        };
+        let stop = Arc::new(Shutdown::new());
+        let mut set = CameraSet::start(
+            &[spec],
+            InputLimits::default(),
+            STALL,
+            |_: &str, _: &CameraError| {},
+            &stop,
+        )
+        .unwrap();
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&sent);
+        set.report_every(
+            Duration::from_millis(50),
+            move |s| seen.lock().unwrap().push(s),
+            &stop,
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        while sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.frame_age_ms.is_some())
+            .count()
+            < 2
+        {
+            assert!(started.elapsed() < Duration::from_secs(20), "no stats");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        stop.request();
+        set.join();
+        let sent = sent.lock().unwrap();
+        let last = sent.last().unwrap();
+        assert_eq!(last.camera.as_str(), "stills");
+        assert!(
+            last.captured >= 1 && last.dropped_stale < last.captured,
+            "{last:?}"
+        );
+        assert!(
+            sent.windows(2).all(|w| w[0].captured <= w[1].captured),
+            "cumulative"
+        );
+    }
+
+    #[test]
+    fn a_build_without_gstreamer_names_the_feature_it_lacks() {
+        let spec = CameraSpec {
+            name: "door".into(),
+            uri: CameraUri::parse("rtsp://10.0.0.5/door").unwrap(),
+            size: None,
+            fps: None,
+        };
+        match spec.source(InputLimits::default()) {
+            Ok(_) => assert!(GSTREAMER, "only a camera build opens rtsp://"),
+            Err(e) => {
+                assert!(!GSTREAMER);
+                let e = e.to_string();
+                assert!(e.contains("door") && e.contains("`camera` feature"), "{e}");
             }
         }
     }

@@ -62,6 +62,7 @@ pub fn message_data(msg: &Message, hello: Option<&Hello>) -> Value {
         Message::Capability(m) => to_value(m),
         Message::ProfileRequest(m) => to_value(m),
         Message::ProfileCancel(m) => to_value(m),
+        Message::CameraStats(m) => to_value(m),
     };
     let Value::Object(map) = &mut v else { return v };
     match msg {
@@ -80,6 +81,11 @@ pub fn message_data(msg: &Message, hello: Option<&Hello>) -> Value {
                 "throughput_per_s".into(),
                 (f64::from(p.throughput_milli) / 1000.0).into(),
             );
+        }
+        Message::CameraStats(c) => {
+            // Share of the captured frames never answered about (latest-frame semantics).
+            let stale = (c.captured > 0).then(|| c.dropped_stale as f64 / c.captured as f64);
+            map.insert("stale_ratio".into(), stale.into());
         }
         Message::RequestTrace(_)
         | Message::Capability(_)

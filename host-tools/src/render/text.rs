@@ -175,5 +175,16 @@ fn message_line(m: &Message, hello: Option<&Hello>) -> String {
             r.iterations
         ),
         Message::ProfileCancel(c) => format!("profile cancel {}", c.request_id),
+        Message::CameraStats(c) => format!(
+            "camera {}: {} captured, {} dropped as stale, {} used; {} errors, {} reconnects; newest frame {}",
+            c.camera,
+            c.captured,
+            c.dropped_stale,
+            c.used,
+            c.errors,
+            c.reconnects,
+            c.frame_age_ms
+                .map_or_else(|| "none".to_string(), |ms| format!("{ms} ms old"))
+        ),
     }
 }
