@@ -210,6 +210,15 @@ pub fn every_kind(device: &str) -> Vec<Message> {
             request_id: 7,
             target_boot_id: [1, 2, 3, 4],
         }),
+        Message::CameraStats(CameraStats {
+            camera: truncated("front"),
+            captured: 300,
+            dropped_stale: 200,
+            used: 100,
+            errors: 0,
+            reconnects: 0,
+            frame_age_ms: Some(12),
+        }),
     ]
 }
 
