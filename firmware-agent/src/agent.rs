@@ -6,6 +6,7 @@ use crate::{
     config::{Settings, SystemSource},
     control::{self, DeviceProfiler},
     hello::build_hello,
+    service::Notifier,
     shutdown::{Shutdown, install_signal_handler},
     system::{
         ReaderKind, SysRoot, SystemReader, TegrastatsReader, TegrastatsSourceError,
@@ -62,8 +63,11 @@ pub fn run(settings: &Settings) -> Result<RunReport, AgentError> {
     install_signal_handler(Arc::clone(&shutdown))?;
     let clock = Clock::start();
     let reader = open_system(settings)?;
+    let mut notifier = Notifier::from_env();
     // Models load before telemetry starts: a missing model is the agent's error (exit 1).
-    let prepared = workload_run::prepare(settings)?;
+    // Under systemd the start timeout is extended meanwhile (a TensorRT engine build takes
+    // minutes the first time).
+    let prepared = notifier.extend_while("loading models", || workload_run::prepare(settings))?;
     let profiler = DeviceProfiler::open(
         &settings.runtime,
         &settings.sysfs_root,
@@ -103,6 +107,7 @@ pub fn run(settings: &Settings) -> Result<RunReport, AgentError> {
         telemetry,
         clock,
         &shutdown,
+        &mut notifier,
         |bus: &Bus| {
             // After `Hello`, so the host knows the device before its first trace.
             if let Some(p) = prepared {
@@ -116,6 +121,7 @@ pub fn run(settings: &Settings) -> Result<RunReport, AgentError> {
             }
         },
     );
+    notifier.stopping();
     // Ordered teardown: every thread that holds ONNX Runtime sessions (the workload, the
     // control thread's profiler) is joined here, so the sessions and their runtime drop
     // on those threads before this function returns and the process exits — never while
@@ -185,12 +191,15 @@ pub fn run_with(
         telemetry,
         clock,
         shutdown,
+        &mut Notifier::from_env(),
         |_| {},
     )
 }
 
 /// [`run_with`], calling `started` with the telemetry bus once the first `Hello` is out
-/// (the workload thread starts there).
+/// (the workload thread starts there), then telling `notifier` the agent is ready and
+/// feeding its watchdog from each turn of the loop.
+#[allow(clippy::too_many_arguments)]
 pub fn run_loop(
     settings: &Settings,
     mut reader: Box<dyn SystemReader>,
@@ -198,6 +207,7 @@ pub fn run_loop(
     telemetry: Telemetry,
     clock: Clock,
     shutdown: &Shutdown,
+    notifier: &mut Notifier,
     started: impl FnOnce(&Bus),
 ) -> RunReport {
     let start = Instant::now();
@@ -230,15 +240,24 @@ pub fn run_loop(
     };
     telemetry.publish(clock.now_us(), &hello);
     started(telemetry.bus());
+    notifier.ready(&format!(
+        "serving as `{}`, sample every {:?}",
+        settings.device_id, settings.sample_interval
+    ));
     let mut next_sample = start + settings.sample_interval;
     let mut next_hello = start + settings.hello_interval;
     loop {
         let wake = end.map_or(next_sample.min(next_hello), |e| {
             e.min(next_sample).min(next_hello)
         });
+        // Wake at least every half watchdog interval to feed it.
+        let wake = notifier
+            .watchdog()
+            .map_or(wake, |w| wake.min(Instant::now() + w / 2));
         if shutdown.wait_until(wake) {
             break;
         }
+        notifier.pet();
         let now = Instant::now();
         if end.is_some_and(|e| now >= e) {
             info!("--duration reached; stopping");

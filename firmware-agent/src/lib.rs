@@ -3,9 +3,11 @@
 //!
 //! | module        | owns |
 //! |---------------|------|
+//! | [`check`]     | `msao-agent check`: field bring-up, human or `--json`, exit 1 on a blocking problem |
 //! | [`cli`]       | the command line (clap), flags that override the config file |
 //! | [`config`]    | the TOML config file, its validation, and the resolved [`config::Settings`] |
 //! | [`clock`]     | agent time (µs since start) and the per-start boot id |
+//! | [`service`]   | systemd's notify protocol: start timeout extended while loading, READY, watchdog, STOPPING |
 //! | [`shutdown`]  | the stop signal shared by SIGINT/SIGTERM, `--duration` and the run loop |
 //! | [`system`]    | the [`system::SystemReader`] seam and its implementations (Jetson, x86, generic Linux), tegrastats parsing, capability facts |
 //! | [`telemetry`] | bounded per-sink queues, sink threads, drop counters |
@@ -40,6 +42,7 @@ pub mod agent;
 pub mod api;
 pub mod brain;
 pub mod camera;
+pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod cloud;
@@ -54,6 +57,7 @@ pub mod offload;
 pub mod pipelines;
 pub mod profile;
 pub mod runtime;
+pub mod service;
 pub mod shutdown;
 pub mod system;
 pub mod telemetry;

@@ -1,13 +1,17 @@
 //! `msao-agent`: parses the command line and config, then runs the agent.
 //!
 //! Exit codes: 0 after a clean stop (signal or `--duration`), 2 for a usage or config
-//! error, 1 when the agent cannot run.
+//! error, 1 when the agent cannot run (`check`: 1 on a blocking problem).
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use anyhow::Context;
 use clap::Parser;
-use msao_agent::{agent, cli::Cli, config::Settings};
+use msao_agent::{
+    agent, check,
+    cli::{Cli, Command},
+    config::Settings,
+};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -20,6 +24,20 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Check { json }) = cli.command {
+        let checks = check::run(&settings);
+        if json {
+            let doc = serde_json::json!({"ready": !check::blocking(&checks), "checks": checks});
+            println!("{doc}");
+        } else {
+            print!("{}", check::render(&checks));
+        }
+        return if check::blocking(&checks) {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
     match run(&settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -12,6 +12,11 @@ fn line(file: &str, n: usize) -> TegraStats {
     let l = text.lines().nth(n).unwrap();
     let parsed = parse_tegrastats(l).unwrap();
     assert!(parsed.skipped.is_empty(), "{file}: {:?}", parsed.skipped);
+    assert!(
+        parsed.unrecognised.is_empty(),
+        "{file}: {:?}",
+        parsed.unrecognised
+    );
     parsed
 }
 
@@ -228,6 +233,90 @@ fn jetpack6_orin_nano_lower_case_temperatures() {
     let names: Vec<&str> = rail_names.iter().map(|n| n.as_str()).collect();
     assert_eq!(names, ["VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"]);
     assert_eq!(t.temp_names().len(), 6);
+}
+
+#[test]
+fn jetpack7_r39_temperatures_with_a_slash_and_rails_with_three_values() {
+    let t = line("jp7-r39-orin-nano.log", 0);
+    assert_eq!(
+        (t.ram_used_kib, t.ram_total_kib),
+        (Some(3120 * 1024), Some(7546 * 1024))
+    );
+    let c = |pm| core(pm, Some(1510));
+    assert_eq!(t.cores, [c(200), c(150), OFF, c(80), c(30), c(10)]);
+    assert_eq!((t.gpu_load_pm, t.gpu_freq_mhz), (Some(410), None));
+    assert_eq!(
+        temps(&t),
+        [
+            ("cpu", Some(4850)),
+            ("soc2", Some(4625)),
+            ("soc0", Some(4700)),
+            ("gpu", Some(4775)),
+            ("tj", Some(4850)),
+            ("soc1", Some(4650))
+        ]
+    );
+    assert_eq!(
+        t.rails,
+        [
+            rail("VDD_IN", 7425, 7310),
+            rail("VDD_CPU_GPU_CV", 2811, 2750),
+            rail("VDD_SOC", 1620, 1602)
+        ]
+    );
+    assert_eq!(t.total_power_mw(), Some(7425), "VDD_IN is the total");
+    let s = t.to_sample();
+    assert_eq!(s.temps_cdeg.len(), 6);
+    assert_eq!(s.total_power_mw, Some(7425));
+}
+
+#[test]
+fn jetpack7_thor_engine_clocks_without_a_load() {
+    let t = line("jp7-r38-agx-thor.log", 0);
+    assert_eq!(t.cores.len(), 14);
+    assert_eq!(t.cores[13], core(40, Some(972)));
+    assert_eq!((t.emc_load_pm, t.emc_freq_mhz), (Some(0), Some(665)));
+    assert_eq!((t.gpu_load_pm, t.gpu_freq_mhz), (None, Some(0)));
+    assert_eq!(
+        temps(&t),
+        [
+            ("cpu", Some(3447)),
+            ("tj", Some(3450)),
+            ("soc012", Some(3378)),
+            ("soc345", Some(3450))
+        ]
+    );
+    assert_eq!(
+        t.rails,
+        [
+            rail("VDD_GPU", 0, 0),
+            rail("VDD_CPU_SOC_MSS", 4165, 4165),
+            rail("VIN_SYS_5V0", 4126, 4126)
+        ]
+    );
+    assert_eq!(t.total_power_mw(), Some(8291), "no input rail: the sum");
+}
+
+#[test]
+fn before_jetpack4_one_clock_for_all_cores() {
+    let t = line("l4t28-tx1.log", 0);
+    assert_eq!(
+        t.cores,
+        [core(170, Some(1734)), core(50, Some(1734)), OFF, OFF]
+    );
+    assert_eq!((t.emc_load_pm, t.emc_freq_mhz), (Some(80), Some(1600)));
+    assert_eq!((t.gpu_load_pm, t.gpu_freq_mhz), (Some(390), Some(76)));
+}
+
+#[test]
+fn readings_in_an_unknown_format_are_listed_not_dropped_in_silence() {
+    let t = parse_tegrastats(
+        "RAM 100/200MB cpu@50C~49C VDD_IN 5.5mW/5mW GPU@41C NVENC0_FREQ @0 APE 300",
+    )
+    .unwrap();
+    assert_eq!(t.unrecognised, ["cpu@50C~49C", "VDD_IN 5.5mW/5mW"]);
+    assert_eq!(temps(&t), [("GPU", Some(4100))]);
+    assert!(t.rails.is_empty());
 }
 
 #[test]

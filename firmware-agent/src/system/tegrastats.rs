@@ -8,15 +8,18 @@
 //! |------|------------------|
 //! | timestamp | JetPack 5+ prefixes `MM-DD-YYYY HH:MM:SS`; skipped |
 //! | `RAM u/tMB (lfb …)` | MB → KiB |
-//! | `CPU [12%@1510,off,3%@1510]` | `off` cores are `None`; `12%` without `@MHz` |
-//! | `EMC_FREQ 0%@2133` | `0%` without `@MHz` |
-//! | `GR3D_FREQ 0%@[305,305]` | per-GPC clocks (Orin, highest taken), `0%@305`, `0%`; `GR3D2_FREQ` is the second GPU |
-//! | `cpu@47.5C`, `CPU@47.5C`, `tj@48.1C` | lower case from JetPack 6; `-256C` is a switched-off sensor → `None` |
-//! | `VDD_IN 4321mW/4321mW` | current/average; older `POM_5V_IN 1234/1234` (no `mW`); `NC` channels skipped |
+//! | `CPU [12%@1510,off,3%@1510]` | `off` cores are `None`; `12%` without `@MHz`; before JetPack 4 (L4T 28, TX1) `cpu [17%,0%,off]@1734`, one clock for all |
+//! | `EMC_FREQ 0%@2133` | `0%` without `@MHz`; `EMC 5%@1600` before JetPack 4 |
+//! | `GR3D_FREQ 0%@[305,305]` | per-GPC clocks (Orin, highest taken), `0%@305`, `0%`, `@[0,0,0]` (Thor, JetPack 7: no load); `GR3D2_FREQ` is the second GPU; `GR3D 39%@76` before JetPack 4 |
+//! | `cpu@47.5C`, `CPU@47.5C`, `tj@48.1C`, `cpu@50C/50C` | lower case from JetPack 6; JetPack 7 (L4T R39) appends `/…` (the first value is taken); `-256C` is a switched-off sensor → `None` |
+//! | `VDD_IN 4321mW/4321mW`, `VDD_IN 9761mW/9761mW/9761mW` | current/average (JetPack 7 adds a third value, not kept); older `POM_5V_IN 1234/1234` (no `mW`); `NC` channels skipped |
 //!
 //! Unknown words (`SWAP`, `VIC_FREQ`, `APE`, `NVENC`, `MTS`, future keys) are ignored, so a
 //! new release's additions do not break parsing. A known key whose value does not parse is
-//! left `None` and listed in [`TegraStats::skipped`].
+//! left `None` and listed in [`TegraStats::skipped`]. A word that looks like a reading this
+//! parser should take — a temperature (`name@…C…`) or a rail (`NAME …mW…`) — but does not
+//! parse is listed in [`TegraStats::unrecognised`]: the reader logs and counts it instead of
+//! reporting empty readings in silence.
 
 use super::{TotalRule, milli_to_centi, temps::SENSOR_OFF_MILLI};
 use msao::message::{CoreReading, Sample, TelemetryDrops, truncated};
@@ -59,6 +62,9 @@ pub struct TegraStats {
     pub rails: Vec<TegraRail>,
     /// `KEY value` pairs with a known key and an unparseable value.
     pub skipped: Vec<String>,
+    /// Words shaped like a temperature or a rail reading that did not parse (a format this
+    /// parser does not know yet).
+    pub unrecognised: Vec<String>,
 }
 
 /// A line that is not tegrastats output.
@@ -101,20 +107,24 @@ pub fn parse_line(line: &str) -> Result<TegraStats, TegrastatsError> {
                     None => skip(&mut out),
                 }
             }
-            ("EMC_FREQ" | "GR3D_FREQ" | "GR3D2_FREQ", Some(v)) => {
+            ("EMC_FREQ" | "EMC" | "GR3D_FREQ" | "GR3D" | "GR3D2_FREQ", Some(v)) => {
                 consumed = 2;
                 known += 1;
-                let Some((load, freq)) = load_at(v) else {
+                let Some((load, freq)) = engine(v) else {
                     skip(&mut out);
                     i += consumed;
                     continue;
                 };
                 let slot = match key {
-                    "EMC_FREQ" => (&mut out.emc_load_pm, &mut out.emc_freq_mhz),
-                    "GR3D_FREQ" => (&mut out.gpu_load_pm, &mut out.gpu_freq_mhz),
+                    "EMC_FREQ" | "EMC" => (&mut out.emc_load_pm, &mut out.emc_freq_mhz),
+                    "GR3D_FREQ" | "GR3D" => (&mut out.gpu_load_pm, &mut out.gpu_freq_mhz),
                     _ => (&mut out.gpu2_load_pm, &mut out.gpu2_freq_mhz),
                 };
-                (*slot.0, *slot.1) = (Some(load), freq);
+                (*slot.0, *slot.1) = (load, freq);
+            }
+            (k, Some(v)) if is_rail_name(k) && v.contains("mW") && !is_rail_value(v) => {
+                consumed = 2;
+                out.unrecognised.push(format!("{k} {v}"));
             }
             (k, Some(v)) if is_rail_name(k) && is_rail_value(v) => {
                 consumed = 2;
@@ -129,12 +139,14 @@ pub fn parse_line(line: &str) -> Result<TegraStats, TegrastatsError> {
                     None => skip(&mut out),
                 }
             }
-            (w, _) => {
-                if let Some((name, t)) = temperature(w) {
+            (w, _) => match temperature(w) {
+                Some((name, t)) => {
                     known += 1;
                     out.temps.push((name.to_string(), t));
                 }
-            }
+                None if looks_like_temperature(w) => out.unrecognised.push(w.to_string()),
+                None => {}
+            },
         }
         i += consumed;
     }
@@ -154,9 +166,13 @@ fn ram(v: &str) -> Option<(u32, u32)> {
     Some((kib(used)?, kib(total)?))
 }
 
-/// `[12%@1510,off,3%]`.
+/// `[12%@1510,off,3%]`, or before JetPack 4 `[17%,0%,off]@1734` (one clock for every core).
 fn cores(v: &str) -> Option<Vec<CoreReading>> {
-    let inner = v.strip_prefix('[')?.strip_suffix(']')?;
+    let (list, shared) = match v.rsplit_once("]@") {
+        Some((list, mhz)) => (list, Some(mhz.parse::<u16>().ok()?)),
+        None => (v.strip_suffix(']')?, None),
+    };
+    let inner = list.strip_prefix('[')?;
     inner
         .split(',')
         .map(|c| {
@@ -169,10 +185,25 @@ fn cores(v: &str) -> Option<Vec<CoreReading>> {
             let (load, freq) = load_at(c)?;
             Some(CoreReading {
                 load_pm: Some(load),
-                freq_mhz: freq,
+                freq_mhz: freq.or(shared),
             })
         })
         .collect()
+}
+
+/// An engine's `load@clock`: as [`load_at`], or `@[0,0,0]` / `@305` with no load (Thor).
+fn engine(v: &str) -> Option<(Option<u16>, Option<u16>)> {
+    match v.strip_prefix('@') {
+        Some(clock) => Some((None, Some(clock_mhz(clock)?))),
+        None => load_at(v).map(|(load, freq)| (Some(load), freq)),
+    }
+}
+
+/// `1510` or `[305,305]` (the highest clock).
+fn clock_mhz(f: &str) -> Option<u16> {
+    let list = f.strip_prefix('[').and_then(|f| f.strip_suffix(']'));
+    let parts = list.unwrap_or(f).split(',').map(|p| p.parse::<u16>().ok());
+    parts.collect::<Option<Vec<u16>>>()?.into_iter().max()
 }
 
 /// `12%@1510`, `0%@[305,305]` (highest clock), `0%` → (per-mille, MHz).
@@ -185,11 +216,7 @@ fn load_at(v: &str) -> Option<(u16, Option<u16>)> {
     let load = pct.checked_mul(10).filter(|pm| *pm <= 1000)?;
     let freq = match freq {
         None => None,
-        Some(f) => {
-            let list = f.strip_prefix('[').and_then(|f| f.strip_suffix(']'));
-            let parts = list.unwrap_or(f).split(',').map(|p| p.parse::<u16>().ok());
-            Some(parts.collect::<Option<Vec<u16>>>()?.into_iter().max()?)
-        }
+        Some(f) => Some(clock_mhz(f)?),
     };
     Some((load, freq))
 }
@@ -201,21 +228,35 @@ fn is_rail_name(k: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
-/// `4321mW/4321mW` or `1234/1234`: digits, optional `mW`, slash, digits, optional `mW`.
+/// `4321mW/4321mW`, `9761mW/9761mW/9761mW` (JetPack 7) or `1234/1234`: two or three
+/// slash-separated numbers, each with an optional `mW`.
 fn is_rail_value(v: &str) -> bool {
-    v.split_once('/').is_some_and(|(a, b)| {
-        let num = |s: &str| {
+    let parts: Vec<&str> = v.split('/').collect();
+    (2..=3).contains(&parts.len())
+        && parts.iter().all(|s| {
             let s = s.strip_suffix("mW").unwrap_or(s);
             !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-        };
-        num(a) && num(b)
-    })
+        })
 }
 
+/// Current and average, mW (a third value, JetPack 7, is not kept).
 fn rail_value(v: &str) -> Option<(u32, u32)> {
-    let (a, b) = v.split_once('/')?;
-    let mw = |s: &str| s.strip_suffix("mW").unwrap_or(s).parse().ok();
-    Some((mw(a)?, mw(b)?))
+    let mut values = v
+        .split('/')
+        .map(|s| s.strip_suffix("mW").unwrap_or(s).parse::<u32>().ok());
+    Some((values.next()??, values.next()??))
+}
+
+/// `name@<digit or ->…C…`: a temperature in some spelling.
+fn looks_like_temperature(w: &str) -> bool {
+    w.split_once('@').is_some_and(|(name, t)| {
+        !name.is_empty()
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && t.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_digit() || b == b'-')
+            && t.contains('C')
+    })
 }
 
 /// `cpu@47.5C` → (`cpu`, 4750); `CV1@-256C` → (`CV1`, `None`).
@@ -226,6 +267,8 @@ fn temperature(w: &str) -> Option<(&str, Option<i16>)> {
     if !valid_name {
         return None;
     }
+    // JetPack 7 prints `50C/50C`: the first value is the current one.
+    let t = t.split_once('/').map_or(t, |(current, _)| current);
     let celsius: f64 = t.strip_suffix('C')?.parse().ok()?;
     if !celsius.is_finite() {
         return None;

@@ -143,12 +143,19 @@ fn lock(latest: &Latest) -> std::sync::MutexGuard<'_, Option<(TegraStats, Instan
     latest.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Distinct unrecognised words logged (each once); the rest are only counted.
+const UNRECOGNISED_LOGGED: usize = 16;
+
 fn read_lines(stdout: impl io::Read, latest: &Latest, program: &str) {
     let mut warned = false;
+    let mut unrecognised = Unrecognised::default();
     for line in BufReader::new(stdout).lines() {
         let Ok(line) = line else { break };
         match parse_tegrastats(&line) {
-            Ok(stats) => *lock(latest) = Some((stats, Instant::now())),
+            Ok(stats) => {
+                unrecognised.note(program, &stats.unrecognised);
+                *lock(latest) = Some((stats, Instant::now()));
+            }
             Err(e) if !warned => {
                 warned = true;
                 warn!("{program}: skipping a line it printed that is not tegrastats output ({e})");
@@ -156,7 +163,40 @@ fn read_lines(stdout: impl io::Read, latest: &Latest, program: &str) {
             Err(_) => {}
         }
     }
-    info!("{program}: output ended");
+    info!(
+        "{program}: output ended{}",
+        if unrecognised.count > 0 {
+            format!(
+                " ({} readings in a format this agent does not know)",
+                unrecognised.count
+            )
+        } else {
+            String::new()
+        }
+    );
+}
+
+/// Readings tegrastats printed in a format the parser does not know: counted, each distinct
+/// word logged once (up to [`UNRECOGNISED_LOGGED`]), so new formats never go silent.
+#[derive(Default)]
+struct Unrecognised {
+    count: u64,
+    logged: std::collections::HashSet<String>,
+}
+
+impl Unrecognised {
+    fn note(&mut self, program: &str, words: &[String]) {
+        for w in words {
+            self.count += 1;
+            if self.logged.len() < UNRECOGNISED_LOGGED && self.logged.insert(w.clone()) {
+                warn!(
+                    "{program}: unrecognised reading `{w}` (a format this agent does not parse; \
+                     its value is missing from Sample frames); {} so far",
+                    self.count
+                );
+            }
+        }
+    }
 }
 
 impl Drop for TegrastatsReader {
