@@ -34,6 +34,9 @@ echo "check-package: the installed agent, as its user, against the installed con
 (cd / && runuser -u msao-agent -- env MSAO_MODELS_DIR=/usr/share/msao-agent/models \
     /usr/bin/msao-agent --config /etc/msao-agent/agent.toml --duration 5s) 2>&1 | tail -5
 
+echo "check-package: msao-agent check, as the service user"
+(cd / && runuser -u msao-agent -- /usr/bin/msao-agent check --config /etc/msao-agent/agent.toml)
+
 echo "check-package: remove and purge"
 dpkg -r msao-agent
 dpkg -P msao-agent
