@@ -266,7 +266,11 @@ fn cloud(settings: &Settings, pipeline: Option<&PipelineSpec>) -> Check {
         return check("cloud", Status::Skip, "policy edge-only: no cloud is used");
     }
     let Some(pipeline) = pipeline else {
-        return check("cloud", Status::Skip, "no pipeline: the cloud model is unknown");
+        return check(
+            "cloud",
+            Status::Skip,
+            "no pipeline: the cloud model is unknown",
+        );
     };
     // The model the policy's codec feeds, named as the pipeline runs it.
     let (compact, full) = settings.offload.cloud_models(pipeline);
