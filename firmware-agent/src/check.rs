@@ -11,9 +11,10 @@
 use crate::config::Settings;
 use crate::offload::PolicyKind;
 use crate::pipelines::PipelineSpec;
-use crate::runtime::{InferenceRuntime, ModelCatalog, OrtRuntime, manifest::find_models_dir};
+use crate::runtime::{
+    InferenceRuntime, ModelCatalog, OrtRuntime, manifest::find_models_dir, provider_name,
+};
 use crate::system::{self, SysRoot};
-use msao::message::ExecProvider;
 use msao::transport::Endpoint;
 use serde::Serialize;
 use std::net::ToSocketAddrs;
@@ -194,14 +195,6 @@ fn onnx_runtime(settings: &Settings, out: &mut Vec<Check>) -> Option<OrtRuntime>
             out.push(check("onnxruntime", Status::Fail, e.to_string()));
             None
         }
-    }
-}
-
-fn provider_name(p: ExecProvider) -> &'static str {
-    match p {
-        ExecProvider::Cpu => "cpu",
-        ExecProvider::Cuda => "cuda",
-        ExecProvider::TensorRt => "tensorrt",
     }
 }
 

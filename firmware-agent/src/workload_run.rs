@@ -334,7 +334,7 @@ pub fn spawn(
         .as_ref()
         .filter(|r| r.warmup > 0)
         .map(|r| (r.workload.clone(), r.warmup.min(r.workload.requests.len())));
-    let bus_for_faults = (bus.clone(), clock);
+    let camera_bus = bus.clone();
     let stop = Arc::clone(&shutdown);
     let is_ready = Arc::clone(&ready);
     let policy = offload.policy.name();
@@ -369,16 +369,14 @@ pub fn spawn(
         })
         .map_err(WorkloadRunError::Thread)?;
     let completed = Arc::new(AtomicBool::new(false));
-    let (fault_bus, stats_bus) = (bus_for_faults.clone(), bus_for_faults.clone());
+    let (fault_bus, stats_bus) = (camera_bus.clone(), camera_bus);
     let mut cameras = CameraSet::start(
         &cameras,
         limits,
         crate::camera::STALL,
         move |name: &str, e: &CameraError| {
             let fault = Fault::new(FaultCode::Camera as u16, &format!("camera {name}: {e}"));
-            fault_bus
-                .0
-                .publish(fault_bus.1.now_us(), &Message::Fault(fault));
+            fault_bus.publish(clock.now_us(), &Message::Fault(fault));
         },
         &shutdown,
     )
@@ -387,9 +385,7 @@ pub fn spawn(
         .report_every(
             camera_stats_every,
             move |stats| {
-                stats_bus
-                    .0
-                    .publish(stats_bus.1.now_us(), &Message::CameraStats(stats));
+                stats_bus.publish(clock.now_us(), &Message::CameraStats(stats));
             },
             &shutdown,
         )

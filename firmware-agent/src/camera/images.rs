@@ -3,7 +3,7 @@
 //! An image that cannot be decoded fails that read (a `Fault` naming it) and is skipped.
 
 use super::capture::{CameraError, FrameSource};
-use super::uri::IMAGE_EXTENSIONS;
+use super::uri::is_image_path;
 use crate::encoders::{InputLimits, open_image_within};
 use image::RgbImage;
 use std::path::PathBuf;
@@ -35,22 +35,17 @@ impl Images {
 
     fn list(&self) -> Result<Vec<PathBuf>, CameraError> {
         let open = |e: String| CameraError::Open(format!("{}: {e}", self.pattern));
-        let is_image = |p: &PathBuf| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        };
         let mut files: Vec<PathBuf> = if self.pattern.ends_with('/') {
             std::fs::read_dir(&self.pattern)
                 .map_err(|e| open(e.to_string()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && is_image(p))
+                .filter(|p| p.is_file() && is_image_path(p))
                 .collect()
         } else {
             glob::glob(&self.pattern)
                 .map_err(|e| open(e.to_string()))?
                 .filter_map(Result::ok)
-                .filter(|p| p.is_file() && is_image(p))
+                .filter(|p| p.is_file() && is_image_path(p))
                 .collect()
         };
         files.sort();

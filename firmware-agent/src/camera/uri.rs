@@ -18,6 +18,14 @@ use std::path::PathBuf;
 /// Still-image extensions a `file://` source cycles through (anything else is a video).
 pub const IMAGE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "webp", "bmp"];
 
+/// True when `path` names a still image by its extension (any case).
+pub fn is_image_path(path: impl AsRef<std::path::Path>) -> bool {
+    path.as_ref()
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
 /// Where a camera's frames come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CameraUri {
@@ -80,12 +88,7 @@ impl CameraUri {
                         "file:// takes an absolute path, e.g. file:///data/cam.mp4",
                     ));
                 }
-                let is_image = |p: &str| {
-                    p.rsplit_once('.').is_some_and(|(_, ext)| {
-                        IMAGE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str())
-                    })
-                };
-                if rest.ends_with('/') || rest.contains(['*', '?', '[']) || is_image(rest) {
+                if rest.ends_with('/') || rest.contains(['*', '?', '[']) || is_image_path(rest) {
                     Ok(Self::Images(rest.to_string()))
                 } else {
                     Ok(Self::Video(PathBuf::from(rest)))

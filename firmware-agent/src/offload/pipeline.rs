@@ -369,19 +369,26 @@ impl<'b> Pipeline<'b> {
             return Err(fail_on(e.to_string(), received, Some(e.key())));
         }
         let mut answered_frame = None;
-        let frame: RgbImage = match frame {
-            Frame::Decoded(f) => f,
+        // A camera's frame is borrowed from its slot (no copy of the pixels); the others
+        // are owned here.
+        let captured;
+        let owned;
+        let frame: &RgbImage = match frame {
+            Frame::Decoded(f) => {
+                owned = f;
+                &owned
+            }
             Frame::Latest(camera) => match camera.take() {
-                Some(captured) => {
-                    let frame = captured.image.clone();
+                Some(c) => {
                     answered_frame = Some(AnsweredFrame {
                         camera: camera.name().to_string(),
-                        seq: captured.seq,
-                        at: captured.at,
-                        wall: captured.wall,
-                        age_at_start: captured.at.elapsed(),
+                        seq: c.seq,
+                        at: c.at,
+                        wall: c.wall,
+                        age_at_start: c.at.elapsed(),
                     });
-                    frame
+                    captured = c;
+                    &captured.image
                 }
                 None => {
                     return Err(fail_on(
@@ -395,7 +402,10 @@ impl<'b> Pipeline<'b> {
                 }
             },
             Frame::File(path) => match open_image_within(&path, self.brain.limits()) {
-                Ok(f) => f,
+                Ok(f) => {
+                    owned = f;
+                    &owned
+                }
                 Err(e) => {
                     let limit = match &e {
                         ImageEncoderError::Limit { limit, .. } => Some(limit.key()),
@@ -420,7 +430,7 @@ impl<'b> Pipeline<'b> {
             let inputs = self
                 .codec
                 .encode(&CodecInput {
-                    frame: &frame,
+                    frame,
                     question: &question,
                     edge: None,
                 })
@@ -457,7 +467,7 @@ impl<'b> Pipeline<'b> {
             .select_stream(stream.as_deref().unwrap_or(DEFAULT_STREAM));
         let edge = self.brain.process(&EdgeRequest {
             request_id: id,
-            image: ImageInput::Decoded(&frame),
+            image: ImageInput::Decoded(frame),
             question: &question,
             audio,
         });
@@ -469,7 +479,7 @@ impl<'b> Pipeline<'b> {
         let inputs = self
             .codec
             .encode(&CodecInput {
-                frame: &frame,
+                frame,
                 question: &question,
                 edge: Some(&edge),
             })
